@@ -1,0 +1,23 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// No package dependencies: Foundation, FoundationNetworking, Dispatch, Glibc and system libraries only.
+let package = Package(
+    name: "ContractorBFF",
+    products: [
+        .executable(name: "contractor-bff", targets: ["ContractorBFF"]),
+        .library(name: "HTTPServer", targets: ["HTTPServer"]),
+    ],
+    targets: [
+        // glibc's epoll/eventfd/accept4 headers, which Swift's Glibc module map leaves out. Links nothing.
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
+        .target(name: "HTTPServer", dependencies: ["CLinux"]),
+        .target(name: "ContractorBFFApp", dependencies: ["HTTPServer"]),
+        .executableTarget(name: "ContractorBFF", dependencies: ["ContractorBFFApp"]),
+        // Raw-socket client and server fixtures shared by the test targets; never linked into the product.
+        .target(name: "TestSupport", dependencies: ["HTTPServer"], path: "Tests/TestSupport"),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
+        .testTarget(name: "ContractorBFFAppTests", dependencies: ["ContractorBFFApp", "ContractorBFF", "HTTPServer", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

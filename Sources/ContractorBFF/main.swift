@@ -1,0 +1,4 @@
+import ContractorBFFApp
+import Foundation
+
+exit(await CLI.main(CommandLine.arguments))

@@ -1,0 +1,153 @@
+import Foundation
+import HTTPServer
+
+public enum ConfigError: Error, CustomStringConvertible, Equatable {
+    case unreadableFile(path: String, reason: String)
+    case malformedFile(path: String, reason: String)
+    case unknownKey(String, path: String)
+    case missingKey(String, path: String)
+    case badValue(key: String, value: String, expected: String, source: String)
+
+    public var description: String {
+        switch self {
+        case .unreadableFile(let path, let reason): "cannot read configuration file \(path): \(reason)"
+        case .malformedFile(let path, let reason): "configuration file \(path) is not a JSON object of settings: \(reason)"
+        case .unknownKey(let key, let path): "unknown configuration key \(key) in \(path)"
+        case .missingKey(let key, let path): "configuration key \(key) has no value in \(path)"
+        case .badValue(let key, let value, let expected, let source):
+            "bad value for \(key) (from \(source)): \(value.debugDescription) is not \(expected)"
+        }
+    }
+}
+
+/// The validated configuration of the whole process, built once at start and handed down as values.
+public struct AppConfiguration: Sendable {
+    public var server: ServerConfiguration
+    public var logLevel: Logger.Level
+    /// Where each value came from (file or environment), for `contractor-bff config`.
+    public var sources: [String: String]
+    public var values: [String: String]
+
+    public static let defaultFile = "config/default.json"
+
+    /// The file gives every key its value; an environment variable of the same name overrides it.
+    /// Unknown keys in the file and values that do not parse are refused, naming the key.
+    public static func load(file path: String, environment: [String: String]) throws(ConfigError) -> AppConfiguration {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw .unreadableFile(path: path, reason: (error as NSError).localizedDescription)
+        }
+        let scalars: [String: FileScalar]
+        do { scalars = try JSONDecoder().decode([String: FileScalar].self, from: data) } catch {
+            throw .malformedFile(path: path, reason: String(describing: error))
+        }
+        var values: [String: String] = [:], sources: [String: String] = [:]
+        for (key, scalar) in scalars {
+            guard ConfigKey.named(key) != nil else { throw .unknownKey(key, path: path) }
+            values[key] = scalar.text
+            sources[key] = path
+        }
+        for key in ConfigKey.all {
+            if let value = environment[key.name] {
+                values[key.name] = value
+                sources[key.name] = "environment"
+            }
+            guard values[key.name] != nil else { throw .missingKey(key.name, path: path) }
+        }
+        let reader = Reader(values: values, sources: sources)
+        var server = ServerConfiguration()
+        server.host = try reader.text("HOST")
+        server.port = try reader.integer("PORT")
+        server.eventLoops = try reader.integer("EVENT_LOOPS")
+        server.maxConnections = try reader.integer("MAX_CONNECTIONS")
+        server.limits.maxBodyBytes = try reader.integer("MAX_BODY_BYTES")
+        server.limits.maxRequestTargetBytes = try reader.integer("MAX_REQUEST_TARGET_BYTES")
+        server.limits.maxHeaderBytes = try reader.integer("MAX_HEADER_BYTES")
+        server.limits.maxHeaderFields = try reader.integer("MAX_HEADER_FIELDS")
+        server.headerTimeout = try reader.duration("HEADER_TIMEOUT_MS")
+        server.bodyTimeout = try reader.duration("BODY_TIMEOUT_MS")
+        server.sendTimeout = try reader.duration("SEND_TIMEOUT_MS")
+        server.keepAliveTimeout = try reader.duration("KEEPALIVE_TIMEOUT_MS")
+        server.handlerTimeout = try reader.duration("HANDLER_TIMEOUT_MS")
+        server.lingerTimeout = try reader.duration("LINGER_TIMEOUT_MS")
+        server.drainTimeout = try reader.duration("DRAIN_TIMEOUT_MS")
+        server.accessLog = try reader.flag("ACCESS_LOG")
+        let level = try reader.choice("LOG_LEVEL")
+        return AppConfiguration(server: server, logLevel: Logger.Level(rawValue: level) ?? .info, sources: sources, values: values)
+    }
+
+    /// Reads each key by the kind the table gives it.
+    struct Reader {
+        let values: [String: String]
+        let sources: [String: String]
+
+        private func raw(_ name: String) -> (ConfigKey, String, String) {
+            guard let key = ConfigKey.named(name) else { preconditionFailure("\(name) is not in ConfigKey.all") }
+            return (key, values[name] ?? "", sources[name] ?? "default")
+        }
+
+        func integer(_ name: String) throws(ConfigError) -> Int {
+            let (key, value, source) = raw(name)
+            guard case .integer(let range) = key.kind else { preconditionFailure("\(name) is not an integer key") }
+            guard let number = Int(value.trimmingCharacters(in: .whitespaces)), range.contains(number) else {
+                throw .badValue(key: name, value: value, expected: "a whole number in \(range.lowerBound)...\(range.upperBound)", source: source)
+            }
+            return number
+        }
+
+        func duration(_ name: String) throws(ConfigError) -> Duration {
+            let (key, value, source) = raw(name)
+            guard case .milliseconds(let range) = key.kind else { preconditionFailure("\(name) is not a duration key") }
+            guard let number = Int(value.trimmingCharacters(in: .whitespaces)), range.contains(number) else {
+                throw .badValue(key: name, value: value, expected: "milliseconds in \(range.lowerBound)...\(range.upperBound)", source: source)
+            }
+            return .milliseconds(number)
+        }
+
+        func text(_ name: String) throws(ConfigError) -> String {
+            let (_, value, source) = raw(name)
+            guard !value.isEmpty else { throw .badValue(key: name, value: value, expected: "a non-empty text", source: source) }
+            return value
+        }
+
+        func flag(_ name: String) throws(ConfigError) -> Bool {
+            let (_, value, source) = raw(name)
+            switch value.lowercased() {
+            case "true", "1", "yes", "on": return true
+            case "false", "0", "no", "off": return false
+            default: throw .badValue(key: name, value: value, expected: "true or false", source: source)
+            }
+        }
+
+        func choice(_ name: String) throws(ConfigError) -> String {
+            let (key, value, source) = raw(name)
+            guard case .choice(let options) = key.kind else { preconditionFailure("\(name) is not a choice key") }
+            guard options.contains(value) else {
+                throw .badValue(key: name, value: value, expected: "one of \(options.joined(separator: ", "))", source: source)
+            }
+            return value
+        }
+    }
+}
+
+/// A JSON scalar from the configuration file, kept as the text an environment variable would hold.
+private enum FileScalar: Decodable {
+    case text(String)
+
+    var text: String {
+        switch self { case .text(let value): value }
+    }
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let flag = try? container.decode(Bool.self) {
+            self = .text(flag ? "true" : "false")
+        } else if let number = try? container.decode(Int.self) {
+            self = .text(String(number))
+        } else if let number = try? container.decode(Double.self) {
+            self = .text(String(number))
+        } else {
+            self = .text(try container.decode(String.self))
+        }
+    }
+}

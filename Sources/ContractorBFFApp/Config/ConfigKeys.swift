@@ -1,0 +1,37 @@
+/// Every configuration key, its type and range, and what it means. One table: the loader, the help text
+/// and the README's reference are all read from it; the values themselves come from config/default.json.
+public struct ConfigKey: Sendable {
+    public enum Kind: Sendable {
+        case integer(ClosedRange<Int>)
+        case milliseconds(ClosedRange<Int>)
+        case text
+        case flag
+        case choice([String])
+    }
+
+    public let name: String
+    public let kind: Kind
+    public let help: String
+
+    public static let all: [ConfigKey] = [
+        ConfigKey(name: "HOST", kind: .text, help: "address to listen on (IPv4 or IPv6 literal, or a name)"),
+        ConfigKey(name: "PORT", kind: .integer(0...65535), help: "port to listen on; 0 picks a free one"),
+        ConfigKey(name: "EVENT_LOOPS", kind: .integer(0...256), help: "event loop threads; 0 = one per core"),
+        ConfigKey(name: "MAX_CONNECTIONS", kind: .integer(1...1_000_000), help: "open connections above which new ones are closed at once"),
+        ConfigKey(name: "MAX_BODY_BYTES", kind: .integer(0...(64 << 20)), help: "largest request body (413 above)"),
+        ConfigKey(name: "MAX_REQUEST_TARGET_BYTES", kind: .integer(16...(64 << 10)), help: "longest request target (414 above)"),
+        ConfigKey(name: "MAX_HEADER_BYTES", kind: .integer(256...(1 << 20)), help: "largest header section (431 above)"),
+        ConfigKey(name: "MAX_HEADER_FIELDS", kind: .integer(1...10_000), help: "most header fields (431 above)"),
+        ConfigKey(name: "HEADER_TIMEOUT_MS", kind: .milliseconds(1...3_600_000), help: "time to receive a request head"),
+        ConfigKey(name: "BODY_TIMEOUT_MS", kind: .milliseconds(1...3_600_000), help: "longest pause between body bytes"),
+        ConfigKey(name: "SEND_TIMEOUT_MS", kind: .milliseconds(1...3_600_000), help: "longest wait for a client to take response bytes"),
+        ConfigKey(name: "KEEPALIVE_TIMEOUT_MS", kind: .milliseconds(1...3_600_000), help: "idle keep-alive connection lifetime"),
+        ConfigKey(name: "HANDLER_TIMEOUT_MS", kind: .milliseconds(1...3_600_000), help: "time a request may take before 503"),
+        ConfigKey(name: "LINGER_TIMEOUT_MS", kind: .milliseconds(0...60_000), help: "draining of unread input before closing after an error"),
+        ConfigKey(name: "DRAIN_TIMEOUT_MS", kind: .milliseconds(0...3_600_000), help: "on SIGTERM/SIGINT, time in-flight requests get to finish"),
+        ConfigKey(name: "ACCESS_LOG", kind: .flag, help: "one JSON access-log line per request on stdout"),
+        ConfigKey(name: "LOG_LEVEL", kind: .choice(["debug", "info", "warning", "error"]), help: "least severe log level written"),
+    ]
+
+    public static func named(_ name: String) -> ConfigKey? { all.first { $0.name == name } }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Glibc
+import Synchronization
+
+/// The HTTP/1.1 server: a listening socket shared by one epoll loop per core. It knows requests and
+/// responses and nothing of what the handlers do.
+public final class HTTPServer: Sendable {
+    public let configuration: ServerConfiguration
+    private let logger: Logger
+    private let responder: @Sendable (Request) async -> Response
+    private let running = Mutex<(shared: ServerShared, loops: [EventLoop])?>(nil)
+
+    public init(configuration: ServerConfiguration, logger: Logger, responder: @escaping @Sendable (Request) async -> Response) {
+        self.configuration = configuration
+        self.logger = logger
+        self.responder = responder
+    }
+
+    /// Binds and starts the loops; returns the bound port (the kernel's choice when configured with 0).
+    @discardableResult
+    public func start() throws(ServerError) -> Int {
+        let started = running.withLock { $0 != nil }
+        guard !started else { throw .alreadyStarted }
+        signal(SIGPIPE, SIG_IGN)
+        Self.raiseDescriptorLimit()
+        let (fd, port) = try Socket.listen(host: configuration.host, port: configuration.port)
+        let shared = ServerShared(configuration: configuration, logger: logger, listenFD: fd, responder: responder)
+        let count = configuration.eventLoops > 0 ? configuration.eventLoops : ProcessInfo.processInfo.activeProcessorCount
+        var loops: [EventLoop] = []
+        do {
+            for _ in 0..<max(1, count) { loops.append(try EventLoop(shared: shared)) }
+        } catch {
+            close(fd)
+            throw error
+        }
+        for (index, loop) in loops.enumerated() { loop.start(name: "http-loop-\(index)") }
+        running.withLock { $0 = (shared, loops) }
+        logger.log(.info, "listening", ["host": .string(configuration.host), "port": .int(port), "eventLoops": .int(loops.count)])
+        return port
+    }
+
+    /// Connections open right now, across loops.
+    public var openConnections: Int {
+        running.withLock { $0?.shared.openConnections.load(ordering: .relaxed) ?? 0 }
+    }
+
+    /// Graceful stop: no new connections, idle ones closed, in-flight requests given the drain timeout to
+    /// finish (each answered with `Connection: close`), then everything closed.
+    public func shutdown() async {
+        guard let (shared, loops) = running.withLock({ state in
+            defer { state = nil }
+            return state
+        }) else { return }
+        logger.log(.info, "draining", ["openConnections": .int(shared.openConnections.load(ordering: .relaxed))])
+        loops.forEach { $0.beginDrain() }
+        let deadline = ContinuousClock.now + configuration.drainTimeout
+        while shared.openConnections.load(ordering: .relaxed) > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        let abandoned = shared.openConnections.load(ordering: .relaxed)
+        loops.forEach { $0.stop() }
+        while !loops.allSatisfy(\.hasExited) { try? await Task.sleep(for: .milliseconds(5)) }
+        close(shared.listenFD)
+        logger.log(.info, "stopped", ["abandonedConnections": .int(abandoned)])
+    }
+
+    /// 10,000 connections need more descriptors than the usual soft limit of 1,024; take the hard limit.
+    private static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        let resource = Int32(RLIMIT_NOFILE.rawValue)
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        setrlimit(resource, &limit)
+    }
+}
