@@ -1,0 +1,82 @@
+import ContractorBFFApp
+import Foundation
+import HTTPServer
+import Testing
+import TestSupport
+
+@Suite("Configuration: one file, environment overrides, refusals that name the key")
+struct ConfigurationTests {
+    let defaultFile = Paths.packageRoot.appendingPathComponent("config/default.json").path
+
+    func file(_ json: String) throws -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("bff-config-\(UUID().uuidString).json")
+        try Data(json.utf8).write(to: url)
+        return url.path
+    }
+
+    @Test func defaultFileMatchesTheDocumentedServerDefaults() throws {
+        let configuration = try AppConfiguration.load(file: defaultFile, environment: [:])
+        #expect(configuration.server == ServerConfiguration())
+        #expect(configuration.logLevel == .info)
+    }
+
+    @Test func everyKeyHasAValueInTheDefaultFile() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: defaultFile))
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(Set(object.keys) == Set(ConfigKey.all.map(\.name)))
+    }
+
+    @Test func environmentOverridesTheFile() throws {
+        let configuration = try AppConfiguration.load(
+            file: defaultFile, environment: ["PORT": "9123", "HEADER_TIMEOUT_MS": "250", "ACCESS_LOG": "false", "UNRELATED": "x"])
+        #expect(configuration.server.port == 9123)
+        #expect(configuration.server.headerTimeout == .milliseconds(250))
+        #expect(configuration.server.accessLog == false)
+        #expect(configuration.sources["PORT"] == "environment")
+    }
+
+    @Test(arguments: [
+        ("PORT", "abc"), ("PORT", "70000"), ("PORT", "-1"), ("MAX_CONNECTIONS", "0"), ("HEADER_TIMEOUT_MS", "1.5"),
+        ("ACCESS_LOG", "maybe"), ("LOG_LEVEL", "loud"), ("HOST", ""), ("MAX_BODY_BYTES", "1e6"),
+    ])
+    func badEnvironmentValueIsRefusedNamingTheKey(key: String, value: String) throws {
+        do {
+            _ = try AppConfiguration.load(file: defaultFile, environment: [key: value])
+            Issue.record("\(key)=\(value) was accepted")
+        } catch {
+            guard case .badValue(let named, _, _, let source) = error else {
+                Issue.record("unexpected error \(error)")
+                return
+            }
+            #expect(named == key)
+            #expect(source == "environment")
+            #expect(error.description.contains(key))
+        }
+    }
+
+    @Test func unknownKeyInTheFileIsRefused() throws {
+        let path = try file(#"{"PORT": 1, "PROT": 2}"#)
+        #expect(throws: ConfigError.unknownKey("PROT", path: path)) {
+            try AppConfiguration.load(file: path, environment: [:])
+        }
+    }
+
+    @Test func missingKeyIsRefused() throws {
+        let path = try file(#"{"PORT": 1}"#)
+        #expect(throws: ConfigError.self) { try AppConfiguration.load(file: path, environment: [:]) }
+    }
+
+    @Test func wrongTypeInTheFileIsRefused() throws {
+        let original = try String(contentsOfFile: defaultFile, encoding: .utf8)
+        let path = try file(original.replacingOccurrences(of: "\"PORT\": 8080", with: "\"PORT\": 80.5"))
+        #expect(throws: ConfigError.badValue(key: "PORT", value: "80.5", expected: "a whole number in 0...65535", source: path)) {
+            try AppConfiguration.load(file: path, environment: [:])
+        }
+    }
+
+    @Test func missingFileAndMalformedJSONAreRefused() throws {
+        #expect(throws: ConfigError.self) { try AppConfiguration.load(file: "/nonexistent/bff.json", environment: [:]) }
+        let path = try file("[1, 2]")
+        #expect(throws: ConfigError.self) { try AppConfiguration.load(file: path, environment: [:]) }
+    }
+}
