@@ -6,7 +6,9 @@ import Synchronization
 public final class LogCapture: Sendable {
     private let lines = Mutex<[String]>([])
     public init() {}
-    public var logger: Logger { Logger(minimumLevel: .debug) { [self] line in lines.withLock { $0.append(line) } } }
+    public var logger: Logger {
+        Logger(minimumLevel: .debug, sink: { [self] line in lines.withLock { $0.append(String(decoding: line, as: UTF8.self)) } })
+    }
     public var all: [String] { lines.withLock { $0 } }
 
     /// The parsed lines whose "event" is `event`.

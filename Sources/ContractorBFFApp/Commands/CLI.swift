@@ -123,11 +123,13 @@ enum Serve {
             CLI.printError("listening on http://\(configuration.server.host):\(port) (Ctrl-C stops)")
         } catch {
             CLI.printError("\(error)")
+            logger.flush()
             return 1
         }
         let signal = await signals.next()
         logger.log(.info, "signal", ["signal": .int(Int(signal))])
         await server.shutdown()
+        logger.flush()
         return 0
     }
 }

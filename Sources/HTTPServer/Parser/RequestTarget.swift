@@ -11,7 +11,7 @@ enum RequestTarget {
         if rest == "*" { return Components(path: "*", segments: [], query: []) }
         if !rest.hasPrefix("/") {
             // absolute-form (RFC 9112 §3.2.2): a server must accept it; only its path and query matter here.
-            guard let schemeEnd = rest.range(of: "://"),
+            guard let schemeEnd = rest.firstRange(of: "://"),
                   ["http", "https"].contains(rest[..<schemeEnd.lowerBound].lowercased()) else {
                 throw .badRequest("Malformed request target")
             }

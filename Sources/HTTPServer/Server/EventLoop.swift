@@ -41,7 +41,9 @@ final class EventLoop: @unchecked Sendable {
     private let shared: ServerShared
     private let epfd: Int32
     private let wakeFD: Int32
-    private let inbox = Mutex<[@Sendable () -> Void]>([])
+    private let inbox = Mutex<Inbox>(Inbox())
+    /// The loop thread's pthread id, 0 until it runs (pthread_t is an integer on Linux).
+    private let threadID = Atomic<UInt>(0)
     private let exited = Atomic<Bool>(false)
     // Loop-thread state.
     private var connections: [Int32: Connection] = [:]
@@ -73,16 +75,27 @@ final class EventLoop: @unchecked Sendable {
         thread.start()
     }
 
+    /// Closures and task jobs waiting to run on this loop's thread.
+    struct Inbox {
+        var work: [@Sendable () -> Void] = []
+        var jobs: [UnownedJob] = []
+        var isEmpty: Bool { work.isEmpty && jobs.isEmpty }
+    }
+
     /// Runs `work` on this loop's thread soon. Callable from any thread.
     func execute(_ work: @escaping @Sendable () -> Void) {
-        let wasEmpty = inbox.withLock { queue in
-            queue.append(work)
-            return queue.count == 1
+        let wasEmpty = inbox.withLock { inbox in
+            defer { inbox.work.append(work) }
+            return inbox.isEmpty
         }
-        if wasEmpty {
-            var one: UInt64 = 1
-            _ = Glibc.write(wakeFD, &one, 8)
-        }
+        if wasEmpty { wake() }
+    }
+
+    /// The loop's own thread needs no wake-up (it runs the inbox before it sleeps again) unless `force`d.
+    private func wake(force: Bool = false) {
+        if !force && threadID.load(ordering: .relaxed) == UInt(pthread_self()) { return }
+        var one: UInt64 = 1
+        _ = Glibc.write(wakeFD, &one, 8)
     }
 
     /// Stop accepting, close idle connections, and close each busy one after its current response.
@@ -109,6 +122,7 @@ final class EventLoop: @unchecked Sendable {
     // MARK: the loop
 
     private func run() {
+        threadID.store(UInt(pthread_self()), ordering: .relaxed)
         var events = [clinux_event](repeating: clinux_event(), count: 256)
         var nextSweep = now + shared.tick
         let timeoutMs = Int32(max(1, shared.tick / 1_000_000))
@@ -153,13 +167,19 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
+    /// Runs what other threads (and this loop's own tasks) queued, including what that work queues in
+    /// turn, up to a bound so that sockets are never starved.
     private func runInbox() {
-        let work = inbox.withLock { queue in
-            let taken = queue
-            queue.removeAll(keepingCapacity: true)
-            return taken
+        for _ in 0..<64 {
+            let taken = inbox.withLock { inbox in
+                defer { inbox = Inbox() }
+                return inbox
+            }
+            if taken.isEmpty { return }
+            for job in taken.jobs { job.runSynchronously(on: asUnownedTaskExecutor()) }
+            for item in taken.work { item() }
         }
-        for item in work { item() }
+        wake(force: true)
     }
 
     // MARK: accepting
@@ -330,7 +350,9 @@ final class EventLoop: @unchecked Sendable {
         }
         let serial = connection.serial
         let responder = shared.responder
-        connection.task = Task { [self] in
+        // The handler's task prefers this loop as its executor: it starts here and comes back here after
+        // each await, so a request costs no thread hop unless the handler waits on something elsewhere.
+        connection.task = Task(executorPreference: self) { [self] in
             let response = await responder(request)
             execute { [self] in handlerFinished(connection, serial: serial, response: response) }
         }
@@ -393,7 +415,7 @@ final class EventLoop: @unchecked Sendable {
             }
             connection.phase = .streaming(chunked: chunked)
             let serial = connection.serial
-            connection.task = Task { [self] in
+            connection.task = Task(executorPreference: self) { [self] in
                 for await chunk in stream where !chunk.isEmpty {
                     execute { [self] in streamChunk(connection, serial: serial, chunk) }
                 }
@@ -580,5 +602,17 @@ final class EventLoop: @unchecked Sendable {
             dateLine = text[0..<length].map { UInt8(bitPattern: $0) }
         }
         return dateLine
+    }
+}
+
+/// Handler tasks run on the loop that owns their connection (SE-0417 task executor preference).
+extension EventLoop: TaskExecutor {
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let wasEmpty = inbox.withLock { inbox in
+            defer { inbox.jobs.append(job) }
+            return inbox.isEmpty
+        }
+        if wasEmpty { wake() }
     }
 }
