@@ -12,11 +12,14 @@ let package = Package(
         // glibc's epoll/eventfd/accept4 headers, which Swift's Glibc module map leaves out. Links nothing.
         .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
         .target(name: "HTTPServer", dependencies: ["CLinux"]),
-        .target(name: "ContractorBFFApp", dependencies: ["HTTPServer"]),
+        .target(name: "AgentOS", dependencies: ["HTTPServer"]),
+        .target(name: "FixtureAgentOS", dependencies: ["HTTPServer", "AgentOS"]),
+        .target(name: "ContractorBFFApp", dependencies: ["HTTPServer", "AgentOS", "FixtureAgentOS"]),
         .executableTarget(name: "ContractorBFF", dependencies: ["ContractorBFFApp"]),
         // Raw-socket client and server fixtures shared by the test targets; never linked into the product.
         .target(name: "TestSupport", dependencies: ["HTTPServer"], path: "Tests/TestSupport"),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
+        .testTarget(name: "AgentOSTests", dependencies: ["AgentOS", "FixtureAgentOS", "HTTPServer", "TestSupport"]),
         .testTarget(name: "ContractorBFFAppTests", dependencies: ["ContractorBFFApp", "ContractorBFF", "HTTPServer", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -83,6 +83,30 @@ struct TimeoutAndShutdownTests {
         #expect(next?.text == "hello", "the late answer of the timed-out handler must not take the next request's place")
     }
 
+    @Test func clientHangingUpCancelsItsHandler() async throws {
+        let cancelled = LogCapture()
+        var router = Router()
+        router.get("/wait") { _ in
+            do { try await Task.sleep(for: .seconds(30)) } catch {
+                cancelled.logger.log(.info, "handler_cancelled")
+                throw error
+            }
+            return Response(bytes: [])
+        }
+        let running = try RunningServer.start(router: router)
+        await offPool {
+            guard let connection = RawConnection(port: running.port) else { return }
+            connection.send("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+            Thread.sleep(forTimeInterval: 0.1)
+        }  // the connection is closed here, its handler still waiting
+        let deadline = ContinuousClock.now + .seconds(3)
+        while cancelled.events("handler_cancelled").isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        let open = running.server.openConnections
+        await running.stop()
+        #expect(cancelled.events("handler_cancelled").count == 1)
+        #expect(open == 0)
+    }
+
     @Test func requestDeadlineReachesTheHandler() async throws {
         var router = Router()
         router.get("/deadline") { request in

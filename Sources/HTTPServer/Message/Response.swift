@@ -11,6 +11,9 @@ public struct Response: Sendable {
         case bytes([UInt8])
         /// Sent with chunked transfer coding as the chunks arrive (server-sent events); ends when the stream ends.
         case stream(AsyncStream<[UInt8]>)
+        /// No response at all: the connection is reset (RST). For clients that must be cut off, and for
+        /// test upstreams that imitate a failing network.
+        case abort
     }
 
     public init(status: Int = 200, headers: HTTPHeaders = [:], body: Body = .bytes([])) {
@@ -36,6 +39,8 @@ public struct Response: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return json(status: status, Array(try encoder.encode(value)), headers: headers)
     }
+
+    public static func abortConnection() -> Response { Response(body: .abort) }
 
     public var bodyBytes: [UInt8]? {
         if case .bytes(let bytes) = body { return bytes }

@@ -162,6 +162,13 @@ final class EventLoop: @unchecked Sendable {
                 connection.readable = true
                 if event.events & (CLINUX_EPOLLHUP | CLINUX_EPOLLRDHUP) != 0 { connection.peerClosedInput = true }
             }
+            // A client that hangs up while its request is handled is gone: cancel the handler rather than
+            // compute an answer nobody reads (a client that only half-closes after sending loses its
+            // answer too; none of the portal's clients do that).
+            if event.events & (CLINUX_EPOLLHUP | CLINUX_EPOLLRDHUP) != 0, case .handling = connection.phase {
+                closeNow(connection)
+                return
+            }
             if event.events & CLINUX_EPOLLOUT != 0 { flush(connection) }
             if connection.readable { drive(connection) }
         }
@@ -390,6 +397,14 @@ final class EventLoop: @unchecked Sendable {
         head += "X-Request-Id: " + exchange.requestID + "\r\n"
         exchange.status = response.status
         switch response.body {
+        case .abort:
+            // SO_LINGER with a zero timeout turns close() into a reset.
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            setsockopt(connection.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+            exchange.status = 0
+            connection.exchange = exchange
+            logExchange(connection)
+            closeNow(connection)
         case .bytes(let bytes):
             if !noBody { head += "Content-Length: \(bytes.count)\r\n" }
             head += connectionLine(connection, exchange)

@@ -1,0 +1,273 @@
+import Foundation
+import HTTPServer
+
+/// Who is calling, for logs and deadlines: the inbound request's id and the time by which it must end.
+public struct CallContext: Sendable {
+    public var requestID: String
+    public var deadline: ContinuousClock.Instant
+
+    public init(requestID: String, deadline: ContinuousClock.Instant) {
+        self.requestID = requestID
+        self.deadline = deadline
+    }
+}
+
+/// The one way to AgentOS: every call passes the breaker, the per-key rate limiter and the in-flight bound,
+/// is retried by the policy (idempotent reads only after a timeout; writes only when provably unsent), and
+/// ends by its deadline. The API key never appears in a log, an error or a response.
+public final class AgentOSClient: Sendable {
+    public let configuration: AgentOSConfiguration
+    private let transport: any Transport
+    private let logger: Logger
+    private let limiter: any UpstreamRateLimiting
+    private let breaker: CircuitBreaker
+    private let budget: RetryBudget
+    private let bulkhead: Bulkhead
+    private let counters = CounterStore()
+    private let recent429 = RecentEvents()
+
+    public init(
+        configuration: AgentOSConfiguration, transport: any Transport = URLSessionTransport(), logger: Logger,
+        limiter: (any UpstreamRateLimiting)? = nil
+    ) {
+        self.configuration = configuration
+        self.transport = transport
+        self.logger = logger
+        self.limiter = limiter ?? SlidingWindowLimiter(limit: configuration.rateLimit, window: configuration.rateWindow)
+        let counters = self.counters
+        breaker = CircuitBreaker(
+            threshold: configuration.breakerFailureThreshold, rate: configuration.breakerFailureRate,
+            window: configuration.breakerWindow, coolDown: configuration.breakerCoolDown
+        ) { from, to in
+            counters.update { $0.breakerTransitions["\(from.rawValue)->\(to.rawValue)", default: 0] += 1 }
+            logger.log(to == .open ? .warning : .info, "agentos_breaker", ["from": .string(from.rawValue), "to": .string(to.rawValue)])
+        }
+        budget = RetryBudget(ratio: configuration.retryBudgetRatio, minimum: configuration.retryBudgetMinimum, window: configuration.retryBudgetWindow)
+        bulkhead = Bulkhead(limit: configuration.maxInFlight, maxWait: configuration.queueWait)
+    }
+
+    public var counterSnapshot: AgentOSCounters { counters.snapshot }
+    public var breakerState: CircuitBreaker.State { get async { await breaker.state } }
+
+    // MARK: typed calls
+
+    /// The record, or nil when AgentOS says 404.
+    public func record(_ operation: Operation, _ context: CallContext) async throws(AgentOSError) -> JSONValue? {
+        guard let value = try await call(operation, context) else { return nil }
+        guard value.objectValue != nil else { throw .unreadableBody }
+        return value
+    }
+
+    /// The list in whichever envelope it came; empty when AgentOS says 404.
+    public func list(_ operation: Operation, _ context: CallContext) async throws(AgentOSError) -> UpstreamList {
+        guard let value = try await call(operation, context) else { return UpstreamList(items: [], total: nil) }
+        guard let list = UpstreamList.read(value) else { throw .unreadableBody }
+        return list
+    }
+
+    /// A write's answer (an empty object for 204 / empty bodies); nil when AgentOS says 404.
+    public func write(_ operation: Operation, _ context: CallContext) async throws(AgentOSError) -> JSONValue? {
+        try await call(operation, context)
+    }
+
+    // MARK: the policy
+
+    enum Verdict {
+        case success(JSONValue?)
+        case failure(AgentOSError, retry: String?, retryAfter: Duration?, breakerFailure: Bool)
+    }
+
+    /// One logical call: attempts under the policy; nil for 404.
+    public func call(_ operation: Operation, _ context: CallContext) async throws(AgentOSError) -> JSONValue? {
+        guard configuration.isConfigured, let base = configuration.baseURL, let key = configuration.apiKey else {
+            throw .notConfigured
+        }
+        let started = ContinuousClock.now
+        let deadline = min(context.deadline, started + configuration.deadline)
+        let (path, query, body) = operation.request(configuration.paths)
+        counters.update { $0.calls += 1 }
+        budget.recordCall()
+        var attempts = 0
+        var lastStatus = 0
+        func finish(_ outcome: String) async {
+            let elapsed = started.duration(to: .now)
+            let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            counters.update {
+                $0.latencyMillisecondsTotal += milliseconds
+                $0.latencyCount += 1
+            }
+            logger.log(.info, "agentos_call", [
+                "requestId": .string(context.requestID), "operation": .string(operation.name), "method": .string(operation.method),
+                "path": .string(path), "status": .int(lastStatus), "outcome": .string(outcome), "attempts": .int(attempts),
+                "durationMs": .double(milliseconds), "breaker": .string(await breaker.state.rawValue),
+            ])
+        }
+        while true {
+            attempts += 1
+            let verdict: Verdict
+            do {
+                verdict = try await attempt(operation, base: base, key: key, path: path, query: query, body: body, deadline: deadline)
+            } catch {
+                await finish(Self.describe(error))
+                throw error
+            }
+            switch verdict {
+            case .success(let value):
+                await breaker.record(success: true)
+                lastStatus = value == nil ? 404 : 200
+                await finish("ok")
+                return value
+            case .failure(let error, let reason, let retryAfter, let breakerFailure):
+                if case .upstream(let status) = error { lastStatus = status }
+                if case .rejected(let status) = error { lastStatus = status }
+                await breaker.record(success: !breakerFailure)
+                if case .keyBlocked(let wait) = error {
+                    await breaker.open(for: wait)
+                    logger.log(.error, "agentos_key_blocked", ["requestId": .string(context.requestID), "retryAfterSeconds": .int(Int(wait.components.seconds))])
+                }
+                guard let reason, attempts < configuration.maxAttempts, budget.tryRetry() else {
+                    await finish(Self.describe(error))
+                    throw error
+                }
+                // Full jitter (AWS): a random wait up to the capped exponential, or Retry-After if longer.
+                let ceiling = min(configuration.backoffCap, configuration.backoffBase * (1 << min(attempts - 1, 20)))
+                var wait = ceiling * Double.random(in: 0...1)
+                if let retryAfter { wait = max(wait, retryAfter) }
+                guard ContinuousClock.now + wait < deadline else {
+                    await finish(Self.describe(error))
+                    if let retryAfter { throw .rateLimited(retryAfter: retryAfter) }
+                    throw error
+                }
+                counters.update { $0.retriesByReason[reason, default: 0] += 1 }
+                do { try await Task.sleep(for: wait) } catch {
+                    await finish("cancelled")
+                    throw .timeout
+                }
+            }
+        }
+    }
+
+    private func attempt(
+        _ operation: Operation, base: String, key: String, path: String, query: [(String, String)], body: JSONValue?,
+        deadline: ContinuousClock.Instant
+    ) async throws(AgentOSError) -> Verdict {
+        try await breaker.permit()
+        do throws(AgentOSError) {
+            guard ContinuousClock.now < deadline else { throw AgentOSError.timeout }
+            try await limiter.acquire(deadline: deadline)
+            try await bulkhead.acquire(deadline: deadline)
+        } catch {
+            await breaker.abandon()
+            throw error
+        }
+        counters.update { $0.attempts += 1 }
+        var items = query
+        if configuration.keyPlacement == .query { items.append(("api_key", key)) }
+        let queryText = items.map { "\($0.0)=\(Operation.encodeSegment($0.1))" }.joined(separator: "&")
+        guard let url = URL(string: base.trimmingSuffix("/") + path + (queryText.isEmpty ? "" : "?" + queryText)) else {
+            await bulkhead.release()
+            throw .notConfigured
+        }
+        var headers = [("Accept", "application/json")]
+        if configuration.keyPlacement == .header { headers.append((configuration.keyHeader, key)) }
+        if body != nil { headers.append(("Content-Type", "application/json")) }
+        let timeout = min(configuration.attemptTimeout, ContinuousClock.now.duration(to: deadline))
+        let result = await transport.send(
+            TransportRequest(method: operation.method, url: url, headers: headers, body: body?.serialized()), timeout: timeout)
+        await bulkhead.release()
+        return await classify(result, idempotent: operation.isIdempotent)
+    }
+
+    /// The retry rules, one place: what is retried, for which methods, and what counts against the breaker.
+    private func classify(_ result: Result<TransportResponse, TransportError>, idempotent: Bool) async -> Verdict {
+        switch result {
+        case .failure(.connectFailed(let why)):
+            return .failure(.transport(why), retry: "connect", retryAfter: nil, breakerFailure: true)
+        case .failure(.timedOut):
+            counters.update { $0.timeouts += 1 }
+            return .failure(.timeout, retry: idempotent ? "timeout" : nil, retryAfter: nil, breakerFailure: true)
+        case .failure(.connectionLost(let why)):
+            return .failure(.transport(why), retry: idempotent ? "reset" : nil, retryAfter: nil, breakerFailure: true)
+        case .failure(.cancelled):
+            return .failure(.timeout, retry: nil, retryAfter: nil, breakerFailure: false)
+        case .success(let response):
+            switch response.status {
+            case 200...299:
+                if response.body.allSatisfy({ [32, 9, 10, 13].contains($0) }) { return .success(.object([:])) }
+                guard let value = try? JSONText.parse(response.body) else {
+                    return .failure(.unreadableBody, retry: nil, retryAfter: nil, breakerFailure: true)
+                }
+                return .success(value)
+            case 404:
+                return .success(nil)
+            case 429:
+                counters.update { $0.rateLimitedResponses += 1 }
+                await recent429.note()
+                let wait = Self.retryAfter(response) ?? configuration.defaultCoolDown
+                await limiter.coolDown(for: wait)
+                // Only reads are retried: a refused write is safe to resend, but the caller decides.
+                return .failure(.rateLimited(retryAfter: wait), retry: idempotent ? "429" : nil, retryAfter: wait, breakerFailure: false)
+            case 408:
+                return .failure(.timeout, retry: idempotent ? "408" : nil, retryAfter: Self.retryAfter(response), breakerFailure: true)
+            case 502, 503, 504:
+                return .failure(.upstream(status: response.status), retry: idempotent ? String(response.status) : nil,
+                                retryAfter: Self.retryAfter(response), breakerFailure: true)
+            case 401:
+                return .failure(.unauthorized, retry: nil, retryAfter: nil, breakerFailure: false)
+            case 403:
+                if await recent429.any(within: .seconds(300)) {
+                    return .failure(.keyBlocked(retryAfter: configuration.defaultCoolDown), retry: nil, retryAfter: nil, breakerFailure: true)
+                }
+                return .failure(.forbidden, retry: nil, retryAfter: nil, breakerFailure: false)
+            case 500...599:
+                return .failure(.upstream(status: response.status), retry: nil, retryAfter: nil, breakerFailure: true)
+            default:
+                return .failure(.rejected(status: response.status), retry: nil, retryAfter: nil, breakerFailure: false)
+            }
+        }
+    }
+
+    /// `Retry-After` as delta-seconds or an HTTP date (RFC 9110 §10.2.3).
+    static func retryAfter(_ response: TransportResponse) -> Duration? {
+        guard let value = response.header("Retry-After")?.trimmingCharacters(in: .whitespaces) else { return nil }
+        if let seconds = Int(value), seconds >= 0 { return .seconds(seconds) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: value) else { return nil }
+        return .milliseconds(max(0, Int(date.timeIntervalSinceNow * 1000)))
+    }
+
+    static func describe(_ error: AgentOSError) -> String {
+        switch error {
+        case .notConfigured: "not_configured"
+        case .unauthorized: "unauthorized"
+        case .forbidden: "forbidden"
+        case .keyBlocked: "key_blocked"
+        case .rateLimited: "rate_limited"
+        case .timeout: "timeout"
+        case .upstream: "upstream_error"
+        case .rejected: "rejected"
+        case .unreadableBody: "unreadable_body"
+        case .transport: "transport"
+        case .circuitOpen: "circuit_open"
+        case .overloaded: "overloaded"
+        }
+    }
+}
+
+/// When 429s were last seen, to read a following 403 as a blocked key.
+actor RecentEvents {
+    private var last: ContinuousClock.Instant?
+    func note() { last = .now }
+    func any(within window: Duration) -> Bool { last.map { $0.duration(to: .now) < window } ?? false }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String {
+        var text = self
+        while text.hasSuffix(suffix) { text.removeLast(suffix.count) }
+        return text
+    }
+}

@@ -1,0 +1,66 @@
+/// How to reach AgentOS and how hard to try. Built by the app from its configuration; defaults are the
+/// documented ones.
+public struct AgentOSConfiguration: Sendable, Equatable {
+    public enum KeyPlacement: String, Sendable, Equatable {
+        /// `api_key: KEY` (or the configured header name).
+        case header
+        /// `?api_key=KEY`, for proxies that drop headers with underscores.
+        case query
+    }
+
+    public var baseURL: String?
+    public var apiKey: String?
+    public var keyHeader = "api_key"
+    public var keyPlacement = KeyPlacement.header
+    public var paths = OperationPaths()
+
+    public var maxAttempts = 3
+    public var backoffBase: Duration = .milliseconds(100)
+    public var backoffCap: Duration = .seconds(2)
+    public var attemptTimeout: Duration = .seconds(5)
+    public var deadline: Duration = .seconds(10)
+    /// Retries may add at most this share of calls over `retryBudgetWindow`.
+    public var retryBudgetRatio = 0.2
+    /// Retries always allowed in a window, so that a quiet server can still retry at all.
+    public var retryBudgetMinimum = 3
+    public var retryBudgetWindow: Duration = .seconds(10)
+    public var breakerFailureThreshold = 5
+    /// Opens too when this share of the last `breakerWindow` calls failed (with at least that many calls).
+    public var breakerFailureRate = 0.5
+    public var breakerWindow = 20
+    public var breakerCoolDown: Duration = .seconds(30)
+    public var maxInFlight = 32
+    public var queueWait: Duration = .seconds(2)
+    /// AgentOS's documented limit: 50 requests per rolling 60 s per key.
+    public var rateLimit = 50
+    public var rateWindow: Duration = .seconds(60)
+    /// After a 429 without Retry-After, AgentOS's documented advice.
+    public var defaultCoolDown: Duration = .seconds(60)
+
+    public init(baseURL: String? = nil, apiKey: String? = nil) {
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+    }
+
+    public var isConfigured: Bool {
+        guard let baseURL, let apiKey else { return false }
+        return !baseURL.isEmpty && !apiKey.isEmpty
+    }
+}
+
+/// The upstream path of each operation, with `{shortName}`, `{contractorId}` and `{jobId}` placeholders.
+/// The contractor endpoints are modelled, not documented, so they are configuration.
+public struct OperationPaths: Sendable, Equatable {
+    public var contractor = "/v4/maintenance/{shortName}/contractors/{contractorId}"
+    public var contacts = "/v4/maintenance/{shortName}/contractors/{contractorId}/contacts"
+    public var jobs = "/v4/maintenance/{shortName}/contractors/{contractorId}/jobs"
+    public var job = "/v4/maintenance/{shortName}/jobs/{jobId}"
+    public var notes = "/v4/maintenance/{shortName}/jobs/{jobId}/notes"
+    public var completion = "/v4/maintenance/{shortName}/jobs/{jobId}/completion"
+    public var addNote = "/v4/maintenance/{shortName}/jobs/{jobId}/notes"
+    public var statement = "/v4/accounts/{shortName}/contractors/{contractorId}/statement"
+    public var pending = "/v4/accounts/{shortName}/contractors/{contractorId}/pending"
+    public var invoices = "/v4/accounts/{shortName}/contractors/{contractorId}/invoices"
+
+    public init() {}
+}

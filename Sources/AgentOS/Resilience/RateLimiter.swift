@@ -1,0 +1,70 @@
+/// Keeps one API key within AgentOS's limit. AgentOS counts a *rolling* 60 s window, so this is a sliding
+/// log, not a token bucket: a full bucket spent at once and refilled over the next minute would let
+/// nearly twice the limit into one window, and that is exactly the 429 this exists to prevent.
+public protocol UpstreamRateLimiting: Sendable {
+    /// Takes a slot for one call, waiting while the wait ends before `deadline`; otherwise throws
+    /// `rateLimited` with the time until a slot frees.
+    func acquire(deadline: ContinuousClock.Instant) async throws(AgentOSError)
+    /// A 429 arrived anyway: no calls until `duration` has passed.
+    func coolDown(for duration: Duration) async
+}
+
+public actor SlidingWindowLimiter: UpstreamRateLimiting {
+    private let limit: Int
+    private let window: Duration
+    /// Start times of calls in the current window, oldest first (granted slots include reserved ones).
+    private var granted: [ContinuousClock.Instant] = []
+    private var coolDownUntil: ContinuousClock.Instant?
+
+    public init(limit: Int, window: Duration) {
+        self.limit = max(1, limit)
+        self.window = window
+    }
+
+    public func acquire(deadline: ContinuousClock.Instant) async throws(AgentOSError) {
+        _ = try await acquireSlot(deadline: deadline)
+    }
+
+    /// As `acquire`, returning the instant the call was counted at.
+    public func acquireSlot(deadline: ContinuousClock.Instant) async throws(AgentOSError) -> ContinuousClock.Instant {
+        var now = ContinuousClock.now
+        if let until = coolDownUntil, until > now { throw .rateLimited(retryAfter: now.duration(to: until)) }
+        granted.removeAll { $0 + window <= now }
+        // The slot this call gets: now if fewer than `limit` are in the window, else when the oldest of
+        // the last `limit` leaves it. Later callers plan around this reservation.
+        var slot = nextSlot(now)
+        guard slot <= deadline else { throw .rateLimited(retryAfter: now.duration(to: slot)) }
+        granted.append(slot)
+        granted.sort()
+        while slot > now {
+            do { try await Task.sleep(until: slot, clock: .continuous) } catch {
+                remove(slot)
+                throw .timeout
+            }
+            // Sleeps wake late, and others' reservations may have gone out later than planned: check
+            // again against the calls that really went out, and wait again if the window is still full.
+            remove(slot)
+            now = .now
+            granted.removeAll { $0 + window <= now }
+            slot = nextSlot(now, countingOnlyPast: true)
+            guard slot <= deadline else { throw .rateLimited(retryAfter: now.duration(to: slot)) }
+            granted.append(slot)
+            granted.sort()
+        }
+        return slot
+    }
+
+    private func nextSlot(_ now: ContinuousClock.Instant, countingOnlyPast: Bool = false) -> ContinuousClock.Instant {
+        let counted = countingOnlyPast ? granted.filter { $0 <= now } : granted
+        return counted.count < limit ? now : counted[counted.count - limit] + window
+    }
+
+    private func remove(_ slot: ContinuousClock.Instant) {
+        if let index = granted.firstIndex(of: slot) { granted.remove(at: index) }
+    }
+
+    public func coolDown(for duration: Duration) {
+        let until = ContinuousClock.now + duration
+        if coolDownUntil.map({ $0 < until }) ?? true { coolDownUntil = until }
+    }
+}

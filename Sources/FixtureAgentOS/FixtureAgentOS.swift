@@ -1,0 +1,154 @@
+import AgentOS
+import Foundation
+import HTTPServer
+
+/// A stand-in AgentOS that serves the contract of ../shared/agentos-upstream.md from Fixtures/, for running
+/// and testing offline. It requires the API key (header `api_key` or `ApiKey`, or `?api_key=`), answers 404
+/// for unknown ids, applies writes in memory, counts what it received, and misbehaves on request through
+/// `FaultInjector` (configured in code or by `POST /__fixture/faults`).
+public struct FixtureAgentOS: Sendable {
+    public let store: FixtureStore
+    public let faults: FaultInjector
+
+    public init(file path: String) throws {
+        store = try FixtureStore(file: path)
+        faults = FaultInjector()
+    }
+
+    /// A server for it; its handler timeout is long, so a hang fault really never answers.
+    public func makeServer(host: String = "127.0.0.1", port: Int = 0, logger: Logger) -> HTTPServer {
+        var configuration = ServerConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.handlerTimeout = .seconds(3600)
+        configuration.drainTimeout = .milliseconds(200)
+        configuration.eventLoops = 1
+        let responder = Responder(router: router)
+        return HTTPServer(configuration: configuration, logger: logger) { await responder.respond($0) }
+    }
+
+    public var router: Router {
+        var router = Router()
+        let store = store
+        route(&router, .get, "/v4/maintenance/:shortName/contractors/:contractorId", "contractor") { request, agency in
+            await store.contractor(agency, request.parameters["contractorId"] ?? "")
+        }
+        route(&router, .get, "/v4/maintenance/:shortName/contractors/:contractorId/contacts", "contacts") { request, agency in
+            await store.contacts(agency, request.parameters["contractorId"] ?? "")
+        }
+        route(&router, .get, "/v4/maintenance/:shortName/contractors/:contractorId/jobs", "jobs") { request, agency in
+            let offset = Int(request.query("offset") ?? "0") ?? -1
+            let count = Int(request.query("count") ?? "100") ?? -1
+            // AgentOS documents at most 1000 per request.
+            guard offset >= 0, (1...1000).contains(count) else { throw HTTPError(400, "bad paging") }
+            return await store.jobs(agency, request.parameters["contractorId"] ?? "", offset: offset, count: count)
+        }
+        route(&router, .get, "/v4/maintenance/:shortName/jobs/:jobId", "job") { request, agency in
+            await store.job(agency, request.parameters["jobId"] ?? "")
+        }
+        route(&router, .get, "/v4/maintenance/:shortName/jobs/:jobId/notes", "notes") { request, agency in
+            await store.notes(agency, request.parameters["jobId"] ?? "")
+        }
+        route(&router, .patch, "/v4/maintenance/:shortName/jobs/:jobId/completion", "setCompletion") { request, agency in
+            guard case .bool(let completed)? = try Self.body(request)["Completed"] else { throw HTTPError(400, "Completed required") }
+            return await store.setCompletion(agency, request.parameters["jobId"] ?? "", completed: completed)
+        }
+        route(&router, .post, "/v4/maintenance/:shortName/jobs/:jobId/notes", "addNote", created: true) { request, agency in
+            let body = try Self.body(request)
+            guard case .string(let text)? = body["Text"], !text.isEmpty else { throw HTTPError(400, "Text required") }
+            return await store.addNote(agency, request.parameters["jobId"] ?? "", text: text, author: FixtureStore.text(body["Author"]) ?? "")
+        }
+        route(&router, .get, "/v4/accounts/:shortName/contractors/:contractorId/statement", "statement") { request, agency in
+            await store.statement(agency, request.parameters["contractorId"] ?? "")
+        }
+        route(&router, .get, "/v4/accounts/:shortName/contractors/:contractorId/pending", "pending") { request, agency in
+            await store.pending(agency, request.parameters["contractorId"] ?? "")
+        }
+        route(&router, .post, "/v4/accounts/:shortName/contractors/:contractorId/invoices", "submitInvoice", created: true) { request, agency in
+            await store.submitInvoice(agency, request.parameters["contractorId"] ?? "", invoice: try Self.body(request))
+        }
+        addControlRoutes(&router)
+        return router
+    }
+
+    /// One upstream route: count it, check the key and agency, maybe misbehave, answer JSON or 404.
+    private func route(
+        _ router: inout Router, _ method: HTTPMethod, _ pattern: String, _ name: String, created: Bool = false,
+        _ answer: @escaping @Sendable (Request, String) async throws -> JSONValue?
+    ) {
+        let store = store, faults = faults
+        router.on(method, pattern) { request in
+            await store.noteReceived(name)
+            let key = request.headers["api_key"] ?? request.headers["ApiKey"] ?? request.query("api_key")
+            guard key == store.apiKey else { return Self.plain(401, "Authorization has been denied for this request.") }
+            let agency = request.parameters["shortName"] ?? ""
+            guard await store.hasAgency(agency) else { return Self.plain(403, "Forbidden") }
+            let fault = faults.draw(for: name)
+            if let (rule, jitter) = fault {
+                let delay = rule.latencyMs + Int(Double(rule.jitterMs) * jitter)
+                if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
+                if !rule.afterApplying, let response = try await Self.misbehave(rule) { return response }
+            }
+            let value = try await answer(request, agency)
+            if let (rule, _) = fault, rule.afterApplying, let response = try await Self.misbehave(rule) { return response }
+            guard let value else { return Self.plain(404, "Not found") }
+            var response = Response.json(status: created ? 201 : 200, value.serialized())
+            if let (rule, _) = fault {
+                let bytes = value.serialized()
+                if rule.truncate { response = Response.json(Array(bytes.prefix(bytes.count / 2))) }
+                if rule.malformed { response = Response.json(Array("{\"Data\": [<html>".utf8)) }
+            }
+            return response
+        }
+    }
+
+    private static func misbehave(_ rule: FaultRule) async throws -> Response? {
+        if rule.hang {
+            try await Task.sleep(for: .seconds(3600))
+            return plain(504, "hung")
+        }
+        if rule.reset { return .abortConnection() }
+        if let status = rule.status {
+            var response = plain(status, "<html><body>\(HTTPStatus.reason(status))</body></html>")
+            if let retryAfter = rule.retryAfter { response.headers.set("Retry-After", retryAfter) }
+            return response
+        }
+        return nil
+    }
+
+    /// Test API: `POST /__fixture/faults {"seed": n, "rules": [...]}`, `DELETE /__fixture/faults`,
+    /// `GET /__fixture/counters`, `POST /__fixture/reset`.
+    private func addControlRoutes(_ router: inout Router) {
+        let store = store, faults = faults
+        router.post("/__fixture/faults") { request in
+            let body = try Self.body(request)
+            let rules = (body["rules"]?.arrayValue ?? []).map(FaultRule.init(json:))
+            faults.set(rules, seed: FixtureStore.text(body["seed"]).flatMap { UInt64($0) } ?? 1)
+            return Response(status: 204)
+        }
+        router.delete("/__fixture/faults") { _ in
+            faults.set([])
+            return Response(status: 204)
+        }
+        router.get("/__fixture/counters") { _ in
+            func object(_ counts: [String: Int]) -> JSONValue { .object(counts.mapValues { .number(String($0)) }) }
+            let received = await store.received, writes = await store.writes
+            return Response.json(JSONValue.object(["received": object(received), "writes": object(writes)]).serialized())
+        }
+        router.post("/__fixture/reset") { _ in
+            await store.reset()
+            faults.set([])
+            return Response(status: 204)
+        }
+    }
+
+    static func body(_ request: Request) throws -> JSONValue {
+        guard let value = try? JSONText.parse(request.body), value.objectValue != nil else { throw HTTPError(400, "JSON object expected") }
+        return value
+    }
+
+    /// Error bodies as an ASP.NET API might send them: not reliably JSON.
+    static func plain(_ status: Int, _ text: String) -> Response {
+        Response(status: status, headers: ["Content-Type": "text/html"], bytes: Array(text.utf8))
+    }
+}

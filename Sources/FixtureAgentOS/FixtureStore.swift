@@ -1,0 +1,167 @@
+import AgentOS
+import Foundation
+
+/// The fixture AgentOS's data: read from Fixtures/agentos.json, changed in memory by writes, with a count
+/// of every request and every write received so tests can assert "exactly one".
+public actor FixtureStore {
+    struct Agency {
+        var contractors: [String: JSONValue]
+        var contacts: [String: JSONValue]
+        var jobs: [JSONValue]
+        var notes: [String: [JSONValue]]
+        var statements: [String: JSONValue]
+        var pending: [String: JSONValue]
+        var jobEnvelopes: [String: String]
+    }
+
+    public let apiKey: String
+    private let original: [String: Agency]
+    private var agencies: [String: Agency]
+    public private(set) var received: [String: Int] = [:]
+    public private(set) var writes: [String: Int] = [:]
+    private var sequence = 0
+
+    public init(file path: String) throws {
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let root = try JSONText.parse(bytes)
+        guard case .string(let key)? = root["apiKey"], let agencies = root["agencies"]?.objectValue else {
+            throw CocoaError(.fileReadCorruptFile)
+        }
+        var loaded: [String: Agency] = [:]
+        for (name, value) in agencies {
+            func map(_ field: String) -> [String: JSONValue] { value[field]?.objectValue ?? [:] }
+            loaded[name] = Agency(
+                contractors: map("contractors"), contacts: map("contacts"), jobs: value["jobs"]?.arrayValue ?? [],
+                notes: map("notes").mapValues { $0.arrayValue ?? [] }, statements: map("statements"), pending: map("pending"),
+                jobEnvelopes: map("jobEnvelopes").compactMapValues { if case .string(let text) = $0 { text } else { nil } })
+        }
+        apiKey = key
+        original = loaded
+        self.agencies = loaded
+    }
+
+    /// Back to the file's data, counters at zero.
+    public func reset() {
+        agencies = original
+        received = [:]
+        writes = [:]
+    }
+
+    func noteReceived(_ operation: String) { received[operation, default: 0] += 1 }
+
+    func hasAgency(_ name: String) -> Bool { agencies[name] != nil }
+
+    // MARK: reads
+
+    func contractor(_ agency: String, _ id: String) -> JSONValue? { agencies[agency]?.contractors[id] }
+
+    func contacts(_ agency: String, _ id: String) -> JSONValue? {
+        guard agencies[agency]?.contractors[id] != nil else { return nil }
+        return agencies[agency]?.contacts[id] ?? .array([])
+    }
+
+    /// A page of the contractor's jobs in the envelope this contractor's data uses.
+    func jobs(_ agency: String, _ id: String, offset: Int, count: Int) -> JSONValue? {
+        guard let state = agencies[agency], state.contractors[id] != nil else { return nil }
+        let all = state.jobs.filter { Self.owner($0) == id }
+        let page = Array(all.dropFirst(offset).prefix(count))
+        switch state.jobEnvelopes[id] {
+        case "jobs": return .object(["Jobs": .array(page)])
+        case "bare": return .array(page)
+        default: return .object(["Count": .number(String(all.count)), "Data": .array(page)])
+        }
+    }
+
+    func job(_ agency: String, _ jobID: String) -> JSONValue? {
+        agencies[agency]?.jobs.first { Self.jobID($0) == jobID }
+    }
+
+    func notes(_ agency: String, _ jobID: String) -> JSONValue? {
+        guard job(agency, jobID) != nil else { return nil }
+        let notes = agencies[agency]?.notes[jobID] ?? []
+        return .object(["Count": .number(String(notes.count)), "Data": .array(notes)])
+    }
+
+    func statement(_ agency: String, _ id: String) -> JSONValue? {
+        guard agencies[agency]?.contractors[id] != nil else { return nil }
+        return agencies[agency]?.statements[id] ?? .object(["Entries": .array([])])
+    }
+
+    func pending(_ agency: String, _ id: String) -> JSONValue? {
+        guard agencies[agency]?.contractors[id] != nil else { return nil }
+        return agencies[agency]?.pending[id] ?? .array([])
+    }
+
+    // MARK: writes, applied so later reads show them
+
+    func setCompletion(_ agency: String, _ jobID: String, completed: Bool) -> JSONValue? {
+        guard var state = agencies[agency], let index = state.jobs.firstIndex(where: { Self.jobID($0) == jobID }),
+              var fields = state.jobs[index].objectValue else { return nil }
+        writes["setCompletion", default: 0] += 1
+        let statusField = fields["JobStatus"] != nil ? "JobStatus" : "Status"
+        fields[statusField] = .string(completed ? "Completed" : "Open")
+        fields["CompletedDate"] = completed ? .string(Self.now()) : .null
+        state.jobs[index] = .object(fields)
+        agencies[agency] = state
+        return .object(fields)
+    }
+
+    func addNote(_ agency: String, _ jobID: String, text: String, author: String) -> JSONValue? {
+        guard job(agency, jobID) != nil else { return nil }
+        writes["addNote", default: 0] += 1
+        sequence += 1
+        let note = JSONValue.object([
+            "OID": .string("N-new-\(sequence)"), "JobID": .string(jobID), "Text": .string(text), "Author": .string(author),
+            "CreatedAt": .string(Self.now()), "Type": .string("Contractor"),
+        ])
+        agencies[agency]?.notes[jobID, default: []].append(note)
+        return note
+    }
+
+    func submitInvoice(_ agency: String, _ id: String, invoice: JSONValue) -> JSONValue? {
+        guard agencies[agency]?.contractors[id] != nil else { return nil }
+        writes["submitInvoice", default: 0] += 1
+        sequence += 1
+        let invoiceID = "INV-new-\(sequence)"
+        let entry = JSONValue.object([
+            "OID": .string(invoiceID), "Date": invoice["InvoiceDate"] ?? .null, "Description": invoice["Description"] ?? .null,
+            "Amount": invoice["Amount"] ?? .null, "JobID": invoice["JobID"] ?? .null, "InvoiceNumber": invoice["Reference"] ?? .null,
+            "Status": .string("Submitted"),
+        ])
+        var pending = agencies[agency]?.pending[id] ?? .array([])
+        switch pending {
+        case .object(var fields):
+            var items = fields["Data"]?.arrayValue ?? []
+            items.append(entry)
+            fields["Data"] = .array(items)
+            fields["Count"] = .number(String(items.count))
+            pending = .object(fields)
+        case .array(let items): pending = .array(items + [entry])
+        default: pending = .array([entry])
+        }
+        agencies[agency]?.pending[id] = pending
+        return .object(["InvoiceID": .string(invoiceID), "Success": .bool(true), "Message": .string("Invoice received")])
+    }
+
+    // MARK: the contract's id and owner names
+
+    static func text(_ value: JSONValue?) -> String? {
+        switch value {
+        case .string(let text)?: text
+        case .number(let literal)?: literal
+        default: nil
+        }
+    }
+
+    static func jobID(_ job: JSONValue) -> String? {
+        ["OID", "JobID", "WorksOrderID", "ID"].lazy.compactMap { text(job[$0]) }.first
+    }
+
+    static func owner(_ job: JSONValue) -> String? {
+        ["ContractorID", "AssignedContractorID", "AssignedTo"].lazy.compactMap { text(job[$0]) }.first
+    }
+
+    static func now() -> String {
+        ISO8601DateFormatter().string(from: Date())
+    }
+}
