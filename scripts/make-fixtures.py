@@ -14,7 +14,7 @@ contractors = {
          "Trades": ["Plumbing", "Heating"], "Rating": 4.8},
     c2: {"ContractorID": c2, "Company": "Spark Electrical", "Name": "Spark Electrical", "EMailAddress": "jobs@spark.example",
          "LandPhone": "0113 496 0000", "MobileNumber": "07700 900002", "Address1": "22 Wellington Road", "Address2": "Leeds",
-         "Address4": "West Yorkshire", "County": "Yorkshire", "PostCode": "LS1 4AP", "VatRegNo": "GB987654321", "CompanyNumber": "07654321",
+         "Address3": "Headingley", "Address4": "West Yorkshire", "County": "Yorkshire", "PostCode": "LS1 4AP", "VatRegNo": "GB987654321", "CompanyNumber": "07654321",
          "Active": "Y", "BranchOID": "BR-2", "TradeTypes": "Electrical, PAT testing"},
     c3: {"ID": 3003, "FullName": "Gas Safe Gary", "Email": "gary@gas.example", "PhoneNumber": "0121 496 0000", "WorkPhone": "0121 496 0001",
          "MobilePhone": "07700 900003", "Address": "5 Gas Street, Birmingham B1 2JT", "Status": "Active", "TradeTypes": ["Gas"],
@@ -24,8 +24,12 @@ contractors = {
 contacts = {
     c1: {"Count": 2, "Data": [
         {"ContactID": "CT-1", "Name": "Alice North", "EmailAddress": "alice@northern-plumbing.example", "Phone": "0161 496 0002", "Role": "Director", "IsPrimary": True},
-        {"OID": "CT-2", "Forename": "Bob", "Surname": "Pipe", "Email": "bob@northern-plumbing.example", "MobileNumber": "07700 900011", "JobTitle": "Engineer", "Primary": 0}]},
-    c2: [{"ID": 21, "FullName": "Sam Spark", "EMailAddress": "sam@spark.example", "WorkPhone": "0113 496 0003", "IsPrimary": "Y"}],
+        {"OID": "CT-2", "Forename": "Bob", "Surname": "Pipe", "Email": "bob@northern-plumbing.example", "MobileNumber": "07700 900011", "JobTitle": "Engineer", "Primary": 0},
+        {"ID": 13, "Name": "Carol Valve", "MobilePhone": "07700 900012", "Role": "Office", "IsPrimary": "false"}]},
+    c2: [{"ID": 21, "FullName": "Sam Spark", "EMailAddress": "sam@spark.example", "WorkPhone": "0113 496 0003", "IsPrimary": "Y"},
+         {"ContactID": 22, "FullName": "Nia Neutral", "PhoneNumber": "0113 496 0004", "Primary": "N"},
+         {"ContactID": 23, "FullName": "Tom True", "LandPhone": "0113 496 0005", "IsPrimary": "true"},
+         {"ContactID": 24, "FullName": "Una One", "Mobile": "07700 900024", "Primary": 1}],
     c3: {"Data": []},
 }
 
@@ -45,7 +49,7 @@ for n in range(1, 121):
     jobs.append(j)
 # v3-style jobs of contractor 2, in the {"Jobs": [...]} envelope, with value variants.
 jobs += [
-    {"JobID": 7001, "AssignedContractorID": c2, "PropertyOID": "P-201", "PropertyAddress1": "9 Park Lane", "PropertyAddress2": "Leeds", "PropertyPostcode": "LS2 7EY",
+    {"JobID": 7001, "AssignedContractorID": c2, "PropertyOID": "P-201", "PropertyAddress1": "9 Park Lane", "PropertyAddress2": "Leeds", "PropertyAddress3": "Hyde Park", "PropertyAddress4": "West Yorkshire", "PropertyPostcode": "LS2 7EY",
      "IssueTitle": "Consumer unit", "IssueFault": "RCD trips", "JobStatus": "Open", "IssuePriority": "High", "Reported": "2026-03-28T09:00:00",
      "Estimate": "£1,234.50", "JobType": "Electrical", "Tenant": "Tina Tenant", "Landlord": "Larry Landlord", "AccessInstructions": "Call first"},
     {"WorksOrderID": "WO-7002", "AssignedTo": c2, "PropertyID": "P-202", "Property": "10 Park Lane, Leeds", "Summary": "Socket", "Details": None,
@@ -55,7 +59,8 @@ jobs += [
 # Contractor 3's jobs come as a bare array; one belongs to contractor 1 on paper (ownership tests).
 jobs += [
     {"ID": 9001, "AssignedContractorID": 3003, "PropertyID": 301, "Address": "1 Gas Street, Birmingham", "Subject": "Boiler service",
-     "Status": "Open", "ReportedAt": "/Date(1774688400000)/", "EstimatedCost": "not a number", "Category": "Gas", "Tenant": "Gail"},
+     "Status": "Completed", "ReportedAt": "/Date(1774688400000)/", "EstimatedCost": "not a number", "DateCompleted": "2026-04-02T16:00:00",
+     "InvoiceAmount": "£240.00", "Category": "Gas", "Tenant": "Gail"},
 ]
 
 notes = {
@@ -74,6 +79,7 @@ statements = {
     c2: {"DateFrom": "01/02/2026", "DateTo": "/Date(1774688400000)/",
          "Transactions": [{"TransactionID": 1, "TransactionDate": "2026-02-03T10:00:00", "Narrative": "Payment", "Amount": "120.10", "WorksOrderID": "WO-7002",
                            "PropertyAddress": "10 Park Lane", "Category": "Electrical", "InvoiceRef": "SPK-1"},
+                          {"OID": "T-3", "TransactionDate": "28/02/2026", "Narrative": "Adjustment", "Debit": "5.00", "Credit": None},
                           {"TransactionNumber": "T-2", "Date": "2026-02-04", "Narrative": "Fee", "Amount": -20.05, "InvoiceID": "SPK-2", "Balance": "100.05"}]},
     c3: {"Items": []},
 }

@@ -228,11 +228,14 @@ struct RetryPolicyTests {
         let client = upstream.client {
             $0.maxInFlight = 1
             $0.queueWait = .milliseconds(100)
+            $0.attemptTimeout = .seconds(2)
             $0.maxAttempts = 1
         }
         upstream.faults(.on("contractor") { $0.hang = true })
         async let first: JSONValue?? = try? await client.record(Self.contractor, context())
-        try await Task.sleep(for: .milliseconds(50))
+        // The first call holds the only place once the fixture has it.
+        let until = ContinuousClock.now + .seconds(3)
+        while await upstream.received("contractor") == 0 && ContinuousClock.now < until { try await Task.sleep(for: .milliseconds(5)) }
         await #expect(throws: AgentOSError.overloaded) { try await client.record(Self.contractor, context()) }
         _ = await first
         await upstream.stop()

@@ -261,6 +261,12 @@ final class EventLoop: @unchecked Sendable {
                     if connection.isClosed { return }
                 }
             case .request(let head, let body)?:
+                // The client already hung up (its FIN came with the request): nobody will read an answer,
+                // and no later event would say so, so do not start the work at all.
+                if connection.peerClosedInput {
+                    closeNow(connection)
+                    return
+                }
                 connection.releaseConsumedInput()
                 startExchange(connection, head: head, body: body)
                 return
