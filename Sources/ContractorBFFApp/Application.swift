@@ -1,24 +1,46 @@
+import AgentOS
 import HTTPServer
 
 /// Wires the process together: the routes of every module behind the server's middleware chain.
 public struct Application: Sendable {
+    /// Where AgentOS calls go, as /readyz reports it.
+    public enum UpstreamMode: String, Sendable {
+        case configured
+        case fixture
+        case notConfigured = "not-configured"
+    }
+
     public let configuration: AppConfiguration
+    public let agentOS: AgentOSClient
+    public let upstreamMode: UpstreamMode
     public let responder: Responder
 
-    public init(configuration: AppConfiguration, logger: Logger) {
+    public init(configuration: AppConfiguration, logger: Logger, agentOS: AgentOSClient, upstreamMode: UpstreamMode) {
         self.configuration = configuration
+        self.agentOS = agentOS
+        self.upstreamMode = upstreamMode
         var router = Router()
-        SystemRoutes.register(on: &router)
+        SystemRoutes.register(on: &router, agentOS: agentOS, mode: upstreamMode)
         responder = Responder(router: router)
     }
 }
 
 /// Liveness and readiness, for load balancers and orchestrators.
 enum SystemRoutes {
-    static func register(on router: inout Router) {
+    static func register(on router: inout Router, agentOS: AgentOSClient, mode: Application.UpstreamMode) {
         // Alive: the process answers HTTP. Nothing else is checked, so a slow upstream never gets it killed.
         router.get("/healthz") { _ in Response.json(Array(#"{"status":"ok"}"#.utf8)) }
-        // Ready: able to serve contractor traffic. Later issues add the upstream's state.
-        router.get("/readyz") { _ in Response.json(Array(#"{"status":"ready"}"#.utf8)) }
+        // Ready: able to serve contractor traffic, which needs AgentOS configured and its breaker not open.
+        router.get("/readyz") { _ in
+            let breaker = await agentOS.breakerState
+            let ready = mode != .notConfigured && breaker != .open
+            let body = JSONValue.object([
+                "status": .string(ready ? "ready" : "not ready"),
+                "agentos": .object(["mode": .string(mode.rawValue), "breaker": .string(breaker.rawValue)]),
+            ])
+            var response = Response.json(status: ready ? 200 : 503, body.serialized())
+            if !ready { response.headers.set("Retry-After", "5") }
+            return response
+        }
     }
 }

@@ -64,6 +64,12 @@ public final class FaultInjector: Sendable {
         }
     }
 
+    /// Rules from `{"seed": n, "rules": [...]}` (the test API's and `--faults FILE`'s format).
+    public func load(_ json: JSONValue) {
+        let rules = (json["rules"]?.arrayValue ?? []).map(FaultRule.init(json:))
+        set(rules, seed: FixtureStore.text(json["seed"]).flatMap { UInt64($0) } ?? 1)
+    }
+
     /// The rule that fires for this request, if any (first matching rule wins; a fired rule's `times` drops).
     func draw(for route: String) -> (FaultRule, jitter: Double)? {
         state.withLock { state in

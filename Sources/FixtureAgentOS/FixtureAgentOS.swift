@@ -121,9 +121,7 @@ public struct FixtureAgentOS: Sendable {
     private func addControlRoutes(_ router: inout Router) {
         let store = store, faults = faults
         router.post("/__fixture/faults") { request in
-            let body = try Self.body(request)
-            let rules = (body["rules"]?.arrayValue ?? []).map(FaultRule.init(json:))
-            faults.set(rules, seed: FixtureStore.text(body["seed"]).flatMap { UInt64($0) } ?? 1)
+            faults.load(try Self.body(request))
             return Response(status: 204)
         }
         router.delete("/__fixture/faults") { _ in

@@ -14,7 +14,7 @@ public actor FixtureStore {
         var jobEnvelopes: [String: String]
     }
 
-    public let apiKey: String
+    public nonisolated let apiKey: String
     private let original: [String: Agency]
     private var agencies: [String: Agency]
     public private(set) var received: [String: Int] = [:]

@@ -1,3 +1,4 @@
+import AgentOS
 import ContractorBFFApp
 import Foundation
 import HTTPServer
@@ -18,6 +19,30 @@ struct ConfigurationTests {
         let configuration = try AppConfiguration.load(file: defaultFile, environment: [:])
         #expect(configuration.server == ServerConfiguration())
         #expect(configuration.logLevel == .info)
+    }
+
+    @Test func agentOSDefaultsAreTheDocumentedOnesAndUnconfigured() throws {
+        let configuration = try AppConfiguration.load(file: defaultFile, environment: [:])
+        #expect(configuration.agentOS == AgentOSConfiguration())
+        #expect(!configuration.agentOS.isConfigured)
+        #expect(configuration.fixtureWhenUnconfigured)
+    }
+
+    @Test func agentOSIsConfiguredFromTheEnvironment() throws {
+        let configuration = try AppConfiguration.load(file: defaultFile, environment: [
+            "AGENTOS_BASE_URL": "https://live-api.letmc.com", "AGENTOS_API_KEY": "k", "AGENTOS_KEY_IN": "query",
+            "AGENTOS_TIMEOUT_MS": "1500", "AGENTOS_RETRY_BUDGET_PERCENT": "10",
+        ])
+        #expect(configuration.agentOS.isConfigured)
+        #expect(configuration.agentOS.keyPlacement == .query)
+        #expect(configuration.agentOS.attemptTimeout == .milliseconds(1500))
+        #expect(configuration.agentOS.retryBudgetRatio == 0.1)
+    }
+
+    @Test(arguments: [("AGENTOS_BASE_URL", "ftp://example.com"), ("AGENTOS_BASE_URL", "not a url"), ("AGENTOS_KEY_IN", "body"),
+                      ("AGENTOS_MAX_ATTEMPTS", "0"), ("FIXTURE_MODE", "sometimes")])
+    func badAgentOSValueIsRefused(key: String, value: String) throws {
+        #expect(throws: ConfigError.self) { try AppConfiguration.load(file: defaultFile, environment: [key: value]) }
     }
 
     @Test func everyKeyHasAValueInTheDefaultFile() throws {

@@ -60,37 +60,96 @@ struct ExecutableTests {
         #expect(result.output.contains("PORT=9999\t(environment)"))
     }
 
-    @Test func serveAnswersAndExitsZeroOnSIGTERM() async throws {
+    /// Starts the binary and reads its JSON log lines until `done` says it has what it needs.
+    func start(_ arguments: [String], environment: [String: String], until done: @escaping @Sendable ([[String: Any]]) -> Bool) async throws -> (Process, [[String: Any]]) {
         let process = Process()
         process.executableURL = Paths.executable
+        process.arguments = arguments
         process.currentDirectoryURL = Paths.packageRoot
-        process.environment = ProcessInfo.processInfo.environment.merging(["PORT": "0", "HOST": "127.0.0.1"]) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe()
         process.standardOutput = out
         process.standardError = Pipe()
         try process.run()
-        // The first log line says which port the kernel gave.
-        let port = await offPool { () -> Int? in
-            var seen = Data()
-            while !seen.contains(UInt8(ascii: "\n")) {
+        nonisolated(unsafe) var lines: [[String: Any]] = []
+        await offPool {
+            var pending = Data()
+            while !done(lines) {
                 let chunk = out.fileHandleForReading.availableData
-                if chunk.isEmpty { return nil }
-                seen += chunk
+                if chunk.isEmpty { return }
+                pending += chunk
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = pending[pending.startIndex..<newline]
+                    pending = Data(pending[(newline + 1)...])
+                    if let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] { lines.append(object) }
+                }
             }
-            let line = seen.split(separator: UInt8(ascii: "\n")).first ?? Data()
-            let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any]
-            return object?["port"] as? Int
         }
-        let listeningPort = try #require(port)
-        let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(listeningPort)/healthz")!)
-        #expect((response as? HTTPURLResponse)?.statusCode == 200)
-        #expect(String(decoding: data, as: UTF8.self) == #"{"status":"ok"}"#)
+        return (process, lines)
+    }
+
+    func stop(_ process: Process) async -> Int32 {
         process.terminate()  // SIGTERM
-        let status = await offPool { () -> Int32 in
+        return await offPool { () -> Int32 in
             process.waitUntilExit()
             return process.terminationStatus
         }
+    }
+
+    func get(_ url: String) async throws -> (Int, String) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func serveRunsAgainstTheInProcessFixtureAndExitsZeroOnSIGTERM() async throws {
+        let (process, lines) = try await start(["serve"], environment: ["PORT": "0", "HOST": "127.0.0.1"]) { lines in
+            lines.filter { $0["event"] as? String == "listening" }.count == 2
+        }
+        let ports = lines.filter { $0["event"] as? String == "listening" }.compactMap { $0["port"] as? Int }
+        let fixturePort = lines.first { $0["event"] as? String == "fixture_agentos" }?["port"] as? Int
+        let port = try #require(ports.first { $0 != fixturePort })
+        let health = try await get("http://127.0.0.1:\(port)/healthz")
+        let ready = try await get("http://127.0.0.1:\(port)/readyz")
+        let status = await stop(process)
+        #expect(health.0 == 200 && health.1 == #"{"status":"ok"}"#)
+        #expect(ready.0 == 200)
+        #expect(ready.1.contains(#""mode":"fixture""#))
+        #expect(ready.1.contains(#""breaker":"closed""#))
         #expect(status == 0)
         #expect(process.terminationReason == .exit)
+    }
+
+    @Test func withoutAgentOSAndFixtureOffReadyzSaysNotConfigured() async throws {
+        let (process, lines) = try await start(["serve"], environment: ["PORT": "0", "HOST": "127.0.0.1", "FIXTURE_MODE": "off"]) { lines in
+            lines.contains { $0["event"] as? String == "listening" }
+        }
+        let port = try #require(lines.first { $0["event"] as? String == "listening" }?["port"] as? Int)
+        let ready = try await get("http://127.0.0.1:\(port)/readyz")
+        _ = await stop(process)
+        #expect(ready.0 == 503)
+        #expect(ready.1.contains("not-configured"))
+    }
+
+    @Test func fixturesCommandServesTheContractWithTheKey() async throws {
+        let (process, lines) = try await start(["fixtures", "--port", "0"], environment: ["HOST": "127.0.0.1"]) { lines in
+            lines.contains { $0["event"] as? String == "listening" }
+        }
+        let port = try #require(lines.first { $0["event"] as? String == "listening" }?["port"] as? Int)
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v4/maintenance/demo/contractors/C-1001")!)
+        let (_, unauthorized) = try await URLSession.shared.data(for: request)
+        request.setValue("fixture-key", forHTTPHeaderField: "api_key")
+        let (data, authorized) = try await URLSession.shared.data(for: request)
+        let status = await stop(process)
+        #expect((unauthorized as? HTTPURLResponse)?.statusCode == 401)
+        #expect((authorized as? HTTPURLResponse)?.statusCode == 200)
+        #expect(String(decoding: data, as: UTF8.self).contains("Northern Plumbing"))
+        #expect(status == 0)
+    }
+
+    @Test func apiKeyIsNeverPrinted() async throws {
+        let result = try await run(["config"], environment: ["AGENTOS_API_KEY": "super-secret-key", "AGENTOS_BASE_URL": "https://example.com"])
+        #expect(result.status == 0)
+        #expect(!result.output.contains("super-secret-key"))
+        #expect(result.output.contains("AGENTOS_API_KEY=(set, not shown)"))
     }
 }

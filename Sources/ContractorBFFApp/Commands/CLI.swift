@@ -1,4 +1,6 @@
+import AgentOS
 import Dispatch
+import FixtureAgentOS
 import Foundation
 import HTTPServer
 
@@ -31,6 +33,19 @@ public enum CLI {
                 it means, or the error that would stop `serve` from starting.
                 """,
             run: { await ConfigCommand.run($0) }),
+        Command(
+            name: "fixtures", summary: "run the fixture AgentOS alone (offline upstream for tests and benchmarks)",
+            usage: """
+                contractor-bff fixtures [--port N] [--faults FILE] [--config PATH]
+
+                Serves the AgentOS contract from FIXTURE_DATA (default Fixtures/agentos.json) on HOST:N
+                (default port 9000), requiring the fixture's API key. Writes are applied in memory.
+                --faults FILE applies fault rules: {"seed": 1, "rules": [{"route": "jobs", "status": 503,
+                "probability": 0.3}, ...]}; rule fields: route, latencyMs, jitterMs, status, retryAfter,
+                hang, reset, truncate, malformed, afterApplying, probability, times. The same JSON can be
+                POSTed to /__fixture/faults; GET /__fixture/counters tells what it received.
+                """,
+            run: { await FixturesCommand.run($0) }),
     ]
 
     public static func main(_ arguments: [String]) async -> Int32 {
@@ -115,22 +130,90 @@ enum Serve {
     static func run(_ arguments: [String]) async -> Int32 {
         guard let configuration = CLI.loadConfiguration(arguments) else { return 78 }
         let logger = Logger.standardOutput(minimumLevel: configuration.logLevel)
-        let application = Application(configuration: configuration, logger: logger)
-        let server = HTTPServer(configuration: configuration.server, logger: logger) { await application.responder.respond($0) }
+        defer { logger.flush() }
         let signals = SignalWaiter([SIGTERM, SIGINT])
+        var agentOS = configuration.agentOS
+        var mode = Application.UpstreamMode.configured
+        var fixtureServer: HTTPServer?
+        if !agentOS.isConfigured {
+            mode = .notConfigured
+            if configuration.fixtureWhenUnconfigured {
+                // No AgentOS configured: serve the fixture agency in-process, so a newcomer's first run works.
+                do {
+                    let fixture = try FixtureAgentOS(file: configuration.fixtureData)
+                    let server = fixture.makeServer(logger: logger)
+                    let port = try server.start()
+                    agentOS.baseURL = "http://127.0.0.1:\(port)"
+                    agentOS.apiKey = fixture.store.apiKey
+                    fixtureServer = server
+                    mode = .fixture
+                    logger.log(.info, "fixture_agentos", ["port": .int(port), "data": .string(configuration.fixtureData)])
+                } catch {
+                    CLI.printError("cannot start the fixture AgentOS from \(configuration.fixtureData): \(error)")
+                    return 1
+                }
+            }
+        }
+        let client = AgentOSClient(configuration: agentOS, logger: logger)
+        let application = Application(configuration: configuration, logger: logger, agentOS: client, upstreamMode: mode)
+        let server = HTTPServer(configuration: configuration.server, logger: logger) { await application.responder.respond($0) }
         do {
             let port = try server.start()
-            CLI.printError("listening on http://\(configuration.server.host):\(port) (Ctrl-C stops)")
+            CLI.printError("listening on http://\(configuration.server.host):\(port) (AgentOS: \(mode.rawValue); Ctrl-C stops)")
         } catch {
             CLI.printError("\(error)")
-            logger.flush()
             return 1
         }
         let signal = await signals.next()
         logger.log(.info, "signal", ["signal": .int(Int(signal))])
         await server.shutdown()
-        logger.flush()
+        await fixtureServer?.shutdown()
         return 0
+    }
+}
+
+/// `contractor-bff fixtures`: the fixture AgentOS on its own, for the peer benchmarks and manual testing.
+enum FixturesCommand {
+    static func run(_ arguments: [String]) async -> Int32 {
+        var port = 9000, faultsFile: String?, rest: [String] = []
+        var iterator = arguments.makeIterator()
+        while let argument = iterator.next() {
+            switch argument {
+            case "--port":
+                guard let value = iterator.next(), let number = Int(value), (0...65535).contains(number) else {
+                    CLI.printError("--port takes a port number")
+                    return 64
+                }
+                port = number
+            case "--faults":
+                guard let value = iterator.next() else {
+                    CLI.printError("--faults takes a file")
+                    return 64
+                }
+                faultsFile = value
+            default: rest.append(argument)
+            }
+        }
+        guard let configuration = CLI.loadConfiguration(rest) else { return 78 }
+        let logger = Logger.standardOutput(minimumLevel: configuration.logLevel)
+        defer { logger.flush() }
+        let signals = SignalWaiter([SIGTERM, SIGINT])
+        do {
+            let fixture = try FixtureAgentOS(file: configuration.fixtureData)
+            if let faultsFile {
+                let data = try Data(contentsOf: URL(fileURLWithPath: faultsFile))
+                try fixture.faults.load(JSONText.parse(Array(data)))
+            }
+            let server = fixture.makeServer(host: configuration.server.host, port: port, logger: logger)
+            let bound = try server.start()
+            CLI.printError("fixture AgentOS on http://\(configuration.server.host):\(bound), API key \(fixture.store.apiKey)")
+            _ = await signals.next()
+            await server.shutdown()
+            return 0
+        } catch {
+            CLI.printError("fixture AgentOS: \(error)")
+            return 1
+        }
     }
 }
 
@@ -138,7 +221,8 @@ enum ConfigCommand {
     static func run(_ arguments: [String]) async -> Int32 {
         guard let configuration = CLI.loadConfiguration(arguments) else { return 78 }
         for key in ConfigKey.all {
-            let value = configuration.values[key.name] ?? ""
+            var value = configuration.values[key.name] ?? ""
+            if case .secret = key.kind, !value.isEmpty { value = "(set, not shown)" }
             let source = configuration.sources[key.name] ?? ""
             print("\(key.name)=\(value)\t(\(source)) \(key.help)")
         }

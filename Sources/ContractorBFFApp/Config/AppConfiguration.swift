@@ -1,3 +1,4 @@
+import AgentOS
 import Foundation
 import HTTPServer
 
@@ -24,6 +25,10 @@ public enum ConfigError: Error, CustomStringConvertible, Equatable {
 public struct AppConfiguration: Sendable {
     public var server: ServerConfiguration
     public var logLevel: Logger.Level
+    public var agentOS: AgentOSConfiguration
+    /// Run an in-process fixture AgentOS when none is configured.
+    public var fixtureWhenUnconfigured: Bool
+    public var fixtureData: String
     /// Where each value came from (file or environment), for `contractor-bff config`.
     public var sources: [String: String]
     public var values: [String: String]
@@ -73,7 +78,29 @@ public struct AppConfiguration: Sendable {
         server.drainTimeout = try reader.duration("DRAIN_TIMEOUT_MS")
         server.accessLog = try reader.flag("ACCESS_LOG")
         let level = try reader.choice("LOG_LEVEL")
-        return AppConfiguration(server: server, logLevel: Logger.Level(rawValue: level) ?? .info, sources: sources, values: values)
+        var agentOS = AgentOSConfiguration(baseURL: try reader.optionalText("AGENTOS_BASE_URL"), apiKey: try reader.optionalText("AGENTOS_API_KEY"))
+        if let base = agentOS.baseURL {
+            guard let url = URL(string: base), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw .badValue(key: "AGENTOS_BASE_URL", value: base, expected: "an http(s) URL", source: sources["AGENTOS_BASE_URL"] ?? "")
+            }
+        }
+        agentOS.keyHeader = try reader.text("AGENTOS_KEY_HEADER")
+        agentOS.keyPlacement = AgentOSConfiguration.KeyPlacement(rawValue: try reader.choice("AGENTOS_KEY_IN")) ?? .header
+        agentOS.maxAttempts = try reader.integer("AGENTOS_MAX_ATTEMPTS")
+        agentOS.attemptTimeout = try reader.duration("AGENTOS_TIMEOUT_MS")
+        agentOS.deadline = try reader.duration("AGENTOS_DEADLINE_MS")
+        agentOS.backoffBase = try reader.duration("AGENTOS_BACKOFF_BASE_MS")
+        agentOS.backoffCap = try reader.duration("AGENTOS_BACKOFF_CAP_MS")
+        agentOS.retryBudgetRatio = Double(try reader.integer("AGENTOS_RETRY_BUDGET_PERCENT")) / 100
+        agentOS.breakerFailureThreshold = try reader.integer("AGENTOS_BREAKER_FAILURES")
+        agentOS.breakerCoolDown = try reader.duration("AGENTOS_BREAKER_COOLDOWN_MS")
+        agentOS.maxInFlight = try reader.integer("AGENTOS_MAX_IN_FLIGHT")
+        agentOS.queueWait = try reader.duration("AGENTOS_QUEUE_WAIT_MS")
+        agentOS.rateLimit = try reader.integer("AGENTOS_RATE_LIMIT")
+        return AppConfiguration(
+            server: server, logLevel: Logger.Level(rawValue: level) ?? .info, agentOS: agentOS,
+            fixtureWhenUnconfigured: try reader.choice("FIXTURE_MODE") == "auto", fixtureData: try reader.text("FIXTURE_DATA"),
+            sources: sources, values: values)
     }
 
     /// Reads each key by the kind the table gives it.
@@ -108,6 +135,15 @@ public struct AppConfiguration: Sendable {
             let (_, value, source) = raw(name)
             guard !value.isEmpty else { throw .badValue(key: name, value: value, expected: "a non-empty text", source: source) }
             return value
+        }
+
+        /// nil when empty.
+        func optionalText(_ name: String) throws(ConfigError) -> String? {
+            let (key, value, _) = raw(name)
+            switch key.kind {
+            case .optionalText, .secret: return value.isEmpty ? nil : value
+            default: preconditionFailure("\(name) is not an optional text key")
+            }
         }
 
         func flag(_ name: String) throws(ConfigError) -> Bool {

@@ -5,6 +5,10 @@ public struct ConfigKey: Sendable {
         case integer(ClosedRange<Int>)
         case milliseconds(ClosedRange<Int>)
         case text
+        /// May be empty (meaning: not set).
+        case optionalText
+        /// Like optionalText, and never printed.
+        case secret
         case flag
         case choice([String])
     }
@@ -31,6 +35,23 @@ public struct ConfigKey: Sendable {
         ConfigKey(name: "DRAIN_TIMEOUT_MS", kind: .milliseconds(0...3_600_000), help: "on SIGTERM/SIGINT, time in-flight requests get to finish"),
         ConfigKey(name: "ACCESS_LOG", kind: .flag, help: "one JSON access-log line per request on stdout"),
         ConfigKey(name: "LOG_LEVEL", kind: .choice(["debug", "info", "warning", "error"]), help: "least severe log level written"),
+        ConfigKey(name: "AGENTOS_BASE_URL", kind: .optionalText, help: "AgentOS base URL, e.g. https://live-api.letmc.com; empty = not configured"),
+        ConfigKey(name: "AGENTOS_API_KEY", kind: .secret, help: "the agency's AgentOS API key; empty = not configured (never logged or printed)"),
+        ConfigKey(name: "AGENTOS_KEY_HEADER", kind: .text, help: "header that carries the key (api_key; the Swagger says ApiKey)"),
+        ConfigKey(name: "AGENTOS_KEY_IN", kind: .choice(["header", "query"]), help: "send the key as a header or as ?api_key="),
+        ConfigKey(name: "AGENTOS_MAX_ATTEMPTS", kind: .integer(1...10), help: "attempts per call, first one included"),
+        ConfigKey(name: "AGENTOS_TIMEOUT_MS", kind: .milliseconds(1...600_000), help: "per-attempt timeout"),
+        ConfigKey(name: "AGENTOS_DEADLINE_MS", kind: .milliseconds(1...600_000), help: "overall deadline of a call, retries included"),
+        ConfigKey(name: "AGENTOS_BACKOFF_BASE_MS", kind: .milliseconds(1...60_000), help: "first retry's backoff ceiling (full jitter, doubling)"),
+        ConfigKey(name: "AGENTOS_BACKOFF_CAP_MS", kind: .milliseconds(1...600_000), help: "largest backoff ceiling"),
+        ConfigKey(name: "AGENTOS_RETRY_BUDGET_PERCENT", kind: .integer(0...100), help: "retries may add at most this share of calls (per 10 s)"),
+        ConfigKey(name: "AGENTOS_BREAKER_FAILURES", kind: .integer(1...1000), help: "consecutive failures that open the breaker"),
+        ConfigKey(name: "AGENTOS_BREAKER_COOLDOWN_MS", kind: .milliseconds(1...3_600_000), help: "open breaker's wait before a probe"),
+        ConfigKey(name: "AGENTOS_MAX_IN_FLIGHT", kind: .integer(1...10_000), help: "calls in flight to AgentOS at once"),
+        ConfigKey(name: "AGENTOS_QUEUE_WAIT_MS", kind: .milliseconds(0...600_000), help: "longest wait for an in-flight place"),
+        ConfigKey(name: "AGENTOS_RATE_LIMIT", kind: .integer(1...100_000), help: "requests per rolling minute per key (AgentOS documents 50)"),
+        ConfigKey(name: "FIXTURE_MODE", kind: .choice(["auto", "off"]), help: "auto: serve runs an in-process fixture AgentOS when none is configured"),
+        ConfigKey(name: "FIXTURE_DATA", kind: .text, help: "the fixture AgentOS's data file"),
     ]
 
     public static func named(_ name: String) -> ConfigKey? { all.first { $0.name == name } }
