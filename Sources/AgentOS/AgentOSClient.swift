@@ -129,9 +129,7 @@ public final class AgentOSClient: Sendable {
                     await finish(Self.describe(error))
                     throw error
                 }
-                // Full jitter (AWS): a random wait up to the capped exponential, or Retry-After if longer.
-                let ceiling = min(configuration.backoffCap, configuration.backoffBase * (1 << min(attempts - 1, 20)))
-                var wait = ceiling * Double.random(in: 0...1)
+                var wait = Self.backoff(after: attempts, configuration)
                 if let retryAfter { wait = max(wait, retryAfter) }
                 guard ContinuousClock.now + wait < deadline else {
                     await finish(Self.describe(error))
@@ -225,6 +223,12 @@ public final class AgentOSClient: Sendable {
                 return .failure(.rejected(status: response.status), retry: nil, retryAfter: nil, breakerFailure: false)
             }
         }
+    }
+
+    /// Full jitter (AWS): a random wait between zero and the capped exponential ceiling.
+    static func backoff(after attempt: Int, _ configuration: AgentOSConfiguration) -> Duration {
+        let ceiling = min(configuration.backoffCap, configuration.backoffBase * (1 << min(max(attempt - 1, 0), 20)))
+        return ceiling * Double.random(in: 0...1)
     }
 
     /// `Retry-After` as delta-seconds or an HTTP date (RFC 9110 §10.2.3).

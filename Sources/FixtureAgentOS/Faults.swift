@@ -15,7 +15,7 @@ public struct FaultRule: Sendable, Equatable {
     public var hang = false
     /// Reset the connection without a response.
     public var reset = false
-    /// Answer 200 with a body cut off half-way.
+    /// Announce the whole body, send half of it, then reset the connection.
     public var truncate = false
     /// Answer 200 with a body that is not JSON.
     public var malformed = false
@@ -27,6 +27,12 @@ public struct FaultRule: Sendable, Equatable {
     public var times: Int?
 
     public init(route: String = "*") { self.route = route }
+
+    public static func on(_ route: String, _ change: (inout FaultRule) -> Void) -> FaultRule {
+        var rule = FaultRule(route: route)
+        change(&rule)
+        return rule
+    }
 
     init(json: JSONValue) {
         func int(_ key: String) -> Int? { FixtureStore.text(json[key]).flatMap { Int($0) } }
@@ -71,7 +77,7 @@ public final class FaultInjector: Sendable {
     }
 
     /// The rule that fires for this request, if any (first matching rule wins; a fired rule's `times` drops).
-    func draw(for route: String) -> (FaultRule, jitter: Double)? {
+    public func draw(for route: String) -> (FaultRule, jitter: Double)? {
         state.withLock { state in
             for index in state.rules.indices where state.rules[index].route == "*" || state.rules[index].route == route {
                 if let times = state.rules[index].times, times <= 0 { continue }

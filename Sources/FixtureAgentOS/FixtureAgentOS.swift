@@ -95,7 +95,7 @@ public struct FixtureAgentOS: Sendable {
             var response = Response.json(status: created ? 201 : 200, value.serialized())
             if let (rule, _) = fault {
                 let bytes = value.serialized()
-                if rule.truncate { response = Response.json(Array(bytes.prefix(bytes.count / 2))) }
+                if rule.truncate { response = Response(status: response.status, headers: response.headers, body: .cutOff(bytes, sent: bytes.count / 2)) }
                 if rule.malformed { response = Response.json(Array("{\"Data\": [<html>".utf8)) }
             }
             return response

@@ -121,10 +121,21 @@ struct AgentOSCallTests {
         await #expect(throws: AgentOSError.unreadableBody) {
             try await upstream.client().record(.contractor(shortName: "demo", contractorId: "C-1001"), context())
         }
-        upstream.faults(.on("contractor") { $0.truncate = true })
-        await #expect(throws: AgentOSError.unreadableBody) {
-            try await upstream.client().record(.contractor(shortName: "demo", contractorId: "C-1001"), context())
-        }
+        let received = await upstream.received("contractor")
         await upstream.stop()
+        #expect(received == 1, "a malformed answer is not retried")
+    }
+
+    @Test func bodyCutOffMidwayIsRetriedForReadsOnly() async throws {
+        let upstream = try await Upstream.start()
+        upstream.faults(.on("contractor") { $0.truncate = true; $0.times = 1 }, .on("addNote") { $0.truncate = true; $0.afterApplying = true })
+        let record = try await upstream.client().record(.contractor(shortName: "demo", contractorId: "C-1001"), context())
+        await #expect(throws: AgentOSError.self) {
+            try await upstream.client().write(.addNote(shortName: "demo", jobId: "J-0001", text: "cut", author: "A"), context())
+        }
+        let counts = (await upstream.received("contractor"), await upstream.received("addNote"), await upstream.writes("addNote"))
+        await upstream.stop()
+        #expect(record != nil)
+        #expect(counts == (2, 1, 1), "the read was sent again; the write, which AgentOS got, was not")
     }
 }

@@ -49,10 +49,3 @@ func context(_ seconds: Double = 5) -> CallContext {
     CallContext(requestID: "test-req", deadline: .now + .milliseconds(Int(seconds * 1000)))
 }
 
-extension FaultRule {
-    static func on(_ route: String, _ change: (inout FaultRule) -> Void) -> FaultRule {
-        var rule = FaultRule(route: route)
-        change(&rule)
-        return rule
-    }
-}

@@ -66,15 +66,17 @@ public final class URLSessionTransport: Transport {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 outcome.install(continuation)
+                let expiry = Expiry {
+                    if outcome.resume(.failure(.timedOut)) { task.withLock { $0?.cancel() } }
+                }
                 let dataTask = session.dataTask(with: urlRequest) { data, response, error in
-                    outcome.resume(Self.result(data: data, response: response, error: error))
+                    // The answer came first: the timer is cancelled, so nothing of this call outlives it.
+                    if outcome.resume(Self.result(data: data, response: response, error: error)) { expiry.cancel() }
                 }
                 task.withLock { $0 = dataTask }
                 dataTask.resume()
                 let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-                DispatchQueue.global().asyncAfter(deadline: .now() + max(0, seconds)) {
-                    if outcome.resume(.failure(.timedOut)) { dataTask.cancel() }
-                }
+                DispatchQueue.global().asyncAfter(deadline: .now() + max(0, seconds), execute: expiry.item)
             }
         } onCancel: {
             if outcome.resume(.failure(.cancelled)) { task.withLock { $0?.cancel() } }
@@ -99,6 +101,14 @@ public final class URLSessionTransport: Transport {
         }
         return .success(TransportResponse(status: http.statusCode, headers: headers, body: Array(data ?? Data())))
     }
+}
+
+/// A timer's work item. DispatchWorkItem's cancel() is thread-safe, but corelibs does not mark the type
+/// Sendable; this box says so in one place.
+final class Expiry: @unchecked Sendable {
+    let item: DispatchWorkItem
+    init(_ work: @escaping @Sendable () -> Void) { item = DispatchWorkItem(block: work) }
+    func cancel() { item.cancel() }
 }
 
 /// A continuation resumed exactly once, by whichever of several racers gets there first.

@@ -14,6 +14,9 @@ public struct Response: Sendable {
         /// No response at all: the connection is reset (RST). For clients that must be cut off, and for
         /// test upstreams that imitate a failing network.
         case abort
+        /// The head announces all of `bytes`, only the first `sent` follow, then the connection is reset:
+        /// a response cut off mid-body, as a failing network delivers it (for test upstreams).
+        case cutOff([UInt8], sent: Int)
     }
 
     public init(status: Int = 200, headers: HTTPHeaders = [:], body: Body = .bytes([])) {

@@ -404,13 +404,19 @@ final class EventLoop: @unchecked Sendable {
         exchange.status = response.status
         switch response.body {
         case .abort:
-            // SO_LINGER with a zero timeout turns close() into a reset.
-            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-            setsockopt(connection.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
             exchange.status = 0
             connection.exchange = exchange
             logExchange(connection)
-            closeNow(connection)
+            reset(connection)
+        case .cutOff(let bytes, let sent):
+            head += "Content-Length: \(bytes.count)\r\n"
+            enqueueHead(connection, head)
+            enqueue(connection, Array(bytes.prefix(max(0, min(sent, bytes.count - 1)))))
+            exchange.bytes = min(sent, bytes.count)
+            connection.exchange = exchange
+            logExchange(connection)
+            flush(connection)
+            reset(connection)
         case .bytes(let bytes):
             if !noBody { head += "Content-Length: \(bytes.count)\r\n" }
             head += connectionLine(connection, exchange)
@@ -527,6 +533,14 @@ final class EventLoop: @unchecked Sendable {
         connection.inboundStart = 0
         connection.phase = .lingering(deadline: now + shared.lingerTimeout)
         discardInput(connection)
+    }
+
+    /// SO_LINGER with a zero timeout turns close() into a reset.
+    private func reset(_ connection: Connection) {
+        guard !connection.isClosed else { return }
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(connection.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        closeNow(connection)
     }
 
     private func closeNow(_ connection: Connection) {

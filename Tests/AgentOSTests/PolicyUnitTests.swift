@@ -1,0 +1,90 @@
+@testable import AgentOS
+import FixtureAgentOS
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+import TestSupport
+
+@Suite("Policy pieces on their own")
+struct PolicyUnitTests {
+    @Test func breakerOpensOnFailureRateWithoutConsecutiveRun() async throws {
+        let breaker = CircuitBreaker(threshold: 100, rate: 0.5, window: 10, coolDown: .seconds(60))
+        // Alternating: never two failures in a row, but half of the last ten.
+        for index in 0..<9 { await breaker.record(success: index % 2 == 0) }
+        #expect(await breaker.state == .closed, "fewer calls than the window")
+        await breaker.record(success: false)
+        #expect(await breaker.state == .open)
+    }
+
+    @Test func onlyOneProbeAtATimeWhenHalfOpen() async throws {
+        let breaker = CircuitBreaker(threshold: 1, rate: 1.1, window: 10, coolDown: .milliseconds(50))
+        await breaker.record(success: false)
+        try await Task.sleep(for: .milliseconds(80))
+        try await breaker.permit()
+        #expect(await breaker.state == .halfOpen)
+        await #expect(throws: AgentOSError.self) { try await breaker.permit() }
+        await breaker.abandon()
+        try await breaker.permit()  // an abandoned probe gives its place back
+    }
+
+    @Test(arguments: 1...8)
+    func backoffStaysWithinTheJitterCeiling(attempt: Int) {
+        var configuration = AgentOSConfiguration()
+        configuration.backoffBase = .milliseconds(100)
+        configuration.backoffCap = .seconds(2)
+        let ceiling = min(Duration.seconds(2), .milliseconds(100) * (1 << (attempt - 1)))
+        for _ in 0..<200 {
+            let wait = AgentOSClient.backoff(after: attempt, configuration)
+            #expect(wait >= .zero && wait <= ceiling)
+        }
+    }
+
+    @Test func retriesCountAgainstTheSameLimiter() async throws {
+        let upstream = try await Upstream.start()
+        let client = upstream.client {
+            $0.rateLimit = 2
+            $0.rateWindow = .seconds(60)
+        }
+        upstream.faults(.on("contractor") { $0.status = 503 })
+        do {
+            _ = try await client.record(.contractor(shortName: "demo", contractorId: "C-1001"), context(1))
+            Issue.record("expected a failure")
+        } catch {
+            guard case .rateLimited = error else { throw error }
+        }
+        let received = await upstream.received("contractor")
+        await upstream.stop()
+        #expect(received == 2, "the third attempt had no slot in the window")
+    }
+
+    @Test func fixtureControlAPIOverHTTP() async throws {
+        let upstream = try await Upstream.start()
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(upstream.port)/__fixture/faults")!)
+        request.httpMethod = "POST"
+        request.httpBody = Data(#"{"seed": 7, "rules": [{"route": "job", "latencyMs": 150, "status": 502, "times": 1}]}"#.utf8)
+        let (_, set) = try await URLSession.shared.data(for: request)
+        let started = ContinuousClock.now
+        let job = try await upstream.client().record(.job(shortName: "demo", jobId: "J-0002"), context())
+        let took = ContinuousClock.now - started
+        let (counters, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(upstream.port)/__fixture/counters")!)
+        await upstream.stop()
+        #expect((set as? HTTPURLResponse)?.statusCode == 204)
+        #expect(job != nil)
+        #expect(took >= .milliseconds(150), "the injected latency was applied")
+        let object = try JSONSerialization.jsonObject(with: counters) as? [String: [String: Int]]
+        #expect(object?["received"]?["job"] == 2)
+    }
+
+    @Test func faultsAreRepeatableForASeed() {
+        func draws(_ seed: UInt64) -> [Bool] {
+            let injector = FaultInjector()
+            injector.set([FaultRule.on("jobs") { $0.status = 500; $0.probability = 0.3 }], seed: seed)
+            return (0..<50).map { _ in injector.draw(for: "jobs") != nil }
+        }
+        #expect(draws(42) == draws(42))
+        #expect(draws(42) != draws(43))
+        #expect(draws(42).filter { $0 }.count > 5)
+    }
+}
