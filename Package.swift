@@ -14,11 +14,13 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["CLinux"]),
         .target(name: "AgentOS", dependencies: ["HTTPServer"]),
         .target(name: "FixtureAgentOS", dependencies: ["HTTPServer", "AgentOS"]),
+        .target(name: "ContractorPortal", dependencies: ["AgentOS"]),
         .target(name: "ContractorBFFApp", dependencies: ["HTTPServer", "AgentOS", "FixtureAgentOS"]),
         .executableTarget(name: "ContractorBFF", dependencies: ["ContractorBFFApp"]),
         // Raw-socket client and server fixtures shared by the test targets; never linked into the product.
         .target(name: "TestSupport", dependencies: ["HTTPServer"], path: "Tests/TestSupport"),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
+        .testTarget(name: "ContractorPortalTests", dependencies: ["ContractorPortal", "AgentOS"]),
         .testTarget(name: "AgentOSTests", dependencies: ["AgentOS", "FixtureAgentOS", "HTTPServer", "TestSupport"]),
         .testTarget(name: "ContractorBFFAppTests", dependencies: ["ContractorBFFApp", "ContractorBFF", "HTTPServer", "TestSupport"]),
     ],

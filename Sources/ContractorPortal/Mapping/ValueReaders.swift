@@ -1,0 +1,147 @@
+import AgentOS
+import Foundation
+
+/// How an upstream value is read into a model field. Each reader answers nil for an absent or null value
+/// and for one it cannot read; the raw value always stays in the record's metadata.
+public enum ValueReader: Sendable {
+    case text, id, money, date, bool, textList
+
+    public func read(_ value: JSONValue) -> MappedValue? {
+        switch self {
+        case .text: Self.text(value).map(MappedValue.text)
+        case .id: Self.id(value).map(MappedValue.text)
+        case .money: Self.money(value).map(MappedValue.money)
+        case .date: Self.date(value).map(MappedValue.date)
+        case .bool: Self.bool(value).map(MappedValue.bool)
+        case .textList: Self.textList(value).map(MappedValue.textList)
+        }
+    }
+
+    /// Text as sent; numbers and booleans as their literal; empty or blank text is absent.
+    static func text(_ value: JSONValue) -> String? {
+        let result: String?
+        switch value {
+        case .string(let text): result = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        case .number(let literal): result = literal
+        case .bool(let flag): result = flag ? "true" : "false"
+        default: result = nil
+        }
+        return result?.isEmpty == false ? result : nil
+    }
+
+    /// Ids are strings or numbers upstream and always strings here.
+    static func id(_ value: JSONValue) -> String? {
+        switch value {
+        case .string, .number: text(value)
+        default: nil
+        }
+    }
+
+    /// Money: a JSON number, or text like "123.45", "£1,234.50", "-20.05". Read exactly as `Decimal` from
+    /// the literal's digits, never through a binary float.
+    static func money(_ value: JSONValue) -> Decimal? {
+        let literal: String
+        switch value {
+        case .number(let number): literal = number
+        case .string(let text):
+            var cleaned = text.trimmingCharacters(in: .whitespaces)
+            for symbol in ["£", "GBP", ","] { cleaned = cleaned.replacingOccurrences(of: symbol, with: "") }
+            literal = cleaned.trimmingCharacters(in: .whitespaces)
+            // Plain decimal notation only: digits with an optional sign and one point.
+            let body = literal.hasPrefix("-") || literal.hasPrefix("+") ? literal.dropFirst() : Substring(literal)
+            let parts = body.split(separator: ".", omittingEmptySubsequences: false)
+            guard !body.isEmpty, parts.count <= 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCIIDigit) }) else {
+                return nil
+            }
+        default: return nil
+        }
+        return Decimal(string: literal, locale: Locale(identifier: "en_US_POSIX"))
+    }
+
+    /// true/false, 1/0, "true"/"false", "Y"/"N" (and "yes"/"no", "1"/"0").
+    static func bool(_ value: JSONValue) -> Bool? {
+        switch value {
+        case .bool(let flag): return flag
+        case .number(let literal): return literal == "1" ? true : literal == "0" ? false : nil
+        case .string(let text):
+            switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "true", "y", "yes", "1": return true
+            case "false", "n", "no", "0": return false
+            default: return nil
+            }
+        default: return nil
+        }
+    }
+
+    /// An array of texts, or one comma-separated text.
+    static func textList(_ value: JSONValue) -> [String]? {
+        switch value {
+        case .array(let items): return items.compactMap(text)
+        case .string(let joined):
+            return joined.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        default: return nil
+        }
+    }
+
+    /// The date variants of the contract, as an instant: ISO 8601 with zone; ISO without zone, a date
+    /// alone, or dd/MM/yyyy in agency-local time (Europe/London, so BST in summer); .NET's /Date(ms)/.
+    static func date(_ value: JSONValue) -> Date? {
+        guard case .string(let raw) = value else { return nil }
+        let text = raw.trimmingCharacters(in: .whitespaces)
+        if text.hasPrefix("/Date("), text.hasSuffix(")/") {
+            let inner = text.dropFirst(6).dropLast(2)
+            // An offset (+0100) may follow the milliseconds; the milliseconds are UTC either way.
+            let digits = inner.prefix { $0.isASCIIDigit || $0 == "-" }
+            guard let milliseconds = Int64(digits) else { return nil }
+            return Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+        }
+        for (format, zone) in Self.formats {
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.calendar = Calendar(identifier: .gregorian)
+            formatter.timeZone = zone
+            formatter.dateFormat = format
+            formatter.isLenient = false
+            if let date = formatter.date(from: text) { return date }
+        }
+        return nil
+    }
+
+    private static let london = TimeZone(identifier: "Europe/London") ?? TimeZone(secondsFromGMT: 0)!
+    private static let formats: [(String, TimeZone)] = [
+        ("yyyy-MM-dd'T'HH:mm:ss.SSSXXXXX", london), ("yyyy-MM-dd'T'HH:mm:ssXXXXX", london),
+        ("yyyy-MM-dd'T'HH:mm:ss.SSS", london), ("yyyy-MM-dd'T'HH:mm:ss", london),
+        ("yyyy-MM-dd", london), ("dd/MM/yyyy", london),
+    ]
+}
+
+/// A field's value once read.
+public enum MappedValue: Sendable, Equatable {
+    case text(String)
+    case money(Decimal)
+    case date(Date)
+    case bool(Bool)
+    case textList([String])
+}
+
+/// How the portal's JSON writes values: money as a number with at most two decimals (rounded half up,
+/// exactly), dates as ISO 8601 UTC with `Z`.
+public enum OutputFormat {
+    public static func money(_ amount: Decimal) -> JSONValue {
+        var input = amount, rounded = Decimal()
+        NSDecimalRound(&rounded, &input, 2, .plain)
+        return .number(NSDecimalNumber(decimal: rounded).stringValue)
+    }
+
+    public static func date(_ date: Date) -> JSONValue {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(secondsFromGMT: 0)
+        let milliseconds = Int((date.timeIntervalSince1970 * 1000).rounded()) % 1000
+        formatter.formatOptions = milliseconds == 0 ? [.withInternetDateTime] : [.withInternetDateTime, .withFractionalSeconds]
+        return .string(formatter.string(from: date))
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}
