@@ -1,3 +1,5 @@
+import HTTPServer
+
 /// A JSON value as AgentOS sent it. Numbers keep their literal text, so `0.10` reaches the money reader as
 /// written and never passes through a binary float.
 public enum JSONValue: Sendable, Equatable {
@@ -72,22 +74,9 @@ public enum JSONText {
         return value
     }
 
+    /// JSON string escaping is the server's (`HTTPServer.JSON`): one implementation for logs and bodies.
     public static func appendString(_ text: String, to out: inout [UInt8]) {
-        out.append(34)
-        for byte in text.utf8 {
-            switch byte {
-            case 34: out += [92, 34]
-            case 92: out += [92, 92]
-            case 10: out += [92, 110]
-            case 13: out += [92, 114]
-            case 9: out += [92, 116]
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out += [92, 117, 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 15)]]
-            default: out.append(byte)
-            }
-        }
-        out.append(34)
+        JSON.appendString(text, to: &out)
     }
 
     struct Reader {
