@@ -49,7 +49,9 @@ struct PolicyUnitTests {
         }
         upstream.faults(.on("contractor") { $0.status = 503 })
         do {
-            _ = try await client.record(.contractor(shortName: "demo", contractorId: "C-1001"), context(1))
+            // Room for the retries (a cold first connection can be slow); the limiter's next slot, 60 s
+            // away, still does not fit.
+            _ = try await client.record(.contractor(shortName: "demo", contractorId: "C-1001"), context(10))
             Issue.record("expected a failure")
         } catch {
             guard case .rateLimited = error else { throw error }

@@ -21,8 +21,8 @@ struct Upstream: Sendable {
 
     static func testConfiguration(port: Int) -> AgentOSConfiguration {
         var configuration = AgentOSConfiguration(baseURL: "http://127.0.0.1:\(port)", apiKey: "fixture-key")
-        configuration.attemptTimeout = .milliseconds(400)
-        configuration.deadline = .seconds(3)
+        configuration.attemptTimeout = .seconds(1)
+        configuration.deadline = .seconds(4)
         configuration.backoffBase = .milliseconds(10)
         configuration.backoffCap = .milliseconds(40)
         configuration.breakerCoolDown = .milliseconds(400)
