@@ -106,7 +106,7 @@ public final class AgentOSClient: Sendable {
             attempts += 1
             let verdict: Verdict
             do {
-                verdict = try await attempt(operation, base: base, key: key, path: path, query: query, body: body, deadline: deadline)
+                (verdict, lastStatus) = try await attempt(operation, base: base, key: key, path: path, query: query, body: body, deadline: deadline)
             } catch {
                 await finish(Self.describe(error))
                 throw error
@@ -114,12 +114,9 @@ public final class AgentOSClient: Sendable {
             switch verdict {
             case .success(let value):
                 await breaker.record(success: true)
-                lastStatus = value == nil ? 404 : 200
                 await finish("ok")
                 return value
             case .failure(let error, let reason, let retryAfter, let breakerFailure):
-                if case .upstream(let status) = error { lastStatus = status }
-                if case .rejected(let status) = error { lastStatus = status }
                 await breaker.record(success: !breakerFailure)
                 if case .keyBlocked(let wait) = error {
                     await breaker.open(for: wait)
@@ -148,7 +145,7 @@ public final class AgentOSClient: Sendable {
     private func attempt(
         _ operation: Operation, base: String, key: String, path: String, query: [(String, String)], body: JSONValue?,
         deadline: ContinuousClock.Instant
-    ) async throws(AgentOSError) -> Verdict {
+    ) async throws(AgentOSError) -> (Verdict, status: Int) {
         try await breaker.permit()
         do throws(AgentOSError) {
             guard ContinuousClock.now < deadline else { throw AgentOSError.timeout }
@@ -173,7 +170,9 @@ public final class AgentOSClient: Sendable {
         let result = await transport.send(
             TransportRequest(method: operation.method, url: url, headers: headers, body: body?.serialized()), timeout: timeout)
         await bulkhead.release()
-        return await classify(result, idempotent: operation.isIdempotent)
+        // The status AgentOS answered, for the log; 0 when no HTTP response came.
+        let status = (try? result.get())?.status ?? 0
+        return (await classify(result, idempotent: operation.isIdempotent), status)
     }
 
     /// The retry rules, one place: what is retried, for which methods, and what counts against the breaker.

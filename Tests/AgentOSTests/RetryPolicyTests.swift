@@ -134,6 +134,9 @@ struct RetryPolicyTests {
         let received = await upstream.received("contractor")
         await upstream.stop()
         #expect(received == 1)
+        let line = upstream.log.events("agentos_call").first
+        #expect(line?["status"] as? Int == 429, "the log says what AgentOS answered")
+        #expect(line?["outcome"] as? String == "rate_limited")
     }
 
     @Test func httpDateRetryAfterIsRead() {
