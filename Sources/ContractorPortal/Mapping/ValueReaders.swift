@@ -1,5 +1,6 @@
 import AgentOS
 import Foundation
+import Synchronization
 
 /// How an upstream value is read into a model field. Each reader answers nil for an absent or null value
 /// and for one it cannot read; the raw value always stays in the record's metadata.
@@ -95,24 +96,49 @@ public enum ValueReader: Sendable {
             guard let milliseconds = Int64(digits) else { return nil }
             return Date(timeIntervalSince1970: Double(milliseconds) / 1000)
         }
-        for (format, zone) in Self.formats {
+        return DateCodec.shared.parse(text)
+    }
+}
+
+/// The date formatters, built once: building one costs about as much as a thousand parses, and a page of
+/// jobs reads hundreds of dates. corelibs' DateFormatter is not Sendable, so they are used under a lock.
+final class DateCodec: @unchecked Sendable {
+    static let shared = DateCodec()
+
+    private let lock = Mutex(())
+    private let parsers: [DateFormatter]
+    private let output = ISO8601DateFormatter()
+    private let outputWithFraction = ISO8601DateFormatter()
+
+    private init() {
+        // Zoned forms first; forms without a zone are agency-local time (Europe/London, BST in summer).
+        let london = TimeZone(identifier: "Europe/London") ?? TimeZone(secondsFromGMT: 0)!
+        parsers = [
+            "yyyy-MM-dd'T'HH:mm:ss.SSSXXXXX", "yyyy-MM-dd'T'HH:mm:ssXXXXX", "yyyy-MM-dd'T'HH:mm:ss.SSS",
+            "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd", "dd/MM/yyyy",
+        ].map { format in
             let formatter = DateFormatter()
             formatter.locale = Locale(identifier: "en_US_POSIX")
             formatter.calendar = Calendar(identifier: .gregorian)
-            formatter.timeZone = zone
+            formatter.timeZone = london
             formatter.dateFormat = format
             formatter.isLenient = false
-            if let date = formatter.date(from: text) { return date }
+            return formatter
         }
-        return nil
+        for formatter in [output, outputWithFraction] { formatter.timeZone = TimeZone(secondsFromGMT: 0) }
+        output.formatOptions = [.withInternetDateTime]
+        outputWithFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     }
 
-    private static let london = TimeZone(identifier: "Europe/London") ?? TimeZone(secondsFromGMT: 0)!
-    private static let formats: [(String, TimeZone)] = [
-        ("yyyy-MM-dd'T'HH:mm:ss.SSSXXXXX", london), ("yyyy-MM-dd'T'HH:mm:ssXXXXX", london),
-        ("yyyy-MM-dd'T'HH:mm:ss.SSS", london), ("yyyy-MM-dd'T'HH:mm:ss", london),
-        ("yyyy-MM-dd", london), ("dd/MM/yyyy", london),
-    ]
+    func parse(_ text: String) -> Date? {
+        lock.withLock { _ in parsers.lazy.compactMap { $0.date(from: text) }.first }
+    }
+
+    /// ISO 8601 UTC with `Z`; milliseconds only when there are some.
+    func format(_ date: Date) -> String {
+        let milliseconds = Int((date.timeIntervalSince1970 * 1000).rounded()) % 1000
+        return lock.withLock { _ in (milliseconds == 0 ? output : outputWithFraction).string(from: date) }
+    }
 }
 
 /// A field's value once read.
@@ -134,11 +160,7 @@ public enum OutputFormat {
     }
 
     public static func date(_ date: Date) -> JSONValue {
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(secondsFromGMT: 0)
-        let milliseconds = Int((date.timeIntervalSince1970 * 1000).rounded()) % 1000
-        formatter.formatOptions = milliseconds == 0 ? [.withInternetDateTime] : [.withInternetDateTime, .withFractionalSeconds]
-        return .string(formatter.string(from: date))
+        .string(DateCodec.shared.format(date))
     }
 }
 
