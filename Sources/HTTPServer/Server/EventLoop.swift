@@ -411,8 +411,10 @@ final class EventLoop: @unchecked Sendable {
         case .cutOff(let bytes, let sent):
             head += "Content-Length: \(bytes.count)\r\n"
             enqueueHead(connection, head)
-            enqueue(connection, Array(bytes.prefix(max(0, min(sent, bytes.count - 1)))))
-            exchange.bytes = min(sent, bytes.count)
+            // At least one byte short of what the head announced, or it would not be cut off.
+            let partial = Array(bytes.prefix(max(0, min(sent, bytes.count - 1))))
+            enqueue(connection, partial)
+            exchange.bytes = partial.count
             connection.exchange = exchange
             logExchange(connection)
             flush(connection)
