@@ -1,4 +1,5 @@
 import AgentOS
+import ContractorPortal
 import HTTPServer
 
 /// Wires the process together: the routes of every module behind the server's middleware chain.
@@ -13,14 +14,20 @@ public struct Application: Sendable {
     public let configuration: AppConfiguration
     public let agentOS: AgentOSClient
     public let upstreamMode: UpstreamMode
+    public let service: ContractorService
+    public let sessions: SessionAuthenticator
     public let responder: Responder
 
     public init(configuration: AppConfiguration, logger: Logger, agentOS: AgentOSClient, upstreamMode: UpstreamMode) {
         self.configuration = configuration
         self.agentOS = agentOS
         self.upstreamMode = upstreamMode
+        service = ContractorService(agentOS: agentOS, logger: logger, settings: configuration.portal)
+        sessions = SessionAuthenticator(tokens: SessionTokens(secret: configuration.sessionSecret), logger: logger)
         var router = Router()
         SystemRoutes.register(on: &router, agentOS: agentOS, mode: upstreamMode)
+        ContractorRoutes.register(on: &router, service: service, sessions: sessions)
+        TRPCRoutes.register(on: &router, service: service, sessions: sessions, maxBatch: configuration.trpcMaxBatch)
         responder = Responder(router: router)
     }
 }
@@ -36,7 +43,9 @@ enum SystemRoutes {
             let ready = mode != .notConfigured && breaker != .open
             let body = JSONValue.object([
                 "status": .string(ready ? "ready" : "not ready"),
-                "agentos": .object(["mode": .string(mode.rawValue), "breaker": .string(breaker.rawValue)]),
+                "agentos": .object([
+                    "configured": .bool(mode != .notConfigured), "mode": .string(mode.rawValue), "breaker": .string(breaker.rawValue),
+                ]),
             ])
             var response = Response.json(status: ready ? 200 : 503, body.serialized())
             if !ready { response.headers.set("Retry-After", "5") }

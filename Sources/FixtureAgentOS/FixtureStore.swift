@@ -15,6 +15,8 @@ public actor FixtureStore {
     }
 
     public nonisolated let apiKey: String
+    /// Each agency's contractor ids, sorted: what a newcomer can sign in as.
+    public nonisolated let directory: [String: [String]]
     private let original: [String: Agency]
     private var agencies: [String: Agency]
     public private(set) var received: [String: Int] = [:]
@@ -36,6 +38,7 @@ public actor FixtureStore {
                 jobEnvelopes: map("jobEnvelopes").compactMapValues { if case .string(let text) = $0 { text } else { nil } })
         }
         apiKey = key
+        directory = loaded.mapValues { $0.contractors.keys.sorted() }
         original = loaded
         self.agencies = loaded
     }

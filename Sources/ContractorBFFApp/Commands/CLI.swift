@@ -25,6 +25,16 @@ public enum CLI {
                 """,
             run: { await Serve.run($0) }),
         Command(
+            name: "token", summary: "print a session token for a contractor (development and fixture mode)",
+            usage: """
+                contractor-bff token --contractor ID --agency NAME [--ttl 15m] [--role ROLE] [--config PATH]
+
+                Prints an HS256 session token signed with SESSION_SECRET: sub = ID, agency = NAME, expiring
+                after --ttl (s, m, h or d; 1s to 30d; default 15m). Refused while SESSION_SECRET is the
+                development default and AGENTOS_BASE_URL points at a real AgentOS.
+                """,
+            run: { await TokenCommand.run($0) }),
+        Command(
             name: "config", summary: "print the effective configuration and where each value came from",
             usage: """
                 contractor-bff config [--config PATH]
@@ -135,6 +145,7 @@ enum Serve {
         var agentOS = configuration.agentOS
         var mode = Application.UpstreamMode.configured
         var fixtureServer: HTTPServer?
+        var fixtureDirectory: [String: [String]]?
         if !agentOS.isConfigured {
             mode = .notConfigured
             if configuration.fixtureWhenUnconfigured {
@@ -146,6 +157,7 @@ enum Serve {
                     agentOS.baseURL = "http://127.0.0.1:\(port)"
                     agentOS.apiKey = fixture.store.apiKey
                     fixtureServer = server
+                    fixtureDirectory = fixture.store.directory
                     mode = .fixture
                     logger.log(.info, "fixture_agentos", ["port": .int(port), "data": .string(configuration.fixtureData)])
                 } catch {
@@ -154,12 +166,17 @@ enum Serve {
                 }
             }
         }
+        if mode == .configured && configuration.usesDevelopmentSecret {
+            CLI.printError("configuration refused: SESSION_SECRET is the published development default; set your own before pointing at a real AgentOS")
+            return 78
+        }
         let client = AgentOSClient(configuration: agentOS, logger: logger)
         let application = Application(configuration: configuration, logger: logger, agentOS: client, upstreamMode: mode)
         let server = HTTPServer(configuration: configuration.server, logger: logger) { await application.responder.respond($0) }
         do {
             let port = try server.start()
             CLI.printError("listening on http://\(configuration.server.host):\(port) (AgentOS: \(mode.rawValue); Ctrl-C stops)")
+            if let fixture = fixtureDirectory { CLI.printError(fixtureHint(fixture, port: port)) }
         } catch {
             CLI.printError("\(error)")
             return 1
@@ -169,6 +186,71 @@ enum Serve {
         await server.shutdown()
         await fixtureServer?.shutdown()
         return 0
+    }
+}
+
+extension Serve {
+    /// How to call the fixture agency at once: who exists, how to get a token, one request that uses it.
+    static func fixtureHint(_ directory: [String: [String]], port: Int) -> String {
+        let executable = CommandLine.arguments.first ?? "contractor-bff"
+        let agencies = directory.keys.sorted().map { "\($0): \((directory[$0] ?? []).joined(separator: ", "))" }.joined(separator: "; ")
+        let agency = directory.keys.sorted().first ?? "demo"
+        let contractor = directory[agency]?.first ?? "C-1001"
+        return """
+            fixture AgentOS contractors (agency: ids): \(agencies)
+            a session for one of them, and a call with it:
+              TOKEN=$(\(executable) token --contractor \(contractor) --agency \(agency))
+              curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:\(port)/api/contractor/account
+            """
+    }
+}
+
+/// `contractor-bff token`: a session token signed with the configured secret.
+enum TokenCommand {
+    static func run(_ arguments: [String]) async -> Int32 {
+        var contractor: String?, agency: String?, role: String?, ttl = 15 * 60, rest: [String] = []
+        var iterator = arguments.makeIterator()
+        while let argument = iterator.next() {
+            switch argument {
+            case "--contractor", "--agency", "--role", "--ttl":
+                guard let value = iterator.next(), !value.isEmpty else {
+                    CLI.printError("\(argument) takes a value")
+                    return 64
+                }
+                switch argument {
+                case "--contractor": contractor = value
+                case "--agency": agency = value
+                case "--role": role = value
+                default:
+                    guard let seconds = parseTTL(value) else {
+                        CLI.printError("--ttl takes a duration like 90s, 15m, 8h or 1d (at most 30d)")
+                        return 64
+                    }
+                    ttl = seconds
+                }
+            default: rest.append(argument)
+            }
+        }
+        guard let contractor, let agency else {
+            CLI.printError("token needs --contractor ID and --agency NAME")
+            return 64
+        }
+        guard let configuration = CLI.loadConfiguration(rest) else { return 78 }
+        if configuration.agentOS.isConfigured && configuration.usesDevelopmentSecret {
+            CLI.printError("refused: SESSION_SECRET is the development default and AGENTOS_BASE_URL points at a real AgentOS")
+            return 78
+        }
+        let now = Int(Date().timeIntervalSince1970)
+        let claims = SessionClaims(subject: contractor, agency: agency, issuedAt: now, expiresAt: now + ttl, role: role)
+        print(SessionTokens(secret: configuration.sessionSecret).sign(claims))
+        return 0
+    }
+
+    static func parseTTL(_ text: String) -> Int? {
+        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        guard let unit = text.last, let scale = units[unit], let count = Int(text.dropLast()), count > 0 else { return nil }
+        let seconds = count.multipliedReportingOverflow(by: scale)
+        return !seconds.overflow && seconds.partialValue <= 30 * 86_400 ? seconds.partialValue : nil
     }
 }
 

@@ -1,4 +1,5 @@
 import AgentOS
+import ContractorPortal
 import Foundation
 import HTTPServer
 
@@ -29,11 +30,19 @@ public struct AppConfiguration: Sendable {
     /// Run an in-process fixture AgentOS when none is configured.
     public var fixtureWhenUnconfigured: Bool
     public var fixtureData: String
+    public var sessionSecret: String
+    public var portal: ContractorService.Settings
+    public var trpcMaxBatch: Int
     /// Where each value came from (file or environment), for `contractor-bff config`.
     public var sources: [String: String]
     public var values: [String: String]
 
     public static let defaultFile = "config/default.json"
+    /// The secret config/default.json ships with: fine for the fixture agency, refused with a real AgentOS.
+    public static let developmentSessionSecret = "contractor-bff-development-secret-not-for-production"
+
+    /// True when sessions are signed with the published development secret.
+    public var usesDevelopmentSecret: Bool { sessionSecret == Self.developmentSessionSecret }
 
     /// The file gives every key its value; an environment variable of the same name overrides it.
     /// Unknown keys in the file and values that do not parse are refused, naming the key.
@@ -97,9 +106,19 @@ public struct AppConfiguration: Sendable {
         agentOS.maxInFlight = try reader.integer("AGENTOS_MAX_IN_FLIGHT")
         agentOS.queueWait = try reader.duration("AGENTOS_QUEUE_WAIT_MS")
         agentOS.rateLimit = try reader.integer("AGENTOS_RATE_LIMIT")
+        let secret = try reader.optionalText("SESSION_SECRET") ?? ""
+        // RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
+        guard secret.utf8.count >= 32 else {
+            throw .badValue(key: "SESSION_SECRET", value: "(\(secret.utf8.count) bytes, not shown)", expected: "at least 32 bytes", source: sources["SESSION_SECRET"] ?? "")
+        }
+        var portal = ContractorService.Settings()
+        portal.notesConcurrency = try reader.integer("PORTAL_NOTES_CONCURRENCY")
+        portal.insightsJobCap = try reader.integer("PORTAL_INSIGHTS_JOB_CAP")
+        portal.insightsTimeout = try reader.duration("PORTAL_INSIGHTS_TIMEOUT_MS")
         return AppConfiguration(
             server: server, logLevel: Logger.Level(rawValue: level) ?? .info, agentOS: agentOS,
             fixtureWhenUnconfigured: try reader.choice("FIXTURE_MODE") == "auto", fixtureData: try reader.text("FIXTURE_DATA"),
+            sessionSecret: secret, portal: portal, trpcMaxBatch: try reader.integer("TRPC_MAX_BATCH"),
             sources: sources, values: values)
     }
 

@@ -50,6 +50,11 @@ public struct ConfigKey: Sendable {
         ConfigKey(name: "AGENTOS_MAX_IN_FLIGHT", kind: .integer(1...10_000), help: "calls in flight to AgentOS at once"),
         ConfigKey(name: "AGENTOS_QUEUE_WAIT_MS", kind: .milliseconds(0...600_000), help: "longest wait for an in-flight place"),
         ConfigKey(name: "AGENTOS_RATE_LIMIT", kind: .integer(1...100_000), help: "requests per rolling minute per key (AgentOS documents 50)"),
+        ConfigKey(name: "SESSION_SECRET", kind: .secret, help: "HS256 key of session tokens, at least 32 bytes; the file's value is a development default"),
+        ConfigKey(name: "PORTAL_NOTES_CONCURRENCY", kind: .integer(1...64), help: "notes calls in flight at once for one jobs view"),
+        ConfigKey(name: "PORTAL_INSIGHTS_JOB_CAP", kind: .integer(1...100_000), help: "most jobs insights count across pages"),
+        ConfigKey(name: "PORTAL_INSIGHTS_TIMEOUT_MS", kind: .milliseconds(1...600_000), help: "insights answer by then with the parts that are in"),
+        ConfigKey(name: "TRPC_MAX_BATCH", kind: .integer(1...100), help: "most calls in one tRPC batch"),
         ConfigKey(name: "FIXTURE_MODE", kind: .choice(["auto", "off"]), help: "auto: serve runs an in-process fixture AgentOS when none is configured"),
         ConfigKey(name: "FIXTURE_DATA", kind: .text, help: "the fixture AgentOS's data file"),
     ]

@@ -134,6 +134,11 @@ final class DateCodec: @unchecked Sendable {
         lock.withLock { _ in parsers.lazy.compactMap { $0.date(from: text) }.first }
     }
 
+    /// `YYYY-MM-DD` only, as the start of that day in agency-local time (for inputs, which are stricter).
+    func parseISODay(_ text: String) -> Date? {
+        lock.withLock { _ in parsers.first { $0.dateFormat == "yyyy-MM-dd" }?.date(from: text) }
+    }
+
     /// ISO 8601 UTC with `Z`; milliseconds only when there are some.
     func format(_ date: Date) -> String {
         let milliseconds = Int((date.timeIntervalSince1970 * 1000).rounded()) % 1000

@@ -1,0 +1,88 @@
+import AgentOS
+import ContractorPortal
+import Foundation
+
+/// A JSON object of inputs (a REST body, a tRPC input) read field by field; every wrong field is a
+/// `PortalError.invalid` that names it. Unknown fields are ignored, as zod's default object schema does.
+struct InputObject: Sendable {
+    let fields: [String: JSONValue]
+
+    /// Absent or null input is an empty object; anything else that is not an object is refused.
+    init(_ value: JSONValue?, name: String = "input") throws(PortalError) {
+        switch value {
+        case nil, .null?: fields = [:]
+        case .object(let fields)?: self.fields = fields
+        default: throw .invalid(field: name, reason: "must be a JSON object")
+        }
+    }
+
+    /// A request body: empty is no input; otherwise it must be a JSON object.
+    static func body(_ bytes: [UInt8]) throws(PortalError) -> InputObject {
+        guard !bytes.isEmpty else { return try InputObject(nil) }
+        guard let value = try? JSONText.parse(bytes) else { throw .invalid(field: "body", reason: "must be valid JSON") }
+        return try InputObject(value, name: "body")
+    }
+
+    private func present(_ name: String) -> JSONValue? {
+        guard let value = fields[name], value != .null else { return nil }
+        return value
+    }
+
+    func string(_ name: String) throws(PortalError) -> String? {
+        guard let value = present(name) else { return nil }
+        guard case .string(let text) = value else { throw .invalid(field: name, reason: "must be a string") }
+        return text
+    }
+
+    func requiredString(_ name: String) throws(PortalError) -> String {
+        guard let text = try string(name) else { throw .invalid(field: name, reason: "is required") }
+        return text
+    }
+
+    /// Ids may come as strings or numbers (AgentOS has both); they are strings from here on.
+    func requiredID(_ name: String) throws(PortalError) -> String {
+        switch present(name) {
+        case .string(let text)?: return try Validate.id(text, field: name)
+        case .number(let literal)?: return try Validate.id(literal, field: name)
+        case nil: throw .invalid(field: name, reason: "is required")
+        default: throw .invalid(field: name, reason: "must be a string")
+        }
+    }
+
+    func int(_ name: String) throws(PortalError) -> Int? {
+        guard let value = present(name) else { return nil }
+        guard case .number(let literal) = value, let number = Int(literal) else { throw .invalid(field: name, reason: "must be an integer") }
+        return number
+    }
+
+    func bool(_ name: String) throws(PortalError) -> Bool? {
+        guard let value = present(name) else { return nil }
+        guard case .bool(let flag) = value else { throw .invalid(field: name, reason: "must be true or false") }
+        return flag
+    }
+
+    /// Money as a JSON number, read exactly from its literal (never through a Double).
+    func requiredDecimal(_ name: String) throws(PortalError) -> Decimal {
+        guard let value = present(name) else { throw .invalid(field: name, reason: "is required") }
+        guard case .number(let literal) = value, !literal.contains(where: { $0 == "e" || $0 == "E" }),
+              let amount = Decimal(string: literal, locale: Locale(identifier: "en_US_POSIX")) else {
+            throw .invalid(field: name, reason: "must be a number")
+        }
+        return amount
+    }
+
+    /// The session decides who is asking. A seed input that still names the agency or contractor must
+    /// name the session's own, or the call is refused.
+    func checkIdentity(_ identity: ContractorIdentity) throws(PortalError) {
+        for (name, expected) in [("shortName", identity.shortName), ("contractorId", identity.contractorId)] {
+            guard let value = present(name) else { continue }
+            let given: String
+            switch value {
+            case .string(let text): given = text
+            case .number(let literal): given = literal
+            default: throw .invalid(field: name, reason: "must be a string")
+            }
+            guard given == expected else { throw .forbidden("\(name) does not match the signed-in contractor") }
+        }
+    }
+}

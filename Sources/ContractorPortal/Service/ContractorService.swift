@@ -1,0 +1,227 @@
+import AgentOS
+import Foundation
+import HTTPServer
+
+/// Seed 003's service layer: every contractor operation, bound to the signed-in contractor, over the
+/// AgentOS client. Both the REST routes and the tRPC procedures call this and nothing else.
+public struct ContractorService: Sendable {
+    public struct Settings: Sendable {
+        /// Page size when the caller gives none, and the largest one accepted.
+        public var defaultJobCount = 50
+        public var maxJobCount = 200
+        /// Insights count jobs across pages of this size, up to `insightsJobCap` jobs.
+        public var insightsPageSize = 200
+        public var insightsJobCap = 1_000
+        /// The whole dashboard answers within this, with whatever parts are in by then.
+        public var insightsTimeout: Duration = .seconds(8)
+        /// Notes calls in flight at once for one jobs view.
+        public var notesConcurrency = 4
+
+        public init() {}
+    }
+
+    public let settings: Settings
+    let agentOS: AgentOSClient
+    let logger: Logger
+
+    public init(agentOS: AgentOSClient, logger: Logger, settings: Settings = Settings()) {
+        self.agentOS = agentOS
+        self.logger = logger
+        self.settings = settings
+    }
+
+    // MARK: account and contacts
+
+    /// Seed 003: a simple alive signal for the contractor router.
+    public func status(_ who: ContractorIdentity) -> JSONValue {
+        .object(["status": .string("ok"), "contractorId": .string(who.contractorId)])
+    }
+
+    /// The contractor's record; nil when AgentOS says 404.
+    public func account(_ who: ContractorIdentity, _ context: CallContext) async throws(PortalError) -> ContractorAccount? {
+        let record = try await upstream { () async throws(AgentOSError) in
+            try await agentOS.record(.contractor(shortName: who.shortName, contractorId: who.contractorId), context)
+        }
+        return record.flatMap(ContractorAccount.init(upstream:))
+    }
+
+    /// Seed 003 swallows contact errors (a non-critical panel): `[]`, logged with the request id. A missing
+    /// configuration is not swallowed: that is the operator's error, not a passing failure.
+    public func contacts(_ who: ContractorIdentity, _ context: CallContext) async throws(PortalError) -> [ContractorContact] {
+        do {
+            let list = try await agentOS.list(.contacts(shortName: who.shortName, contractorId: who.contractorId), context)
+            return list.items.compactMap(ContractorContact.init(upstream:))
+        } catch {
+            return try swallow(error, "contacts", context)
+        }
+    }
+
+    // MARK: jobs
+
+    /// One page of the contractor's jobs. A record naming another contractor as owner is left out.
+    public func maintenanceJobs(_ who: ContractorIdentity, offset: Int?, count: Int?, _ context: CallContext) async throws(PortalError) -> [ContractorMaintenanceJob] {
+        let page = try Validate.page(offset: offset, count: count, defaultCount: settings.defaultJobCount, maxCount: settings.maxJobCount)
+        let list = try await upstream { () async throws(AgentOSError) in
+            try await agentOS.list(.jobs(shortName: who.shortName, contractorId: who.contractorId, offset: page.offset, count: page.count), context)
+        }
+        return ownJobs(list.items, who)
+    }
+
+    /// Seed 002's jobs view: a page of jobs, each with its notes. Embedded notes are used when AgentOS sent
+    /// them; the others are fetched concurrently, `notesConcurrency` at a time, and a failed notes call
+    /// gives that job `[]` (seed 003 swallows notes errors).
+    public func maintenanceJobsWithNotes(_ who: ContractorIdentity, offset: Int?, count: Int?, _ context: CallContext) async throws(PortalError) -> [(job: ContractorMaintenanceJob, notes: [ContractorJobNote])] {
+        let jobs = try await maintenanceJobs(who, offset: offset, count: count, context)
+        var notes: [Int: [ContractorJobNote]] = [:]
+        var wanted: [(Int, String)] = []
+        for (index, job) in jobs.enumerated() {
+            if let embedded = job.embeddedNotes { notes[index] = embedded } else if !job.jobId.isEmpty { wanted.append((index, job.jobId)) }
+        }
+        let fetched = await withTaskGroup(of: (Int, [ContractorJobNote]).self) { group in
+            var results: [Int: [ContractorJobNote]] = [:]
+            var pending = wanted[...]
+            func startNext() {
+                guard let (index, jobId) = pending.popFirst() else { return }
+                group.addTask { (index, (try? await self.notes(of: jobId, who, context)) ?? []) }
+            }
+            for _ in 0..<settings.notesConcurrency { startNext() }
+            while let (index, list) = await group.next() {
+                results[index] = list
+                startNext()
+            }
+            return results
+        }
+        notes.merge(fetched) { first, _ in first }
+        return jobs.enumerated().map { index, job in (job, notes[index] ?? []) }
+    }
+
+    /// One job; nil when AgentOS has none or it is another contractor's.
+    public func maintenanceJobDetails(_ who: ContractorIdentity, jobId: String, _ context: CallContext) async throws(PortalError) -> ContractorMaintenanceJob? {
+        do { return try await ownedJob(who, jobId, context) } catch .notFound { return nil }
+    }
+
+    /// A job's notes. Another contractor's job is not found; AgentOS failures are swallowed to `[]`.
+    public func maintenanceJobNotes(_ who: ContractorIdentity, jobId: String, _ context: CallContext) async throws(PortalError) -> [ContractorJobNote] {
+        let job: ContractorMaintenanceJob
+        do { job = try await ownedJob(who, jobId, context) } catch .upstream(let error) { return try swallow(error, "notes", context) }
+        if let embedded = job.embeddedNotes { return embedded }
+        do { return try await notes(of: job.jobId, who, context) } catch { return try swallow(error, "notes", context) }
+    }
+
+    /// Marks the job complete or reopens it. `completed: nil` is seed 002's toggle: the opposite of the
+    /// status just read, which is racy when two people toggle at once (the explicit form is not).
+    public func setJobCompletion(_ who: ContractorIdentity, jobId: String, completed: Bool?, _ context: CallContext) async throws(PortalError) -> JobCompletion {
+        let job = try await ownedJob(who, jobId, context)
+        let target = completed ?? !job.isCompleted
+        let answer = try await upstream { () async throws(AgentOSError) in
+            try await agentOS.write(.setCompletion(shortName: who.shortName, jobId: job.jobId, completed: target), context)
+        }
+        guard let answer else { throw .notFound("Job not found") }
+        let updated = answer.objectValue?.isEmpty == false ? ContractorMaintenanceJob(upstream: answer) : nil
+        return JobCompletion(jobId: job.jobId, completed: target, job: updated)
+    }
+
+    /// Adds a note written by the signed-in contractor.
+    public func addJobNote(_ who: ContractorIdentity, jobId: String, text raw: String, field: String = "text", _ context: CallContext) async throws(PortalError) -> ContractorJobNote {
+        let text = try Validate.noteText(raw, field: field)
+        let job = try await ownedJob(who, jobId, context)
+        let answer = try await upstream { () async throws(AgentOSError) in
+            try await agentOS.write(.addNote(shortName: who.shortName, jobId: job.jobId, text: text, author: who.contractorId), context)
+        }
+        guard let answer else { throw .notFound("Job not found") }
+        var note = ContractorJobNote(upstream: answer, jobId: job.jobId) ?? ContractorJobNote(upstream: .object([:]), jobId: job.jobId)
+        // An AgentOS that answers 201 with an empty body still stored what was sent.
+        if note?.text.isEmpty == true { note?.text = text }
+        guard let note else { throw .upstream(.unreadableBody) }
+        return note
+    }
+
+    // MARK: money
+
+    public func statements(_ who: ContractorIdentity, dateFrom: String?, dateTo: String?, _ context: CallContext) async throws(PortalError) -> ContractorStatement {
+        let range = try Validate.dateRange(from: dateFrom, to: dateTo)
+        let record = try await upstream { () async throws(AgentOSError) in
+            try await agentOS.call(.statement(shortName: who.shortName, contractorId: who.contractorId, dateFrom: range.from, dateTo: range.to), context)
+        }
+        return record.map(ContractorStatement.init(upstream:)) ?? .empty
+    }
+
+    public func pendingStatements(_ who: ContractorIdentity, _ context: CallContext) async throws(PortalError) -> [PendingStatementEntry] {
+        let list = try await upstream { () async throws(AgentOSError) in
+            try await agentOS.list(.pending(shortName: who.shortName, contractorId: who.contractorId), context)
+        }
+        return list.items.compactMap(PendingStatementEntry.init(upstream:))
+    }
+
+    /// Submits an invoice for one of the contractor's own jobs. The amount goes to AgentOS as the exact
+    /// decimal literal that was validated.
+    public func submitInvoice(_ who: ContractorIdentity, _ draft: InvoiceDraft, _ context: CallContext) async throws(PortalError) -> InvoiceSubmissionResult {
+        let jobId = try Validate.id(draft.jobId, field: "jobId")
+        let amount = try Validate.amount(draft.amount, field: "amount")
+        let reference = try Validate.optionalText(draft.reference, field: "reference", max: 100)
+        let description = try Validate.optionalText(draft.description, field: "description", max: 2_000)
+        let invoiceDate = try draft.invoiceDate.map { raw throws(PortalError) in try Validate.isoDate(raw, field: "invoiceDate").text }
+            ?? DateCodec.shared.format(Date()).prefix(10).description
+        let job = try await ownedJob(who, jobId, context)
+        let body = JSONValue.object([
+            "JobID": .string(job.jobId), "Amount": OutputFormat.money(amount), "Reference": reference.map(JSONValue.string) ?? .null,
+            "InvoiceDate": .string(invoiceDate), "Description": description.map(JSONValue.string) ?? .null,
+        ])
+        let answer = try await upstream { () async throws(AgentOSError) in
+            try await agentOS.write(.submitInvoice(shortName: who.shortName, contractorId: who.contractorId, invoice: body), context)
+        }
+        guard let answer else { throw .notFound("Contractor not found") }
+        return InvoiceSubmissionResult(upstream: answer)
+    }
+
+    // MARK: shared steps
+
+    /// The job, if it is this contractor's. A job whose owner is another contractor, or that names no
+    /// owner at all, is "not found" (fail closed: the agency's key could read and write any job).
+    func ownedJob(_ who: ContractorIdentity, _ rawId: String, _ context: CallContext) async throws(PortalError) -> ContractorMaintenanceJob {
+        let jobId = try Validate.id(rawId, field: "jobId")
+        let record = try await upstream { () async throws(AgentOSError) in
+            try await agentOS.record(.job(shortName: who.shortName, jobId: jobId), context)
+        }
+        guard let record, let job = ContractorMaintenanceJob(upstream: record) else { throw .notFound("Job not found") }
+        guard job.owner == who.contractorId else {
+            logger.log(.warning, "job_ownership_refused", ["requestId": .string(context.requestID), "owner": .bool(job.owner != nil)])
+            throw .notFound("Job not found")
+        }
+        return job
+    }
+
+    func notes(of jobId: String, _ who: ContractorIdentity, _ context: CallContext) async throws(AgentOSError) -> [ContractorJobNote] {
+        let list = try await agentOS.list(.notes(shortName: who.shortName, jobId: jobId), context)
+        return list.items.compactMap { ContractorJobNote(upstream: $0, jobId: jobId) }
+    }
+
+    /// Jobs from the contractor's own list, less any whose owner field names someone else.
+    func ownJobs(_ items: [JSONValue], _ who: ContractorIdentity) -> [ContractorMaintenanceJob] {
+        items.compactMap(ContractorMaintenanceJob.init(upstream:)).filter { $0.owner == nil || $0.owner == who.contractorId }
+    }
+
+    /// seed 003's captureError for the non-critical calls: logged with the request id, answered `[]`.
+    func swallow<T>(_ error: AgentOSError, _ operation: String, _ context: CallContext) throws(PortalError) -> [T] {
+        if error == .notConfigured { throw .upstream(error) }
+        logger.log(.warning, "portal_error_swallowed", [
+            "requestId": .string(context.requestID), "operation": .string(operation), "error": .string(PortalError.describe(error)),
+        ])
+        return []
+    }
+
+    func upstream<T>(_ call: () async throws(AgentOSError) -> T) async throws(PortalError) -> T {
+        do { return try await call() } catch { throw .upstream(error) }
+    }
+}
+
+/// What a completion change answers: the state asked for, and the job as AgentOS returned it (if it did).
+public struct JobCompletion: Sendable, Equatable {
+    public var jobId: String
+    public var completed: Bool
+    public var job: ContractorMaintenanceJob?
+
+    public var json: JSONValue {
+        .object(["jobId": .string(jobId), "completed": .bool(completed), "job": job?.json ?? .null])
+    }
+}

@@ -1,0 +1,98 @@
+import AgentOS
+import Foundation
+
+/// Who is asking: taken from the verified session, never from the request.
+public struct ContractorIdentity: Sendable, Equatable {
+    public let shortName: String
+    public let contractorId: String
+
+    public init(shortName: String, contractorId: String) {
+        self.shortName = shortName
+        self.contractorId = contractorId
+    }
+}
+
+/// The checks every input passes before AgentOS is called; each failure names its field.
+public enum Validate {
+    public static let maxIdLength = 128
+    public static let maxNoteLength = 5_000
+    public static let maxInvoiceAmount = Decimal(1_000_000)
+
+    /// Ids are opaque to us, but bounded and free of control characters (they end up in paths and logs).
+    public static func id(_ raw: String, field: String) throws(PortalError) -> String {
+        guard !raw.isEmpty, raw.count <= maxIdLength else {
+            throw .invalid(field: field, reason: "must be 1 to \(maxIdLength) characters")
+        }
+        guard !raw.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw .invalid(field: field, reason: "must not contain control characters")
+        }
+        return raw
+    }
+
+    public static func page(offset: Int?, count: Int?, defaultCount: Int, maxCount: Int) throws(PortalError) -> (offset: Int, count: Int) {
+        let offset = offset ?? 0, count = count ?? defaultCount
+        guard (0...1_000_000).contains(offset) else { throw .invalid(field: "offset", reason: "must be an integer from 0 to 1000000") }
+        guard (1...maxCount).contains(count) else { throw .invalid(field: "count", reason: "must be an integer from 1 to \(maxCount)") }
+        return (offset, count)
+    }
+
+    /// Trimmed; 1 to 5,000 characters once trimmed.
+    public static func noteText(_ raw: String, field: String) throws(PortalError) -> String {
+        let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else { throw .invalid(field: field, reason: "must not be blank") }
+        guard text.count <= maxNoteLength else { throw .invalid(field: field, reason: "must be at most \(maxNoteLength) characters") }
+        return text
+    }
+
+    /// An ISO 8601 date (`2026-03-01`) or date-time with a zone; returned as AgentOS is sent it.
+    public static func isoDate(_ raw: String, field: String) throws(PortalError) -> (date: Date, text: String) {
+        let text = raw.trimmingCharacters(in: .whitespaces)
+        if text.count == 10, let date = DateCodec.shared.parseISODay(text) { return (date, text) }
+        if text.count > 10, text.contains("T"), text.hasSuffix("Z") || text.dropFirst(19).contains(where: { $0 == "+" || $0 == "-" }),
+           case .date(let date)? = ValueReader.date.read(.string(text)) {
+            return (date, DateCodec.shared.format(date))
+        }
+        throw .invalid(field: field, reason: "must be an ISO 8601 date (YYYY-MM-DD) or date-time with a zone")
+    }
+
+    public static func dateRange(from: String?, to: String?) throws(PortalError) -> (from: String?, to: String?) {
+        let start = try from.map { raw throws(PortalError) in try isoDate(raw, field: "dateFrom") }
+        let end = try to.map { raw throws(PortalError) in try isoDate(raw, field: "dateTo") }
+        if let start, let end, start.date > end.date { throw .invalid(field: "dateFrom", reason: "must not be after dateTo") }
+        return (start?.text, end?.text)
+    }
+
+    /// More than 0, at most 1,000,000, at most two decimals (pennies).
+    public static func amount(_ amount: Decimal, field: String) throws(PortalError) -> Decimal {
+        guard amount > 0 else { throw .invalid(field: field, reason: "must be greater than 0") }
+        guard amount <= maxInvoiceAmount else { throw .invalid(field: field, reason: "must be at most 1000000") }
+        var input = amount, rounded = Decimal()
+        NSDecimalRound(&rounded, &input, 2, .plain)
+        guard rounded == amount else { throw .invalid(field: field, reason: "must have at most 2 decimal places") }
+        return amount
+    }
+
+    /// Optional free text: trimmed, bounded; blank is absent.
+    public static func optionalText(_ raw: String?, field: String, max: Int) throws(PortalError) -> String? {
+        guard let text = raw?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
+        guard text.count <= max else { throw .invalid(field: field, reason: "must be at most \(max) characters") }
+        return text
+    }
+}
+
+/// An invoice as the contractor submits it, before validation.
+public struct InvoiceDraft: Sendable {
+    public var jobId: String
+    public var amount: Decimal
+    public var reference: String?
+    public var invoiceDate: String?
+    public var description: String?
+
+    public init(jobId: String, amount: Decimal, reference: String? = nil, invoiceDate: String? = nil, description: String? = nil) {
+        self.jobId = jobId
+        self.amount = amount
+        self.reference = reference
+        self.invoiceDate = invoiceDate
+        self.description = description
+    }
+}
