@@ -1,0 +1,108 @@
+import AgentOS
+import ContractorBFFApp
+import ContractorPortal
+import FixtureAgentOS
+import Foundation
+import HTTPServer
+import TestSupport
+
+/// The whole product on loopback: the fixture AgentOS on one ephemeral port, the BFF (its real
+/// configuration file, overridden for test-sized times) on another, talking HTTP to each other.
+struct Portal: Sendable {
+    let fixture: FixtureAgentOS
+    let upstream: HTTPServer
+    let server: HTTPServer
+    let port: Int
+    let application: Application
+    let log: LogCapture
+
+    static let secret = "test-session-secret-of-at-least-32-bytes"
+
+    static func start(
+        upstream configured: Bool = true, environment: [String: String] = [:], _ adjust: (inout AppConfiguration) -> Void = { _ in }
+    ) async throws -> Portal {
+        let fixture = try FixtureAgentOS(file: Paths.packageRoot.appendingPathComponent("Fixtures/agentos.json").path)
+        let upstream = fixture.makeServer(logger: .discard)
+        let upstreamPort = try upstream.start()
+        var overrides = [
+            "HOST": "127.0.0.1", "PORT": "0", "EVENT_LOOPS": "2", "ACCESS_LOG": "false", "SESSION_SECRET": secret,
+            "AGENTOS_TIMEOUT_MS": "1000", "AGENTOS_DEADLINE_MS": "3000", "AGENTOS_BACKOFF_BASE_MS": "10", "AGENTOS_BACKOFF_CAP_MS": "40",
+            "AGENTOS_BREAKER_COOLDOWN_MS": "400", "AGENTOS_RATE_LIMIT": "100000", "PORTAL_INSIGHTS_TIMEOUT_MS": "2500",
+        ]
+        if configured {
+            overrides["AGENTOS_BASE_URL"] = "http://127.0.0.1:\(upstreamPort)"
+            overrides["AGENTOS_API_KEY"] = fixture.store.apiKey
+        }
+        var configuration = try AppConfiguration.load(
+            file: Paths.packageRoot.appendingPathComponent(AppConfiguration.defaultFile).path,
+            environment: overrides.merging(environment) { $1 })
+        adjust(&configuration)
+        let log = LogCapture()
+        let client = AgentOSClient(configuration: configuration.agentOS, logger: log.logger)
+        let application = Application(configuration: configuration, logger: log.logger, agentOS: client, upstreamMode: configured ? .configured : .notConfigured)
+        let server = HTTPServer(configuration: configuration.server, logger: log.logger) { await application.responder.respond($0) }
+        let port = try server.start()
+        return Portal(fixture: fixture, upstream: upstream, server: server, port: port, application: application, log: log)
+    }
+
+    func stop() async {
+        await server.shutdown()
+        await upstream.shutdown()
+    }
+
+    static func token(_ contractor: String = "C-1001", agency: String = "demo", expiresIn: Int = 900, secret: String = secret) -> String {
+        let now = Int(Date().timeIntervalSince1970)
+        return SessionTokens(secret: secret).sign(SessionClaims(subject: contractor, agency: agency, issuedAt: now, expiresAt: now + expiresIn))
+    }
+
+    /// One request on its own connection; `token` becomes a bearer header.
+    func send(_ method: String, _ target: String, token: String? = Portal.token(), body: String? = nil, headers: [String: String] = [:]) async -> Reply {
+        var head = "\(method) \(target) HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
+        if let token { head += "Authorization: Bearer \(token)\r\n" }
+        var headers = headers
+        if let body {
+            if headers["Content-Type"] == nil { headers["Content-Type"] = "application/json" }
+            headers["Content-Length"] = String(body.utf8.count)
+        }
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
+        let request = head + "\r\n" + (body ?? "")
+        let (response, _) = await exchange(port: port, request, readTimeout: 10, closeWithin: 0)
+        return Reply(raw: response)
+    }
+
+    func get(_ target: String, token: String? = Portal.token()) async -> Reply { await send("GET", target, token: token) }
+
+    func received(_ operation: String) async -> Int { await fixture.store.received[operation] ?? 0 }
+    func writes() async -> [String: Int] { await fixture.store.writes }
+    func faults(_ rules: FaultRule...) { fixture.faults.set(rules) }
+}
+
+/// A response with its body parsed as JSON (by our own strict parser, so the literal of every number is
+/// kept: 1.00 and 0.9999999999999999 stay apart).
+struct Reply: Sendable {
+    let raw: RawResponse?
+    var status: Int { raw?.status ?? 0 }
+    var text: String { raw?.text ?? "" }
+    var json: JSONValue { (try? JSONText.parse(raw?.body ?? [])) ?? .null }
+    func header(_ name: String) -> String? { raw?.header(name) }
+
+    /// tRPC: the data of a single call.
+    var data: JSONValue? { json["result"]?["data"] }
+    var trpcCode: String? { if case .string(let code)? = json["error"]?["data"]?["code"] { code } else { nil } }
+    var error: String? { if case .string(let message)? = json["error"] { message } else { nil } }
+}
+
+extension JSONValue {
+    subscript(_ index: Int) -> JSONValue? {
+        guard case .array(let items) = self, items.indices.contains(index) else { return nil }
+        return items[index]
+    }
+
+    var string: String? { if case .string(let text) = self { text } else { nil } }
+    var number: String? { if case .number(let literal) = self { literal } else { nil } }
+    var count: Int { arrayValue?.count ?? -1 }
+}
+
+func encoded(_ json: String) -> String {
+    json.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+}

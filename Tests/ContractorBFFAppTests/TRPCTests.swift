@@ -1,0 +1,125 @@
+import AgentOS
+import FixtureAgentOS
+import Foundation
+import Testing
+
+/// Seed 003's procedures over tRPC's HTTP wire format, end to end.
+@Suite("tRPC procedures of seed 003")
+struct TRPCTests {
+    static let base = "/api/trpc/"
+
+    func query(_ portal: Portal, _ path: String, _ input: String? = nil, token: String? = Portal.token()) async -> Reply {
+        await portal.get(Self.base + path + (input.map { "?input=" + encoded($0) } ?? ""), token: token)
+    }
+
+    func mutate(_ portal: Portal, _ path: String, _ input: String, token: String? = Portal.token()) async -> Reply {
+        await portal.send("POST", Self.base + path, token: token, body: input)
+    }
+
+    @Test func everyQueryAnswersInTheResultShape() async throws {
+        let portal = try await Portal.start()
+        defer { Task { await portal.stop() } }
+        let cases: [(String, String?, (JSONValue) -> Bool)] = [
+            ("contractor.status", nil, { $0["status"] == .string("ok") }),
+            ("contractor.account", nil, { $0["contractorId"] == .string("C-1001") }),
+            ("contractor.contacts", nil, { $0.count == 3 }),
+            ("contractor.maintenanceJobs", #"{"offset":0,"count":5}"#, { $0.count == 5 && $0[0]?["jobId"] == .string("J-0001") }),
+            ("contractor.maintenanceJobs", nil, { $0.count == 50 }),
+            ("contractor.maintenanceJobDetails", #"{"jobId":"J-0005"}"#, { $0["title"] == .string("Repair 5") }),
+            ("contractor.maintenanceJobDetails", #"{"jobId":"J-9999"}"#, { $0 == .null }),
+            ("contractor.maintenanceJobNotes", #"{"jobId":"J-0001"}"#, { $0.count == 2 && $0[1]?["text"] == .string("Needs a part") }),
+            ("contractor.maintenanceJobNotes", #"{"jobId":"J-0010"}"#, { $0[0]?["text"] == .string("Embedded note for job 10") }),
+            ("contractor.statements", #"{"dateFrom":"2026-02-01"}"#, { $0["entries"]?.count == 3 }),
+            ("contractor.pendingStatements", nil, { $0.count == 10 }),
+            ("contractor.insights", nil, { $0["totalAssignedJobs"] == .number("120") }),
+        ]
+        for (path, input, check) in cases {
+            let reply = await query(portal, path, input)
+            #expect(reply.status == 200, "\(path) \(reply.text.prefix(200))")
+            #expect(reply.data.map(check) == true, "\(path) \(reply.text.prefix(300))")
+        }
+        let unknownAccount = await query(portal, "contractor.account", token: Portal.token("C-9999"))
+        #expect(unknownAccount.status == 200)
+        #expect(unknownAccount.data == .null, "seed 003: null when AgentOS says 404")
+    }
+
+    @Test func mutationsTakePlainAndSuperjsonInputs() async throws {
+        let portal = try await Portal.start()
+        defer { Task { await portal.stop() } }
+        let note = await mutate(portal, "contractor.addJobNote", #"{"jobId":"J-0004","text":"On my way"}"#)
+        #expect(note.status == 200)
+        #expect(note.data?["text"] == .string("On my way"))
+        let wrapped = await mutate(portal, "contractor.addJobNote", #"{"json":{"jobId":"J-0004","text":"Done"},"meta":{"values":{}}}"#)
+        #expect(wrapped.data?["text"] == .string("Done"))
+        let completion = await mutate(portal, "contractor.toggleJobCompletion", #"{"jobId":"J-0004","completed":true}"#)
+        #expect(completion.data?["completed"] == .bool(true))
+        let noFlag = await mutate(portal, "contractor.toggleJobCompletion", #"{"jobId":"J-0004"}"#)
+        #expect(noFlag.trpcCode == "BAD_REQUEST")
+        let invoice = await mutate(portal, "contractor.submitInvoice", #"{"jobId":"J-0004","amount":99.99,"reference":"T-1"}"#)
+        #expect(invoice.data?["success"] == .bool(true))
+        let superjsonQuery = await query(portal, "contractor.maintenanceJobDetails", #"{"json":{"jobId":"J-0004"}}"#)
+        #expect(superjsonQuery.data?["status"] == .string("Completed"))
+        #expect(await portal.writes() == ["addNote": 2, "setCompletion": 1, "submitInvoice": 1])
+    }
+
+    @Test func errorsCarryTRPCCodes() async throws {
+        let portal = try await Portal.start()
+        defer { Task { await portal.stop() } }
+        let cases: [(Reply, String, Int, Int)] = [
+            (await query(portal, "contractor.maintenanceJobs", #"{"count":500}"#), "BAD_REQUEST", -32600, 400),
+            (await query(portal, "contractor.account", token: nil), "UNAUTHORIZED", -32001, 401),
+            (await query(portal, "contractor.account", #"{"shortName":"other-agency"}"#), "FORBIDDEN", -32003, 403),
+            (await query(portal, "contractor.nothing"), "NOT_FOUND", -32004, 404),
+            (await mutate(portal, "contractor.account", "{}"), "METHOD_NOT_SUPPORTED", -32005, 405),
+            (await query(portal, "contractor.addJobNote", #"{"jobId":"J-0001","text":"x"}"#), "METHOD_NOT_SUPPORTED", -32005, 405),
+            (await query(portal, "contractor.maintenanceJobDetails", "{not json"), "PARSE_ERROR", -32700, 400),
+            (await query(portal, "contractor.maintenanceJobDetails", "[1]"), "BAD_REQUEST", -32600, 400),
+        ]
+        for (reply, code, number, status) in cases {
+            #expect(reply.status == status, "\(code) \(reply.text)")
+            #expect(reply.trpcCode == code, "\(reply.text)")
+            #expect(reply.json["error"]?["code"] == .number(String(number)))
+            #expect(reply.json["error"]?["data"]?["httpStatus"] == .number(String(status)))
+            #expect(reply.json["error"]?["data"]?["path"]?.string?.hasPrefix("contractor.") == true)
+            #expect(reply.json["error"]?["message"]?.string?.isEmpty == false)
+        }
+        #expect(await portal.writes().isEmpty, "a mutation sent as GET must not run")
+        portal.faults(.on("contractor") { $0.hang = true })
+        let slow = await query(portal, "contractor.account")
+        #expect(slow.status == 504)
+        #expect(slow.trpcCode == "GATEWAY_TIMEOUT")
+        portal.faults(.on("contractor") { $0.status = 429; $0.retryAfter = "9" })
+        let limited = await query(portal, "contractor.account")
+        #expect(limited.trpcCode == "TOO_MANY_REQUESTS")
+        #expect(limited.header("Retry-After") != nil)
+    }
+
+    @Test func batchesAnswerInOrderWith207WhenStatusesDiffer() async throws {
+        let portal = try await Portal.start()
+        defer { Task { await portal.stop() } }
+        let input = #"{"0":{"jobId":"J-0001"},"2":{"json":{"count":2}}}"#
+        let reply = await portal.get(Self.base + "contractor.maintenanceJobDetails,contractor.nothing,contractor.maintenanceJobs?batch=1&input=" + encoded(input))
+        #expect(reply.status == 207)
+        #expect(reply.json.count == 3)
+        #expect(reply.json[0]?["result"]?["data"]?["jobId"] == .string("J-0001"))
+        #expect(reply.json[1]?["error"]?["data"]?["code"] == .string("NOT_FOUND"))
+        #expect(reply.json[2]?["result"]?["data"]?.count == 2)
+        let same = await portal.get(Self.base + "contractor.status,contractor.account?batch=1")
+        #expect(same.status == 200)
+        #expect(same.json[1]?["result"]?["data"]?["contractorId"] == .string("C-1001"))
+        let notBatched = await portal.get(Self.base + "contractor.status,contractor.account")
+        #expect(notBatched.status == 400)
+        let tooMany = await portal.get(Self.base + Array(repeating: "contractor.status", count: 11).joined(separator: ",") + "?batch=1")
+        #expect(tooMany.status == 400)
+        #expect(tooMany.json.count == 11)
+        let mutations = await portal.send("POST", Self.base + "contractor.addJobNote,contractor.addJobNote?batch=1",
+                                          body: #"{"0":{"jobId":"J-0006","text":"first"},"1":{"jobId":"J-0006","text":"second"}}"#)
+        #expect(mutations.status == 200)
+        let notes = await query(portal, "contractor.maintenanceJobNotes", #"{"jobId":"J-0006"}"#)
+        #expect(notes.data?[0]?["text"] == .string("first"))
+        #expect(notes.data?[1]?["text"] == .string("second"))
+        let unauthorised = await portal.get(Self.base + "contractor.status,contractor.account?batch=1", token: nil)
+        #expect(unauthorised.status == 401)
+        #expect(unauthorised.json[0]?["error"]?["data"]?["code"] == .string("UNAUTHORIZED"))
+    }
+}
