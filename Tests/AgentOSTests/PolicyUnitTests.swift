@@ -89,4 +89,14 @@ struct PolicyUnitTests {
         #expect(draws(42) != draws(43))
         #expect(draws(42).filter { $0 }.count > 5)
     }
+
+    /// Found under load: a call whose deadline ran out while it queued was reported as rate limited
+    /// (retry after 0 s) although the window had room; it is a timeout.
+    @Test func aDeadlineAlreadyGoneIsATimeoutNotARateLimit() async {
+        let limiter = SlidingWindowLimiter(limit: 100, window: .seconds(60))
+        await #expect(throws: AgentOSError.timeout) { _ = try await limiter.acquireSlot(deadline: .now - .milliseconds(1)) }
+        let full = SlidingWindowLimiter(limit: 1, window: .seconds(60))
+        _ = try? await full.acquireSlot(deadline: .now + .seconds(1))
+        await #expect(throws: AgentOSError.self) { _ = try await full.acquireSlot(deadline: .now + .seconds(1)) }
+    }
 }

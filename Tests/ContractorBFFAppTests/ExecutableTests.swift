@@ -110,7 +110,18 @@ struct ExecutableTests {
         let port = try #require(ports.first { $0 != fixturePort })
         let health = try await get("http://127.0.0.1:\(port)/healthz")
         let ready = try await get("http://127.0.0.1:\(port)/readyz")
+        // The newcomer's path: mint a fixture session with the binary, call a contractor route with it.
+        let token = try await run(["token", "--contractor", "C-1001", "--agency", "demo"])
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/contractor/account")!)
+        request.setValue("Bearer " + token.output.trimmingCharacters(in: .whitespacesAndNewlines), forHTTPHeaderField: "Authorization")
+        let (account, accountResponse) = try await URLSession.shared.data(for: request)
         let status = await stop(process)
+        let hint = String(decoding: (process.standardError as? Pipe)?.fileHandleForReading.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+        #expect(token.status == 0)
+        #expect((accountResponse as? HTTPURLResponse)?.statusCode == 200)
+        #expect(String(decoding: account, as: UTF8.self).contains("Northern Plumbing"))
+        #expect(hint.contains("token --contractor"), "serve prints how to get a fixture session")
+        #expect(hint.contains("curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:\(port)/api/contractor/account"))
         #expect(health.0 == 200 && health.1 == #"{"status":"ok"}"#)
         #expect(ready.0 == 200)
         #expect(ready.1.contains(#""mode":"fixture""#))
@@ -144,6 +155,33 @@ struct ExecutableTests {
         #expect((authorized as? HTTPURLResponse)?.statusCode == 200)
         #expect(String(decoding: data, as: UTF8.self).contains("Northern Plumbing"))
         #expect(status == 0)
+    }
+
+    @Test func developmentSecretIsRefusedWithARealAgentOS() async throws {
+        let real = ["AGENTOS_BASE_URL": "https://live-api.letmc.com", "AGENTOS_API_KEY": "k"]
+        let token = try await run(["token", "--contractor", "C-1001", "--agency", "demo"], environment: real)
+        #expect(token.status == 78)
+        #expect(token.output.isEmpty)
+        let serve = try await run(["serve"], environment: real.merging(["PORT": "0", "HOST": "127.0.0.1"]) { $1 })
+        #expect(serve.status == 78)
+        #expect(serve.error.contains("SESSION_SECRET"))
+        let own = try await run(["token", "--contractor", "C-1001", "--agency", "demo", "--ttl", "1h"],
+                                environment: real.merging(["SESSION_SECRET": "an-operator-chosen-secret-of-32-bytes+"]) { $1 })
+        #expect(own.status == 0)
+        #expect(own.output.split(separator: ".").count == 3)
+    }
+
+    @Test(arguments: [["token"], ["token", "--contractor", "C-1"], ["token", "--contractor", "C-1", "--agency", "demo", "--ttl", "forever"]])
+    func tokenCommandNeedsItsArguments(_ arguments: [String]) async throws {
+        let result = try await run(arguments)
+        #expect(result.status == 64)
+    }
+
+    @Test func shortSessionSecretIsRefused() async throws {
+        let result = try await run(["config"], environment: ["SESSION_SECRET": "too-short"])
+        #expect(result.status == 78)
+        #expect(result.error.contains("SESSION_SECRET"))
+        #expect(!result.error.contains("too-short"), "a secret is never printed, even a refused one")
     }
 
     @Test func apiKeyIsNeverPrinted() async throws {

@@ -67,7 +67,7 @@ struct InsightsTests {
     }
 
     @Test func aHangingPartIsCutAtTheDeadlineAndTheRestAnswer() async throws {
-        let portal = try await Portal.start(environment: ["PORTAL_INSIGHTS_TIMEOUT_MS": "600", "AGENTOS_TIMEOUT_MS": "10000", "AGENTOS_DEADLINE_MS": "20000"])
+        let portal = try await Portal.start(environment: ["PORTAL_INSIGHTS_TIMEOUT_MS": "2000", "AGENTOS_TIMEOUT_MS": "10000", "AGENTOS_DEADLINE_MS": "20000"])
         defer { Task { await portal.stop() } }
         portal.faults(.on("statement") { $0.hang = true })
         let reply = await insights(portal)

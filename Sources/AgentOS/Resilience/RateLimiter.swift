@@ -33,6 +33,8 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
         // The slot this call gets: now if fewer than `limit` are in the window, else when the oldest of
         // the last `limit` leaves it. Later callers plan around this reservation.
         var slot = nextSlot(now)
+        // A deadline already gone (spent queueing for an in-flight place, say) is a timeout, not a rate limit.
+        guard now < deadline else { throw .timeout }
         guard slot <= deadline else { throw .rateLimited(retryAfter: now.duration(to: slot)) }
         granted.append(slot)
         granted.sort()
@@ -47,6 +49,7 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
             now = .now
             granted.removeAll { $0 + window <= now }
             slot = nextSlot(now, countingOnlyPast: true)
+            guard now < deadline else { throw .timeout }
             guard slot <= deadline else { throw .rateLimited(retryAfter: now.duration(to: slot)) }
             granted.append(slot)
             granted.sort()
