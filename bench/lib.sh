@@ -3,6 +3,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PEER_DIR="$ROOT/../shared/peer"
 PIDS=()
+WRK_HEADERS=()  # e.g. (-H "Authorization: Bearer $TOKEN"), sent with every benchmark request
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
@@ -28,7 +29,7 @@ wait_port() {  # wait_port PORT
 # run_wrk URL CONNECTIONS SECONDS -> prints "reqs p50ms p99ms"
 run_wrk() {
   local out
-  out=$(wrk -t2 -c"$2" -d"$3"s --latency "$1")
+  out=$(wrk -t2 -c"$2" -d"$3"s --latency ${WRK_HEADERS[@]+"${WRK_HEADERS[@]}"} "$1")
   local reqs p50 p99
   reqs=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
@@ -55,7 +56,7 @@ compare_rounds() {
   local rounds=$1 seconds=$2 connections=$3; shift 3
   local names=() urls=() results=()
   for pair in "$@"; do names+=("${pair%%=*}"); urls+=("${pair#*=}"); done
-  for url in "${urls[@]}"; do wrk -t1 -c8 -d1s "$url" >/dev/null; done
+  for url in "${urls[@]}"; do wrk -t1 -c8 -d1s ${WRK_HEADERS[@]+"${WRK_HEADERS[@]}"} "$url" >/dev/null; done
   for round in $(seq 1 "$rounds"); do
     for i in "${!urls[@]}"; do
       results+=("$i $(run_wrk "${urls[$i]}" "$connections" "$seconds")")

@@ -40,13 +40,20 @@ struct ValueReaderTests {
         ("/Date(1774688400000)/", "2026-03-28T09:00:00Z"),
         ("/Date(1774688400000+0100)/", "2026-03-28T09:00:00Z"),
         ("2026-03-28T09:00:00.250+02:00", "2026-03-28T07:00:00.250Z"),
+        ("2028-02-29", "2028-02-29T00:00:00Z"),                // leap day
+        ("2026-03-29T02:30:00Z", "2026-03-29T02:30:00Z"),
+        ("2026-10-25T12:00:00", "2026-10-25T12:00:00Z"),       // the afternoon BST ended: GMT again
+        ("1969-12-31T23:59:59.5Z", "1969-12-31T23:59:59.500Z"),
+        ("2026-03-28T09:00:00-05:30", "2026-03-28T14:30:00Z"),
     ])
     func everyDateVariantBecomesUTC(input: String, output: String) throws {
         let date = try #require(ValueReader.date(.string(input)), "\(input) not read")
         #expect(OutputFormat.date(date) == .string(output))
     }
 
-    @Test(arguments: [JSONValue.string("yesterday"), .string("31/02/2026"), .string("2026-13-01"), .number("1774688400000"), .null])
+    @Test(arguments: [JSONValue.string("yesterday"), .string("31/02/2026"), .string("2026-13-01"), .number("1774688400000"), .null,
+                      .string("2026-02-29"), .string("2026-03-28T24:00:00Z"), .string("2026-03-28T09:00:00+0100"), .string("2026-03-28T09:00"),
+                      .string("2026-03-28T09:00:00."), .string("2026-3-28"), .string("2026-03-28T09:00:00Zjunk")])
     func unreadableDateIsNil(value: JSONValue) {
         #expect(ValueReader.date(value) == nil)
     }

@@ -12,8 +12,11 @@ public protocol UpstreamRateLimiting: Sendable {
 public actor SlidingWindowLimiter: UpstreamRateLimiting {
     private let limit: Int
     private let window: Duration
-    /// Start times of calls in the current window, oldest first (granted slots include reserved ones).
+    /// Start times of calls in the current window, sorted (granted slots include reserved ones). Entries
+    /// before `head` have left the window; they are dropped in bulk, so every step is O(log n) amortised
+    /// even with a limit of many thousands.
     private var granted: [ContinuousClock.Instant] = []
+    private var head = 0
     private var coolDownUntil: ContinuousClock.Instant?
 
     public init(limit: Int, window: Duration) {
@@ -29,15 +32,14 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
     public func acquireSlot(deadline: ContinuousClock.Instant) async throws(AgentOSError) -> ContinuousClock.Instant {
         var now = ContinuousClock.now
         if let until = coolDownUntil, until > now { throw .rateLimited(retryAfter: now.duration(to: until)) }
-        granted.removeAll { $0 + window <= now }
+        expire(now)
         // The slot this call gets: now if fewer than `limit` are in the window, else when the oldest of
         // the last `limit` leaves it. Later callers plan around this reservation.
-        var slot = nextSlot(now)
+        var slot = nextSlot(now, counting: granted.count)
         // A deadline already gone (spent queueing for an in-flight place, say) is a timeout, not a rate limit.
         guard now < deadline else { throw .timeout }
         guard slot <= deadline else { throw .rateLimited(retryAfter: now.duration(to: slot)) }
-        granted.append(slot)
-        granted.sort()
+        insert(slot)
         while slot > now {
             do { try await Task.sleep(until: slot, clock: .continuous) } catch {
                 remove(slot)
@@ -47,23 +49,45 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
             // again against the calls that really went out, and wait again if the window is still full.
             remove(slot)
             now = .now
-            granted.removeAll { $0 + window <= now }
-            slot = nextSlot(now, countingOnlyPast: true)
+            expire(now)
+            slot = nextSlot(now, counting: firstIndex { $0 > now })
             guard now < deadline else { throw .timeout }
             guard slot <= deadline else { throw .rateLimited(retryAfter: now.duration(to: slot)) }
-            granted.append(slot)
-            granted.sort()
+            insert(slot)
         }
         return slot
     }
 
-    private func nextSlot(_ now: ContinuousClock.Instant, countingOnlyPast: Bool = false) -> ContinuousClock.Instant {
-        let counted = countingOnlyPast ? granted.filter { $0 <= now } : granted
-        return counted.count < limit ? now : counted[counted.count - limit] + window
+    /// The slot given the entries before index `end` (all of them, or only those already past).
+    private func nextSlot(_ now: ContinuousClock.Instant, counting end: Int) -> ContinuousClock.Instant {
+        end - head < limit ? now : granted[end - limit] + window
+    }
+
+    /// Index of the first entry (from `head`) for which `isAfter` holds; entries are sorted.
+    private func firstIndex(where isAfter: (ContinuousClock.Instant) -> Bool) -> Int {
+        var low = head, high = granted.count
+        while low < high {
+            let middle = (low + high) / 2
+            if isAfter(granted[middle]) { high = middle } else { low = middle + 1 }
+        }
+        return low
+    }
+
+    private func expire(_ now: ContinuousClock.Instant) {
+        head = firstIndex { $0 + window > now }
+        if head > 1024 && head * 2 > granted.count {
+            granted.removeFirst(head)
+            head = 0
+        }
+    }
+
+    private func insert(_ slot: ContinuousClock.Instant) {
+        granted.insert(slot, at: firstIndex { $0 > slot })
     }
 
     private func remove(_ slot: ContinuousClock.Instant) {
-        if let index = granted.firstIndex(of: slot) { granted.remove(at: index) }
+        let index = firstIndex { $0 >= slot }
+        if index < granted.count, granted[index] == slot { granted.remove(at: index) }
     }
 
     public func coolDown(for duration: Duration) {
