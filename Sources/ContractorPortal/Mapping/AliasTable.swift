@@ -54,6 +54,13 @@ public struct AliasTable: Sendable {
         return MappedRecord(values: values, metadata: record)
     }
 
+    /// One field alone, for callers that need one or two fields of many records (insights count jobs by
+    /// status and owner; mapping whole jobs for that spent most of the dashboard's time).
+    public func value(_ name: String, in record: [String: JSONValue]) -> MappedValue? {
+        guard let rule = rules.first(where: { $0.name == name }) else { return nil }
+        return rule.sources.lazy.compactMap { Self.read($0, rule.reader, record) }.first
+    }
+
     private static func read(_ source: Source, _ reader: ValueReader, _ record: [String: JSONValue]) -> MappedValue? {
         switch source {
         case .field(let name):

@@ -21,12 +21,20 @@ public enum ValueReader: Sendable {
     static func text(_ value: JSONValue) -> String? {
         let result: String?
         switch value {
-        case .string(let text): result = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        case .string(let text): result = trimmed(text)
         case .number(let literal): result = literal
         case .bool(let flag): result = flag ? "true" : "false"
         default: result = nil
         }
         return result?.isEmpty == false ? result : nil
+    }
+
+    /// Surrounding whitespace removed; the common case (none) costs two byte checks, not a Foundation call.
+    static func trimmed(_ text: String) -> String {
+        guard let first = text.utf8.first, let last = text.utf8.last else { return text }
+        func isSpace(_ byte: UInt8) -> Bool { byte == 32 || (9...13).contains(byte) || byte >= 0x80 }
+        guard isSpace(first) || isSpace(last) else { return text }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Ids are strings or numbers upstream and always strings here.
@@ -44,9 +52,12 @@ public enum ValueReader: Sendable {
         switch value {
         case .number(let number): literal = number
         case .string(let text):
-            var cleaned = text.trimmingCharacters(in: .whitespaces)
-            for symbol in ["£", "GBP", ","] { cleaned = cleaned.replacingOccurrences(of: symbol, with: "") }
-            literal = cleaned.trimmingCharacters(in: .whitespaces)
+            var cleaned = trimmed(text)
+            if cleaned.utf8.contains(where: { $0 == 44 || $0 >= 0x80 || $0 == 71 }) {
+                for symbol in ["£", "GBP", ","] { cleaned = cleaned.replacingOccurrences(of: symbol, with: "") }
+                cleaned = trimmed(cleaned)
+            }
+            literal = cleaned
             // Plain decimal notation only: digits with an optional sign and one point.
             let body = literal.hasPrefix("-") || literal.hasPrefix("+") ? literal.dropFirst() : Substring(literal)
             let parts = body.split(separator: ".", omittingEmptySubsequences: false)

@@ -71,9 +71,12 @@ public struct ContractorMaintenanceJob: Sendable, Equatable {
         embeddedNotes = fields["MaintenanceNotes"]?.arrayValue.map { $0.compactMap { ContractorJobNote(upstream: $0, jobId: parent) } }
     }
 
+    public var isCompleted: Bool { Self.isCompleted(status) }
+    public var isCancelled: Bool { Self.isCancelled(status) }
+
     /// Completed, Complete, "Completed - awaiting invoice"…: AgentOS's status names vary by agency.
-    public var isCompleted: Bool { status.range(of: "complet", options: .caseInsensitive) != nil }
-    public var isCancelled: Bool { status.range(of: "cancel", options: .caseInsensitive) != nil }
+    public static func isCompleted(_ status: String) -> Bool { status.lowercased().contains("complet") }
+    public static func isCancelled(_ status: String) -> Bool { status.lowercased().contains("cancel") }
 
     public var json: JSONValue {
         var out = JSONFields()

@@ -17,6 +17,17 @@ extension ContractorService {
         var truncated = false
     }
 
+    /// The statuses of the contractor's own jobs on a page: only the two fields insights need are read.
+    func ownStatuses(_ items: [JSONValue], _ who: ContractorIdentity) -> [String] {
+        let table = ContractorMaintenanceJob.aliases
+        return items.compactMap { item in
+            guard let fields = item.objectValue else { return nil }
+            if case .text(let owner)? = table.value("owner", in: fields), owner != who.contractorId { return nil }
+            if case .text(let status)? = table.value("status", in: fields) { return status }
+            return ""
+        }
+    }
+
     /// Seed 003's dashboard KPIs, from three upstream parts run concurrently with settled semantics (its
     /// Promise.allSettled): a part that fails or is still running at the deadline leaves its KPIs `null`
     /// and is named in `unavailable`; the rest still answer. Only when every part failed because AgentOS
@@ -97,17 +108,17 @@ extension ContractorService {
         }
         do {
             let first = try await page(0)
-            var jobs = ownJobs(first.items, who)
+            var jobs = ownStatuses(first.items, who)
             var lastPageFull = !first.items.isEmpty && first.items.count == min(size, cap)
             if let total = first.total {
                 let offsets = Array(stride(from: size, to: min(total, cap), by: size))
-                let pages = try await withThrowingTaskGroup(of: (Int, [ContractorMaintenanceJob]).self) { group in
+                let pages = try await withThrowingTaskGroup(of: (Int, [String]).self) { group in
                     for offset in offsets {
                         group.addTask {
-                            do { return (offset, self.ownJobs(try await page(offset).items, who)) } catch { throw error }
+                            do { return (offset, self.ownStatuses(try await page(offset).items, who)) } catch { throw error }
                         }
                     }
-                    var pages: [Int: [ContractorMaintenanceJob]] = [:]
+                    var pages: [Int: [String]] = [:]
                     for try await (offset, list) in group { pages[offset] = list }
                     return pages
                 }
@@ -123,7 +134,7 @@ extension ContractorService {
             while lastPageFull, offset < cap {
                 let requested = min(size, cap - offset)
                 let next = try await page(offset)
-                jobs += ownJobs(next.items, who)
+                jobs += ownStatuses(next.items, who)
                 offset += next.items.count
                 lastPageFull = next.items.count == requested
             }
@@ -137,10 +148,14 @@ extension ContractorService {
         }
     }
 
-    static func tally(_ jobs: [ContractorMaintenanceJob]) -> JobTally {
-        var tally = JobTally(total: jobs.count)
-        for job in jobs {
-            if job.isCompleted { tally.completed += 1 } else if !job.isCancelled { tally.active += 1 }
+    static func tally(_ statuses: [String]) -> JobTally {
+        var tally = JobTally(total: statuses.count)
+        for status in statuses {
+            if ContractorMaintenanceJob.isCompleted(status) {
+                tally.completed += 1
+            } else if !ContractorMaintenanceJob.isCancelled(status) {
+                tally.active += 1
+            }
         }
         return tally
     }
