@@ -29,7 +29,7 @@ wait_port() {  # wait_port PORT
 # run_wrk URL CONNECTIONS SECONDS -> prints "reqs p50ms p99ms"
 run_wrk() {
   local out
-  out=$(wrk -t2 -c"$2" -d"$3"s --latency ${WRK_HEADERS[@]+"${WRK_HEADERS[@]}"} "$1")
+  out=$(wrk -t2 -c"$2" -d"$3"s --timeout 10s --latency ${WRK_HEADERS[@]+"${WRK_HEADERS[@]}"} "$1")
   local reqs p50 p99
   reqs=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
