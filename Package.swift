@@ -20,7 +20,7 @@ let package = Package(
         .target(name: "ContractorBFFApp", dependencies: ["HTTPServer", "AgentOS", "FixtureAgentOS", "ContractorPortal", "COpenSSL"]),
         .executableTarget(name: "ContractorBFF", dependencies: ["ContractorBFFApp"]),
         // Raw-socket client and server fixtures shared by the test targets; never linked into the product.
-        .target(name: "TestSupport", dependencies: ["HTTPServer"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["HTTPServer", "CLinux"], path: "Tests/TestSupport"),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
         .testTarget(name: "ContractorPortalTests", dependencies: ["ContractorPortal", "AgentOS"]),
         .testTarget(name: "AgentOSTests", dependencies: ["AgentOS", "FixtureAgentOS", "HTTPServer", "TestSupport"]),

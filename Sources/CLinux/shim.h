@@ -1,11 +1,12 @@
 #ifndef CLINUX_SHIM_H
 #define CLINUX_SHIM_H
 // Thin, copy-free wrappers over glibc calls that Swift's Glibc module does not expose (epoll, eventfd,
-// accept4). epoll_event is a packed struct on x86_64, awkward to import, so events cross as a plain struct.
+// accept4, and posix_spawn's chdir/closefrom actions, which the tests use to start the binary). epoll_event is a packed struct on x86_64, awkward to import, so events cross as a plain struct.
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <spawn.h>
 
 typedef struct {
     uint32_t events;
@@ -53,4 +54,9 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 static inline int clinux_accept(int fd, struct sockaddr *addr, socklen_t *len) {
     return accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
+
+// glibc 2.29 / 2.34. Foundation's Process.run() cannot be used instead: on Swift 6.3.1 it over-reads
+// /proc/self/fd dirents and crashes now and then (swift-corelibs-foundation PR #5472).
+extern int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path);
+extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
 #endif

@@ -18,16 +18,22 @@ public struct Application: Sendable {
     public let sessions: SessionAuthenticator
     public let responder: Responder
 
-    public init(configuration: AppConfiguration, logger: Logger, agentOS: AgentOSClient, upstreamMode: UpstreamMode) {
+    /// Opens the durable files under DATA_DIR (idempotency records, audit log); throws when they cannot be
+    /// opened, since writes must not run without them.
+    public init(configuration: AppConfiguration, logger: Logger, agentOS: AgentOSClient, upstreamMode: UpstreamMode) throws {
         self.configuration = configuration
         self.agentOS = agentOS
         self.upstreamMode = upstreamMode
         service = ContractorService(agentOS: agentOS, logger: logger, settings: configuration.portal)
         sessions = SessionAuthenticator(tokens: SessionTokens(secret: configuration.sessionSecret), logger: logger)
+        let audit = try AuditLog(directory: configuration.dataDirectory, logger: logger)
+        let idempotency = try FileIdempotencyStore(directory: configuration.dataDirectory, ttlSeconds: configuration.idempotencyTTLSeconds,
+            settleMs: Int(configuration.agentOS.deadline.components.seconds) * 1000 + Int(configuration.agentOS.deadline.components.attoseconds / 1_000_000_000_000_000))
+        let writes = PortalWrites(service: service, writeGuard: WriteGuard(store: idempotency, audit: audit))
         var router = Router()
         SystemRoutes.register(on: &router, agentOS: agentOS, mode: upstreamMode)
-        ContractorRoutes.register(on: &router, service: service, sessions: sessions)
-        TRPCRoutes.register(on: &router, service: service, sessions: sessions, maxBatch: configuration.trpcMaxBatch)
+        ContractorRoutes.register(on: &router, service: service, writes: writes, sessions: sessions)
+        TRPCRoutes.register(on: &router, TRPCRoutes.Services(service: service, writes: writes, sessions: sessions, maxBatch: configuration.trpcMaxBatch))
         responder = Responder(router: router)
     }
 }

@@ -86,7 +86,14 @@ public struct FixtureAgentOS: Sendable {
             let fault = faults.draw(for: name)
             if let (rule, jitter) = fault {
                 let delay = rule.latencyMs + Int(Double(rule.jitterMs) * jitter)
-                if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
+                // Like a real server, AgentOS finishes a write it started when its caller goes away: the delay
+                // before a write is applied runs outside the handler's task, so a hang-up (or a killed caller)
+                // does not cancel the write. Reads, and hangs, stay cancellable.
+                if delay > 0, method != .get {
+                    try await Task { try await Task.sleep(for: .milliseconds(delay)) }.value
+                } else if delay > 0 {
+                    try await Task.sleep(for: .milliseconds(delay))
+                }
                 if !rule.afterApplying, let response = try await Self.misbehave(rule) { return response }
             }
             let value = try await answer(request, agency)

@@ -95,6 +95,15 @@ public actor FixtureStore {
         return agencies[agency]?.pending[id] ?? .array([])
     }
 
+    /// The contractor's pending entries as stored (for tests that check what AgentOS holds).
+    public func pendingEntries(_ agency: String, _ id: String) -> [JSONValue] {
+        switch agencies[agency]?.pending[id] {
+        case .array(let items)?: items
+        case .object(let fields)?: fields["Data"]?.arrayValue ?? []
+        default: []
+        }
+    }
+
     // MARK: writes, applied so later reads show them
 
     func setCompletion(_ agency: String, _ jobID: String, completed: Bool) -> JSONValue? {

@@ -14,23 +14,24 @@ struct ExecutableTests {
         let error: String
     }
 
+    /// Each test's own data directory, so no run writes into the checkout.
+    let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("contractor-bff-exec-\(UUID().uuidString)").path
+
+    func spawn(_ arguments: [String], environment: [String: String]) throws -> ChildProcess {
+        try ChildProcess(
+            executable: Paths.executable.path, arguments: arguments,
+            environment: ProcessInfo.processInfo.environment.merging(["DATA_DIR": dataDirectory]) { $1 }.merging(environment) { $1 },
+            directory: Paths.packageRoot.path)
+    }
+
     func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Run {
-        let process = Process()
-        process.executableURL = Paths.executable
-        process.arguments = arguments
-        process.currentDirectoryURL = Paths.packageRoot
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let result = await offPool { () -> Run in
-            let output = out.fileHandleForReading.readDataToEndOfFile()
-            let error = err.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return Run(status: process.terminationStatus, output: String(decoding: output, as: UTF8.self), error: String(decoding: error, as: UTF8.self))
-        }
-        return result
+        let child = try spawn(arguments, environment: environment)
+        // Both pipes are read at once, so a child that fills one never waits on the other.
+        async let error = offPool { child.standardError.readDataToEndOfFile() }
+        let output = await offPool { child.standardOutput.readDataToEndOfFile() }
+        let errorText = await error
+        let exit = await offPool { child.wait() }
+        return Run(status: exit.signalled ? 128 + exit.code : exit.code, output: String(decoding: output, as: UTF8.self), error: String(decoding: errorText, as: UTF8.self))
     }
 
     @Test func helpExplainsEveryCommand() async throws {
@@ -61,21 +62,13 @@ struct ExecutableTests {
     }
 
     /// Starts the binary and reads its JSON log lines until `done` says it has what it needs.
-    func start(_ arguments: [String], environment: [String: String], until done: @escaping @Sendable ([[String: Any]]) -> Bool) async throws -> (Process, [[String: Any]]) {
-        let process = Process()
-        process.executableURL = Paths.executable
-        process.arguments = arguments
-        process.currentDirectoryURL = Paths.packageRoot
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = Pipe()
-        try process.run()
+    func start(_ arguments: [String], environment: [String: String], until done: @escaping @Sendable ([[String: Any]]) -> Bool) async throws -> (ChildProcess, [[String: Any]]) {
+        let child = try spawn(arguments, environment: environment)
         nonisolated(unsafe) var lines: [[String: Any]] = []
         await offPool {
             var pending = Data()
             while !done(lines) {
-                let chunk = out.fileHandleForReading.availableData
+                let chunk = child.standardOutput.availableData
                 if chunk.isEmpty { return }
                 pending += chunk
                 while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
@@ -85,15 +78,13 @@ struct ExecutableTests {
                 }
             }
         }
-        return (process, lines)
+        return (child, lines)
     }
 
-    func stop(_ process: Process) async -> Int32 {
-        process.terminate()  // SIGTERM
-        return await offPool { () -> Int32 in
-            process.waitUntilExit()
-            return process.terminationStatus
-        }
+    /// SIGTERM, then the exit.
+    func stop(_ child: ChildProcess) async -> ChildProcess.Exit {
+        child.signal(SIGTERM)
+        return await offPool { child.wait() }
     }
 
     func get(_ url: String) async throws -> (Int, String) {
@@ -115,8 +106,8 @@ struct ExecutableTests {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/contractor/account")!)
         request.setValue("Bearer " + token.output.trimmingCharacters(in: .whitespacesAndNewlines), forHTTPHeaderField: "Authorization")
         let (account, accountResponse) = try await URLSession.shared.data(for: request)
-        let status = await stop(process)
-        let hint = String(decoding: (process.standardError as? Pipe)?.fileHandleForReading.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+        let exit = await stop(process)
+        let hint = String(decoding: process.standardError.readDataToEndOfFile(), as: UTF8.self)
         #expect(token.status == 0)
         #expect((accountResponse as? HTTPURLResponse)?.statusCode == 200)
         #expect(String(decoding: account, as: UTF8.self).contains("Northern Plumbing"))
@@ -126,8 +117,7 @@ struct ExecutableTests {
         #expect(ready.0 == 200)
         #expect(ready.1.contains(#""mode":"fixture""#))
         #expect(ready.1.contains(#""breaker":"closed""#))
-        #expect(status == 0)
-        #expect(process.terminationReason == .exit)
+        #expect(exit == ChildProcess.Exit(code: 0, signalled: false))
     }
 
     @Test func withoutAgentOSAndFixtureOffReadyzSaysNotConfigured() async throws {
@@ -150,11 +140,11 @@ struct ExecutableTests {
         let (_, unauthorized) = try await URLSession.shared.data(for: request)
         request.setValue("fixture-key", forHTTPHeaderField: "api_key")
         let (data, authorized) = try await URLSession.shared.data(for: request)
-        let status = await stop(process)
+        let exit = await stop(process)
         #expect((unauthorized as? HTTPURLResponse)?.statusCode == 401)
         #expect((authorized as? HTTPURLResponse)?.statusCode == 200)
         #expect(String(decoding: data, as: UTF8.self).contains("Northern Plumbing"))
-        #expect(status == 0)
+        #expect(exit == ChildProcess.Exit(code: 0, signalled: false))
     }
 
     @Test func developmentSecretIsRefusedWithARealAgentOS() async throws {

@@ -28,6 +28,7 @@ struct Portal: Sendable {
             "HOST": "127.0.0.1", "PORT": "0", "EVENT_LOOPS": "2", "ACCESS_LOG": "false", "SESSION_SECRET": secret,
             "AGENTOS_TIMEOUT_MS": "1000", "AGENTOS_DEADLINE_MS": "3000", "AGENTOS_BACKOFF_BASE_MS": "10", "AGENTOS_BACKOFF_CAP_MS": "40",
             "AGENTOS_BREAKER_COOLDOWN_MS": "400", "AGENTOS_RATE_LIMIT": "100000", "PORTAL_INSIGHTS_TIMEOUT_MS": "2500",
+            "DATA_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("contractor-bff-test-\(UUID().uuidString)").path,
         ]
         if configured {
             overrides["AGENTOS_BASE_URL"] = "http://127.0.0.1:\(upstreamPort)"
@@ -39,7 +40,7 @@ struct Portal: Sendable {
         adjust(&configuration)
         let log = LogCapture()
         let client = AgentOSClient(configuration: configuration.agentOS, logger: log.logger)
-        let application = Application(configuration: configuration, logger: log.logger, agentOS: client, upstreamMode: configured ? .configured : .notConfigured)
+        let application = try Application(configuration: configuration, logger: log.logger, agentOS: client, upstreamMode: configured ? .configured : .notConfigured)
         let server = HTTPServer(configuration: configuration.server, logger: log.logger) { await application.responder.respond($0) }
         let port = try server.start()
         return Portal(fixture: fixture, upstream: upstream, server: server, port: port, application: application, log: log)

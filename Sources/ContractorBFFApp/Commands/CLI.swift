@@ -171,7 +171,12 @@ enum Serve {
             return 78
         }
         let client = AgentOSClient(configuration: agentOS, logger: logger)
-        let application = Application(configuration: configuration, logger: logger, agentOS: client, upstreamMode: mode)
+        let application: Application
+        do { application = try Application(configuration: configuration, logger: logger, agentOS: client, upstreamMode: mode) } catch {
+            CLI.printError("cannot open the data directory \(configuration.dataDirectory): \(error)")
+            await fixtureServer?.shutdown()
+            return 73
+        }
         let server = HTTPServer(configuration: configuration.server, logger: logger) { await application.responder.respond($0) }
         do {
             let port = try server.start()

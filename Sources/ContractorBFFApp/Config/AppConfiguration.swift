@@ -33,6 +33,9 @@ public struct AppConfiguration: Sendable {
     public var sessionSecret: String
     public var portal: ContractorService.Settings
     public var trpcMaxBatch: Int
+    /// Durable files live here (created 0700 on start).
+    public var dataDirectory: String
+    public var idempotencyTTLSeconds: Int
     /// Where each value came from (file or environment), for `contractor-bff config`.
     public var sources: [String: String]
     public var values: [String: String]
@@ -119,6 +122,7 @@ public struct AppConfiguration: Sendable {
             server: server, logLevel: Logger.Level(rawValue: level) ?? .info, agentOS: agentOS,
             fixtureWhenUnconfigured: try reader.choice("FIXTURE_MODE") == "auto", fixtureData: try reader.text("FIXTURE_DATA"),
             sessionSecret: secret, portal: portal, trpcMaxBatch: try reader.integer("TRPC_MAX_BATCH"),
+            dataDirectory: try reader.text("DATA_DIR"), idempotencyTTLSeconds: try reader.integer("IDEMPOTENCY_TTL_SECONDS"),
             sources: sources, values: values)
     }
 

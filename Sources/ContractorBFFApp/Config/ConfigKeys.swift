@@ -55,6 +55,8 @@ public struct ConfigKey: Sendable {
         ConfigKey(name: "PORTAL_INSIGHTS_JOB_CAP", kind: .integer(1...100_000), help: "most jobs insights count across pages"),
         ConfigKey(name: "PORTAL_INSIGHTS_TIMEOUT_MS", kind: .milliseconds(1...600_000), help: "insights answer by then with the parts that are in"),
         ConfigKey(name: "TRPC_MAX_BATCH", kind: .integer(1...100), help: "most calls in one tRPC batch"),
+        ConfigKey(name: "DATA_DIR", kind: .text, help: "directory of the durable files: idempotency records, audit log, users, refresh tokens"),
+        ConfigKey(name: "IDEMPOTENCY_TTL_SECONDS", kind: .integer(60...(7 * 86_400)), help: "how long a write's outcome is replayed for its Idempotency-Key (and invoices' natural key holds)"),
         ConfigKey(name: "FIXTURE_MODE", kind: .choice(["auto", "off"]), help: "auto: serve runs an in-process fixture AgentOS when none is configured"),
         ConfigKey(name: "FIXTURE_DATA", kind: .text, help: "the fixture AgentOS's data file"),
     ]

@@ -5,9 +5,12 @@ import HTTPServer
 /// Seed 002's REST routes over the contractor service. Every route needs a session (401 before the
 /// handler runs); who is asking always comes from it.
 enum ContractorRoutes {
-    typealias Action = @Sendable (Request, Session, CallContext) async throws(PortalError) -> Response
+    /// Handlers throw `PortalError` or `WriteRefusal`; `route` maps both, in one place, to REST errors.
+    typealias Action = @Sendable (Request, Session, CallContext) async throws -> Response
 
-    static func register(on router: inout Router, service: ContractorService, sessions: SessionAuthenticator) {
+    typealias WriteAction = @Sendable (Request, Session, CallContext, WriteRenderer) async throws -> PortalWrites.Answer
+
+    static func register(on router: inout Router, service: ContractorService, writes: PortalWrites, sessions: SessionAuthenticator) {
         func route(_ method: HTTPMethod, _ path: String, _ action: @escaping Action) {
             router.on(method, path) { request in
                 let session: Session
@@ -22,18 +25,31 @@ enum ContractorRoutes {
                     return response
                 } catch let error as PortalError {
                     throw RESTError.from(error)
+                } catch let refusal as WriteRefusal {
+                    throw RESTError.from(refusal)
                 }
             }
         }
 
-        route(.get, "/api/contractor/account") { _, session, context throws(PortalError) in
-            guard let account = try await service.account(session.identity, context) else { throw .notFound("Contractor not found") }
+        // A write answers what the guard says: the outcome (first or replayed), or why it was refused.
+        func write(_ method: HTTPMethod, _ path: String, _ action: @escaping WriteAction) {
+            route(method, path) { request, session, context in
+                let answer = try await action(request, session, context, renderer(request.requestID))
+                var response = Response.json(status: answer.outcome.status, answer.outcome.body)
+                if answer.replayed { response.headers.set("Idempotent-Replayed", "true") }
+                if let retryAfter = answer.outcome.retryAfter { response.headers.set("Retry-After", String(retryAfter)) }
+                return response
+            }
+        }
+
+        route(.get, "/api/contractor/account") { _, session, context in
+            guard let account = try await service.account(session.identity, context) else { throw PortalError.notFound("Contractor not found") }
             return json(account.json)
         }
-        route(.get, "/api/contractor/contacts") { _, session, context throws(PortalError) in
+        route(.get, "/api/contractor/contacts") { _, session, context in
             json(.array(try await service.contacts(session.identity, context).map(\.json)))
         }
-        route(.get, "/api/contractor/jobs") { request, session, context throws(PortalError) in
+        route(.get, "/api/contractor/jobs") { request, session, context in
             let offset = try queryInt(request, "offset"), count = try queryInt(request, "count")
             let jobs = try await service.maintenanceJobsWithNotes(session.identity, offset: offset, count: count, context)
             return json(.array(jobs.map { job, notes in
@@ -43,35 +59,50 @@ enum ContractorRoutes {
             }))
         }
         // An empty body keeps seed 002's toggle; `{"completed": bool}` says what is wanted and is not racy.
-        route(.patch, "/api/contractor/jobs/:jobId/complete") { request, session, context throws(PortalError) in
+        write(.patch, "/api/contractor/jobs/:jobId/complete") { request, session, context, render in
             let input = try jsonBody(request)
-            let result = try await service.setJobCompletion(
-                session.identity, jobId: request.parameters["jobId"] ?? "", completed: try input.bool("completed"), context)
-            return json(result.json)
+            return try await writes.setCompletion(
+                key: request.headers["Idempotency-Key"], session.identity, jobId: request.parameters["jobId"] ?? "",
+                completed: try input.bool("completed"), context, render)
         }
-        route(.post, "/api/contractor/jobs/:jobId/notes") { request, session, context throws(PortalError) in
+        write(.post, "/api/contractor/jobs/:jobId/notes") { request, session, context, render in
             let input = try jsonBody(request)
-            let note = try await service.addJobNote(
-                session.identity, jobId: request.parameters["jobId"] ?? "", text: try input.requiredString("note"), field: "note", context)
-            return json(note.json, status: 201)
+            return try await writes.addNote(
+                key: request.headers["Idempotency-Key"], session.identity, jobId: request.parameters["jobId"] ?? "",
+                text: try input.requiredString("note"), field: "note", context, render)
         }
-        route(.get, "/api/contractor/statements/historical") { request, session, context throws(PortalError) in
+        route(.get, "/api/contractor/statements/historical") { request, session, context in
             let statement = try await service.statements(session.identity, dateFrom: request.query("dateFrom"), dateTo: request.query("dateTo"), context)
             return json(statement.json)
         }
-        route(.get, "/api/contractor/statements/pending") { _, session, context throws(PortalError) in
+        route(.get, "/api/contractor/statements/pending") { _, session, context in
             json(.array(try await service.pendingStatements(session.identity, context).map(\.json)))
         }
-        route(.post, "/api/contractor/invoices") { request, session, context throws(PortalError) in
+        write(.post, "/api/contractor/invoices") { request, session, context, render in
             let input = try jsonBody(request)
             let draft = InvoiceDraft(
                 jobId: try input.requiredID("jobId"), amount: try input.requiredDecimal("amount"), reference: try input.string("reference"),
                 invoiceDate: try input.string("invoiceDate"), description: try input.string("description"))
-            let result = try await service.submitInvoice(session.identity, draft, context)
-            // AgentOS answered but did not accept: not "Created". The contractor sees AgentOS's reason.
-            guard result.success else { throw .invalid(field: "invoice", reason: "was not accepted by AgentOS: \(result.message ?? "no reason given")") }
-            return json(result.json, status: 201)
+            return try await writes.submitInvoice(key: request.headers["Idempotency-Key"], session.identity, draft, context, render)
         }
+    }
+
+    /// REST's shapes for a write: the created note or invoice (201), the completion (200), or the error
+    /// body. An invoice AgentOS answered but did not accept is not "Created": the contractor sees its reason.
+    static func renderer(_ requestID: String) -> WriteRenderer {
+        @Sendable func failure(_ error: PortalError) -> StoredOutcome {
+            let response = ErrorResponse.make(for: RESTError.from(error), requestID: requestID)
+            return StoredOutcome(status: response.status, body: response.bodyBytes ?? [], retryAfter: response.headers["Retry-After"].flatMap { Int($0) })
+        }
+        return WriteRenderer(via: "rest", answer: { answer in
+            switch answer {
+            case .note(let note): StoredOutcome(status: 201, body: note.json.serialized())
+            case .completion(let completion): StoredOutcome(status: 200, body: completion.json.serialized())
+            case .invoice(let result) where result.success: StoredOutcome(status: 201, body: result.json.serialized())
+            case .invoice(let result):
+                failure(.invalid(field: "invoice", reason: "was not accepted by AgentOS: \(result.message ?? "no reason given")"))
+            }
+        }, failure: failure)
     }
 
     static func json(_ value: JSONValue, status: Int = 200) -> Response {

@@ -19,6 +19,16 @@ enum RESTError {
         }
     }
 
+    static func from(_ refusal: WriteRefusal) -> HTTPError {
+        let status = switch refusal {
+        case .badKey: 400
+        case .keyReused: 422
+        case .inFlight, .duplicateInvoice: 409
+        case .outcomeUnknown, .storeUnavailable: 503
+        }
+        return HTTPError(status, refusal.message, headers: refusal.retryAfter.map { ["Retry-After": String($0)] } ?? [:])
+    }
+
     static func from(_ refusal: SessionRefusal) -> HTTPError {
         HTTPError(401, refusal.message, headers: ["WWW-Authenticate": refusal.challenge])
     }

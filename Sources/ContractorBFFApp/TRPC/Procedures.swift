@@ -6,9 +6,23 @@ import ContractorPortal
 struct Procedure: Sendable {
     enum Kind: Sendable { case query, mutation }
     typealias Run = @Sendable (ContractorService, ContractorIdentity, InputObject, CallContext) async throws(PortalError) -> JSONValue
+    /// Mutations are writes: they go through the write guard (Idempotency-Key, natural keys, recovery).
+    /// They throw `PortalError` for bad input and `WriteRefusal` when the guard answers instead.
+    typealias Write = @Sendable (PortalWrites, String?, ContractorIdentity, InputObject, CallContext, WriteRenderer) async throws -> PortalWrites.Answer
 
-    let kind: Kind
-    let run: Run
+    enum Body: Sendable {
+        case query(Run)
+        case mutation(Write)
+    }
+
+    let body: Body
+
+    var kind: Kind {
+        switch body {
+        case .query: .query
+        case .mutation: .mutation
+        }
+    }
 
     static let all: [String: Procedure] = [
         "contractor.status": query { service, who, _, _ throws(PortalError) in service.status(who) },
@@ -28,12 +42,12 @@ struct Procedure: Sendable {
         "contractor.maintenanceJobNotes": query { service, who, input, context throws(PortalError) in
             .array(try await service.maintenanceJobNotes(who, jobId: try input.requiredID("jobId"), context).map(\.json))
         },
-        "contractor.toggleJobCompletion": mutation { service, who, input, context throws(PortalError) in
-            guard let completed = try input.bool("completed") else { throw .invalid(field: "completed", reason: "is required") }
-            return try await service.setJobCompletion(who, jobId: try input.requiredID("jobId"), completed: completed, context).json
+        "contractor.toggleJobCompletion": mutation { writes, key, who, input, context, render in
+            guard let completed = try input.bool("completed") else { throw PortalError.invalid(field: "completed", reason: "is required") }
+            return try await writes.setCompletion(key: key, who, jobId: try input.requiredID("jobId"), completed: completed, context, render)
         },
-        "contractor.addJobNote": mutation { service, who, input, context throws(PortalError) in
-            try await service.addJobNote(who, jobId: try input.requiredID("jobId"), text: try input.requiredString("text"), context).json
+        "contractor.addJobNote": mutation { writes, key, who, input, context, render in
+            try await writes.addNote(key: key, who, jobId: try input.requiredID("jobId"), text: try input.requiredString("text"), field: "text", context, render)
         },
         "contractor.statements": query { service, who, input, context throws(PortalError) in
             try await service.statements(who, dateFrom: try input.string("dateFrom"), dateTo: try input.string("dateTo"), context).json
@@ -41,14 +55,14 @@ struct Procedure: Sendable {
         "contractor.pendingStatements": query { service, who, _, context throws(PortalError) in
             .array(try await service.pendingStatements(who, context).map(\.json))
         },
-        "contractor.submitInvoice": mutation { service, who, input, context throws(PortalError) in
+        "contractor.submitInvoice": mutation { writes, key, who, input, context, render in
             let draft = InvoiceDraft(
                 jobId: try input.requiredID("jobId"), amount: try input.requiredDecimal("amount"), reference: try input.string("reference"),
                 invoiceDate: try input.string("invoiceDate"), description: try input.string("description"))
-            return try await service.submitInvoice(who, draft, context).json
+            return try await writes.submitInvoice(key: key, who, draft, context, render)
         },
     ]
 
-    static func query(_ run: @escaping Run) -> Procedure { Procedure(kind: .query, run: run) }
-    static func mutation(_ run: @escaping Run) -> Procedure { Procedure(kind: .mutation, run: run) }
+    static func query(_ run: @escaping Run) -> Procedure { Procedure(body: .query(run)) }
+    static func mutation(_ write: @escaping Write) -> Procedure { Procedure(body: .mutation(write)) }
 }

@@ -13,6 +13,8 @@ enum TRPCCode: String, Sendable {
     case methodNotSupported = "METHOD_NOT_SUPPORTED"
     case timeout = "TIMEOUT"
     case payloadTooLarge = "PAYLOAD_TOO_LARGE"
+    case conflict = "CONFLICT"
+    case unprocessableContent = "UNPROCESSABLE_CONTENT"
     case tooManyRequests = "TOO_MANY_REQUESTS"
     case internalServerError = "INTERNAL_SERVER_ERROR"
     case badGateway = "BAD_GATEWAY"
@@ -28,7 +30,9 @@ enum TRPCCode: String, Sendable {
         case .notFound: -32004
         case .methodNotSupported: -32005
         case .timeout: -32008
+        case .conflict: -32009
         case .payloadTooLarge: -32013
+        case .unprocessableContent: -32022
         case .tooManyRequests: -32029
         case .internalServerError, .badGateway, .serviceUnavailable, .gatewayTimeout: -32603
         }
@@ -42,7 +46,9 @@ enum TRPCCode: String, Sendable {
         case .notFound: 404
         case .methodNotSupported: 405
         case .timeout: 408
+        case .conflict: 409
         case .payloadTooLarge: 413
+        case .unprocessableContent: 422
         case .tooManyRequests: 429
         case .internalServerError: 500
         case .badGateway: 502
@@ -82,6 +88,16 @@ struct TRPCError: Error, Sendable {
             case (_, .failed): self.init(.badGateway, error.message)
             }
         }
+    }
+
+    init(_ refusal: WriteRefusal) {
+        let code: TRPCCode = switch refusal {
+        case .badKey: .badRequest
+        case .keyReused: .unprocessableContent
+        case .inFlight, .duplicateInvoice: .conflict
+        case .outcomeUnknown, .storeUnavailable: .serviceUnavailable
+        }
+        self.init(code, refusal.message, retryAfter: refusal.retryAfter)
     }
 
     func json(path: String, requestID: String) -> JSONValue {

@@ -15,20 +15,54 @@ enum TRPCRoutes {
         var input: JSONValue?
     }
 
-    static func register(on router: inout Router, service: ContractorService, sessions: SessionAuthenticator, maxBatch: Int) {
-        let handler: Handler = { request in
-            await handle(request, service: service, sessions: sessions, maxBatch: maxBatch)
+    /// One call's place in the answer: its element (`{"result":…}` or `{"error":…}`) and HTTP status.
+    struct CallAnswer: Sendable {
+        var element: JSONValue
+        var status: Int
+        var retryAfter: Int?
+        var replayed = false
+
+        init(_ result: Result<JSONValue, TRPCError>, path: String, requestID: String) {
+            switch result {
+            case .success(let data):
+                element = .object(["result": .object(["data": data])])
+                status = 200
+            case .failure(let error):
+                element = error.json(path: path, requestID: requestID)
+                status = error.code.httpStatus
+                retryAfter = error.retryAfter
+            }
         }
+
+        /// A write's outcome as the guard gives it, first or replayed: the stored element, as sent.
+        init(_ answer: PortalWrites.Answer) {
+            element = (try? JSONText.parse(answer.outcome.body)) ?? .null
+            status = answer.outcome.status
+            retryAfter = answer.outcome.retryAfter
+            replayed = answer.replayed
+        }
+    }
+
+    struct Services: Sendable {
+        let service: ContractorService
+        let writes: PortalWrites
+        let sessions: SessionAuthenticator
+        let maxBatch: Int
+    }
+
+    static func register(on router: inout Router, _ services: Services) {
+        let handler: Handler = { request in await handle(request, services) }
         router.get(prefix + ":path", handler)
         router.post(prefix + ":path", handler)
     }
 
-    static func handle(_ request: Request, service: ContractorService, sessions: SessionAuthenticator, maxBatch: Int) async -> Response {
+    static func handle(_ request: Request, _ services: Services) async -> Response {
+        let maxBatch = services.maxBatch
         let paths = (request.parameters["path"] ?? "").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         let batch = ["1", "true"].contains(request.query("batch") ?? "")
         // Whole-request refusals first: they answer every call alike.
         func refuseAll(_ error: TRPCError) -> Response {
-            respond(paths.map { ($0, Result<JSONValue, TRPCError>.failure(error)) }, batch: batch, requestID: request.requestID)
+            respond(paths.map { CallAnswer(.failure(error), path: $0, requestID: request.requestID) }, batch: batch)
         }
         guard batch || paths.count == 1 else { return refuseAll(TRPCError(.badRequest, "Batching needs ?batch=1")) }
         guard paths.count <= maxBatch else { return refuseAll(TRPCError(.badRequest, "A batch may hold at most \(maxBatch) calls")) }
@@ -59,28 +93,35 @@ enum TRPCRoutes {
             calls.append(Call(path: path, procedure: lookup(path, method: request.method), input: callInput))
         }
         let session: Session
-        switch sessions.authenticate(request) {
+        switch services.sessions.authenticate(request) {
         case .success(let found): session = found
         case .failure(let refusal):
             // An unknown path or wrong method still says so; every real procedure needs the session.
             let unauthorized = TRPCError(.unauthorized, refusal.message)
-            return respond(calls.map { call in (call.path, .failure(call.procedure.failureValue ?? unauthorized)) },
-                           batch: batch, requestID: request.requestID, challenge: refusal.challenge)
+            return respond(calls.map { call in CallAnswer(.failure(call.procedure.failureValue ?? unauthorized), path: call.path, requestID: request.requestID) },
+                           batch: batch, challenge: refusal.challenge)
+        }
+        let mutations = calls.filter { (try? $0.procedure.get())?.kind == .mutation }.count
+        let key = request.headers["Idempotency-Key"]
+        // A key stands for one write: with two, a retry could not say which one it repeats.
+        if key != nil, mutations > 1 {
+            return refuseAll(TRPCError(.badRequest, "An Idempotency-Key covers one mutation: send each keyed mutation in its own request"))
         }
         let context = CallContext(requestID: request.requestID, deadline: request.deadline)
-        let hasMutation = calls.contains { (try? $0.procedure.get())?.kind == .mutation }
-        var outcomes = [Result<JSONValue, TRPCError>?](repeating: nil, count: calls.count)
-        if hasMutation || calls.count == 1 {
+        let caller = Caller(services: services, session: session, context: context, key: key)
+        var answers = [CallAnswer?](repeating: nil, count: calls.count)
+        if mutations > 0 || calls.count == 1 {
             // Mutations in a batch run one after another, in the order sent: a later one may rely on an earlier.
-            for (index, call) in calls.enumerated() { outcomes[index] = await run(call, service, session, context) }
+            for (index, call) in calls.enumerated() { answers[index] = await caller.run(call) }
         } else {
-            await withTaskGroup(of: (Int, Result<JSONValue, TRPCError>).self) { group in
-                for (index, call) in calls.enumerated() { group.addTask { (index, await run(call, service, session, context)) } }
-                for await (index, outcome) in group { outcomes[index] = outcome }
+            await withTaskGroup(of: (Int, CallAnswer).self) { group in
+                for (index, call) in calls.enumerated() { group.addTask { (index, await caller.run(call)) } }
+                for await (index, answer) in group { answers[index] = answer }
             }
         }
-        return respond(zip(calls, outcomes).map { call, outcome in (call.path, outcome ?? .failure(TRPCError(.internalServerError, "Internal server error"))) },
-                       batch: batch, requestID: request.requestID)
+        return respond(zip(calls, answers).map { call, answer in
+            answer ?? CallAnswer(.failure(TRPCError(.internalServerError, "Internal server error")), path: call.path, requestID: request.requestID)
+        }, batch: batch)
     }
 
     static func lookup(_ path: String, method: HTTPMethod) -> Result<Procedure, TRPCError> {
@@ -92,19 +133,52 @@ enum TRPCRoutes {
         }
     }
 
-    static func run(_ call: Call, _ service: ContractorService, _ session: Session, _ context: CallContext) async -> Result<JSONValue, TRPCError> {
-        let procedure: Procedure
-        switch call.procedure {
-        case .success(let found): procedure = found
-        case .failure(let error): return .failure(error)
+    /// What every call of one request shares: who asks, the deadline, the request's Idempotency-Key.
+    struct Caller: Sendable {
+        let services: Services
+        let session: Session
+        let context: CallContext
+        let key: String?
+
+        func run(_ call: Call) async -> CallAnswer {
+            let requestID = context.requestID
+            let procedure: Procedure
+            switch call.procedure {
+            case .success(let found): procedure = found
+            case .failure(let error): return CallAnswer(.failure(error), path: call.path, requestID: requestID)
+            }
+            do {
+                let input = try InputObject(unwrapSuperjson(call.input))
+                try input.checkIdentity(session.identity)
+                switch procedure.body {
+                case .query(let run):
+                    return CallAnswer(.success(try await run(services.service, session.identity, input, context)), path: call.path, requestID: requestID)
+                case .mutation(let write):
+                    return CallAnswer(try await write(services.writes, key, session.identity, input, context, renderer(path: call.path, requestID: requestID)))
+                }
+            } catch let error as PortalError {
+                return CallAnswer(.failure(TRPCError(error)), path: call.path, requestID: requestID)
+            } catch let refusal as WriteRefusal {
+                return CallAnswer(.failure(TRPCError(refusal)), path: call.path, requestID: requestID)
+            } catch {
+                return CallAnswer(.failure(TRPCError(.internalServerError, "Internal server error")), path: call.path, requestID: requestID)
+            }
         }
-        do {
-            let input = try InputObject(unwrapSuperjson(call.input))
-            try input.checkIdentity(session.identity)
-            return .success(try await procedure.run(service, session.identity, input, context))
-        } catch {
-            return .failure(TRPCError(error))
+    }
+
+    /// tRPC's shapes for a write: the call's element, so a replay inside a batch reads like the first answer.
+    static func renderer(path: String, requestID: String) -> WriteRenderer {
+        @Sendable func stored(_ answer: CallAnswer) -> StoredOutcome {
+            StoredOutcome(status: answer.status, body: answer.element.serialized(), retryAfter: answer.retryAfter)
         }
+        return WriteRenderer(via: "trpc", answer: { answer in
+            let data: JSONValue = switch answer {
+            case .note(let note): note.json
+            case .completion(let completion): completion.json
+            case .invoice(let result): result.json
+            }
+            return stored(CallAnswer(.success(data), path: path, requestID: requestID))
+        }, failure: { error in stored(CallAnswer(.failure(TRPCError(error)), path: path, requestID: requestID)) })
     }
 
     /// superjson sends `{"json": value, "meta": {...}}`; the value is the input.
@@ -113,25 +187,13 @@ enum TRPCRoutes {
         return fields["json"]
     }
 
-    static func respond(_ outcomes: [(path: String, result: Result<JSONValue, TRPCError>)], batch: Bool, requestID: String, challenge: String? = nil) -> Response {
-        let bodies: [JSONValue] = outcomes.map { path, result in
-            switch result {
-            case .success(let data): .object(["result": .object(["data": data])])
-            case .failure(let error): error.json(path: path, requestID: requestID)
-            }
-        }
-        let statuses = outcomes.map { outcome in
-            switch outcome.result {
-            case .success: 200
-            case .failure(let error): error.code.httpStatus
-            }
-        }
+    static func respond(_ answers: [CallAnswer], batch: Bool, challenge: String? = nil) -> Response {
+        let statuses = answers.map(\.status)
         let status = Set(statuses).count == 1 ? statuses[0] : 207
-        var response = Response.json(status: status, (batch ? JSONValue.array(bodies) : bodies[0]).serialized())
+        var response = Response.json(status: status, (batch ? JSONValue.array(answers.map(\.element)) : answers[0].element).serialized())
         response.headers.set("Cache-Control", "no-store")
-        if let retryAfter = outcomes.lazy.compactMap({ $0.result.failureValue?.retryAfter }).first {
-            response.headers.set("Retry-After", String(retryAfter))
-        }
+        if let retryAfter = answers.lazy.compactMap(\.retryAfter).first { response.headers.set("Retry-After", String(retryAfter)) }
+        if answers.contains(where: \.replayed) { response.headers.set("Idempotent-Replayed", "true") }
         if let challenge { response.headers.set("WWW-Authenticate", challenge) }
         return response
     }

@@ -156,22 +156,43 @@ public struct ContractorService: Sendable {
     /// Submits an invoice for one of the contractor's own jobs. The amount goes to AgentOS as the exact
     /// decimal literal that was validated.
     public func submitInvoice(_ who: ContractorIdentity, _ draft: InvoiceDraft, _ context: CallContext) async throws(PortalError) -> InvoiceSubmissionResult {
-        let jobId = try Validate.id(draft.jobId, field: "jobId")
-        let amount = try Validate.amount(draft.amount, field: "amount")
-        let reference = try Validate.optionalText(draft.reference, field: "reference", max: 100)
-        let description = try Validate.optionalText(draft.description, field: "description", max: 2_000)
-        let invoiceDate = try draft.invoiceDate.map { raw throws(PortalError) in try Validate.isoDate(raw, field: "invoiceDate").text }
-            ?? DateCodec.shared.format(Date()).prefix(10).description
-        let job = try await ownedJob(who, jobId, context)
+        try await submitInvoice(who, try draft.validated(), context)
+    }
+
+    public func submitInvoice(_ who: ContractorIdentity, _ invoice: Invoice, _ context: CallContext) async throws(PortalError) -> InvoiceSubmissionResult {
+        let job = try await ownedJob(who, invoice.jobId, context)
         let body = JSONValue.object([
-            "JobID": .string(job.jobId), "Amount": OutputFormat.money(amount), "Reference": reference.map(JSONValue.string) ?? .null,
-            "InvoiceDate": .string(invoiceDate), "Description": description.map(JSONValue.string) ?? .null,
+            "JobID": .string(job.jobId), "Amount": OutputFormat.money(invoice.amount), "Reference": invoice.reference.map(JSONValue.string) ?? .null,
+            "InvoiceDate": .string(invoice.invoiceDate), "Description": invoice.description.map(JSONValue.string) ?? .null,
         ])
         let answer = try await upstream { () async throws(AgentOSError) in
             try await agentOS.write(.submitInvoice(shortName: who.shortName, contractorId: who.contractorId, invoice: body), context)
         }
         guard let answer else { throw .notFound("Contractor not found") }
         return InvoiceSubmissionResult(upstream: answer)
+    }
+
+    // MARK: did AgentOS get it? (after a write whose outcome is unknown; errors are not swallowed here,
+    // since "could not look" must never read as "not there")
+
+    /// The pending entry that is this invoice, if AgentOS has it.
+    public func submittedInvoice(_ who: ContractorIdentity, _ invoice: Invoice, _ context: CallContext) async throws(PortalError) -> PendingStatementEntry? {
+        try await pendingStatements(who, context).first(where: invoice.matches)
+    }
+
+    /// The job's notes that may be this contractor's (by them, or naming no author), straight from AgentOS.
+    public func ownNotes(_ who: ContractorIdentity, jobId: String, _ context: CallContext) async throws(PortalError) -> [ContractorJobNote] {
+        let job = try await ownedJob(who, jobId, context)
+        let all: [ContractorJobNote]
+        if let embedded = job.embeddedNotes { all = embedded } else {
+            do { all = try await notes(of: job.jobId, who, context) } catch { throw .upstream(error) }
+        }
+        return all.filter { $0.createdBy == nil || $0.createdBy == who.contractorId }
+    }
+
+    /// The job as AgentOS has it now (this contractor's only).
+    public func currentJob(_ who: ContractorIdentity, jobId: String, _ context: CallContext) async throws(PortalError) -> ContractorMaintenanceJob {
+        try await ownedJob(who, jobId, context)
     }
 
     // MARK: shared steps
@@ -220,6 +241,12 @@ public struct JobCompletion: Sendable, Equatable {
     public var jobId: String
     public var completed: Bool
     public var job: ContractorMaintenanceJob?
+
+    public init(jobId: String, completed: Bool, job: ContractorMaintenanceJob?) {
+        self.jobId = jobId
+        self.completed = completed
+        self.job = job
+    }
 
     public var json: JSONValue {
         .object(["jobId": .string(jobId), "completed": .bool(completed), "job": job?.json ?? .null])

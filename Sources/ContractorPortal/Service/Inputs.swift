@@ -95,4 +95,40 @@ public struct InvoiceDraft: Sendable {
         self.invoiceDate = invoiceDate
         self.description = description
     }
+
+    /// The draft checked field by field (naming the first bad one); the invoice date defaults to today (UTC).
+    public func validated(today: Date = Date()) throws(PortalError) -> Invoice {
+        Invoice(
+            jobId: try Validate.id(jobId, field: "jobId"),
+            amount: try Validate.amount(amount, field: "amount"),
+            reference: try Validate.optionalText(reference, field: "reference", max: 100),
+            invoiceDate: try invoiceDate.map { raw throws(PortalError) in try Validate.isoDate(raw, field: "invoiceDate").text }
+                ?? String(DateCodec.shared.format(today).prefix(10)),
+            description: try Validate.optionalText(description, field: "description", max: 2_000))
+    }
+}
+
+/// An invoice that passed validation: what is sent to AgentOS, and what identifies it afterwards.
+public struct Invoice: Sendable, Equatable {
+    public let jobId: String
+    public let amount: Decimal
+    public let reference: String?
+    public let invoiceDate: String
+    public let description: String?
+
+    public init(jobId: String, amount: Decimal, reference: String?, invoiceDate: String, description: String?) {
+        self.jobId = jobId
+        self.amount = amount
+        self.reference = reference
+        self.invoiceDate = invoiceDate
+        self.description = description
+    }
+
+    /// Whether an entry of the contractor's pending list is this invoice: same job and amount, and the same
+    /// reference (or, without one, the same invoice date).
+    public func matches(_ entry: PendingStatementEntry) -> Bool {
+        guard entry.jobId == jobId, entry.amount == amount else { return false }
+        if let reference { return entry.invoiceNumber == reference }
+        return entry.date.map { String(DateCodec.shared.format($0).prefix(10)) } == invoiceDate
+    }
 }

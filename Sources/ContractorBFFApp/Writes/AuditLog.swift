@@ -1,0 +1,46 @@
+import Foundation
+import Glibc
+import HTTPServer
+
+/// The append-only audit log: one JSON line per write and sign-in event, fsynced before the event is
+/// acknowledged. It names who did what to which id with what outcome, and never a secret or a note's text.
+public actor AuditLog {
+    private let fd: Int32
+    private let logger: Logger
+
+    public init(directory: String, logger: Logger) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let path = directory + "/audit.jsonl"
+        fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw IdempotencyStoreError.unavailable("cannot open \(path): errno \(errno)") }
+        self.logger = logger
+    }
+
+    public struct Event: Sendable {
+        public var action: String
+        public var agency: String
+        public var contractor: String
+        public var target: String?
+        public var outcome: String
+        public var status: Int?
+        public var requestID: String
+        public var detail: String?
+    }
+
+    public func record(_ event: Event) {
+        var line: [UInt8] = Array("{\"time\":".utf8)
+        JSON.appendString(ISO8601DateFormatter().string(from: Date()), to: &line)
+        for (name, value) in [("action", event.action), ("agency", event.agency), ("contractor", event.contractor),
+                              ("target", event.target), ("outcome", event.outcome), ("requestId", event.requestID), ("detail", event.detail)] {
+            guard let value else { continue }
+            line += Array(",\"\(name)\":".utf8)
+            JSON.appendString(value, to: &line)
+        }
+        if let status = event.status { line += Array(",\"status\":\(status)".utf8) }
+        line += Array("}\n".utf8)
+        let written = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        if written != line.count || fdatasync(fd) != 0 {
+            logger.log(.error, "audit_write_failed", ["requestId": .string(event.requestID), "errno": .int(Int(errno))])
+        }
+    }
+}

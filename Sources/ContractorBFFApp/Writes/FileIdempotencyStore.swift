@@ -1,0 +1,165 @@
+import AgentOS
+import Foundation
+import Glibc
+
+/// The embedded idempotency store: an append-only JSON-lines file, each line the latest state of one key,
+/// fsynced before a claim or an outcome is acknowledged. Read back at start (a torn last line from a
+/// crash is skipped), expired records dropped, and the file rewritten compactly.
+///
+/// A record left "in flight" by a process that died may belong to a call AgentOS is still working on, so
+/// it is answered "in flight" (409) until the attempt's upstream deadline (`settleMs`) has passed; only then
+/// does a retry look at AgentOS, which by then has answered the dead process's call or never will.
+public actor FileIdempotencyStore: IdempotencyStore {
+    struct Record: Sendable {
+        var fingerprint: String
+        /// "inflight" (sent, outcome not yet known), "done", or "unknown".
+        var state: String
+        /// Milliseconds since 1970 when the key was first claimed (the TTL runs from here).
+        var createdAt: Int
+        /// When the latest attempt was claimed.
+        var attemptedAt: Int
+        var outcome: StoredOutcome?
+        var recovery: JSONValue
+    }
+
+    private let path: String
+    private let ttl: Int
+    private let settle: Int
+    private let clock: @Sendable () -> Int
+    /// Claims of keys that were in flight when an earlier process stopped: not before then.
+    private var settlingUntil: [IdempotencyID: Int] = [:]
+    private var records: [IdempotencyID: Record] = [:]
+    /// Keys whose first request is running in this process (an "inflight" record without this is a crash).
+    private var running: Set<IdempotencyID> = []
+    private var fd: Int32 = -1
+
+    /// `clock` gives milliseconds since 1970.
+    public init(
+        directory: String, ttlSeconds: Int, settleMs: Int, clock: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970 * 1000) }
+    ) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        path = directory + "/idempotency.jsonl"
+        ttl = ttlSeconds * 1000
+        settle = settleMs
+        self.clock = clock
+        let now = clock()
+        var loaded: [IdempotencyID: Record] = [:]
+        if let data = FileManager.default.contents(atPath: path) {
+            for line in data.split(separator: UInt8(ascii: "\n")) {
+                guard let value = try? JSONText.parse(Array(line)), let (id, record) = Self.decode(value) else { continue }
+                loaded[id] = record
+            }
+        }
+        // A request that was in flight when the process stopped has an unknown outcome now.
+        records = loaded.filter { $0.value.createdAt + ttlSeconds * 1000 > now }
+        for (id, record) in records where record.state == "inflight" {
+            records[id]?.state = "unknown"
+            settlingUntil[id] = record.attemptedAt + settleMs
+        }
+        let compact = records.map { Self.encode($0.key, $0.value) + [10] }.joined()
+        let temporary = path + ".tmp"
+        let tmp = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard tmp >= 0 else { throw IdempotencyStoreError.unavailable("cannot write \(temporary): errno \(errno)") }
+        let bytes = Array(compact)
+        let written = bytes.withUnsafeBytes { Glibc.write(tmp, $0.baseAddress, $0.count) }
+        guard written == bytes.count, fsync(tmp) == 0 else {
+            Glibc.close(tmp)
+            throw IdempotencyStoreError.unavailable("cannot write \(temporary): errno \(errno)")
+        }
+        Glibc.close(tmp)
+        guard rename(temporary, path) == 0 else { throw IdempotencyStoreError.unavailable("cannot replace \(path): errno \(errno)") }
+        fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw IdempotencyStoreError.unavailable("cannot open \(path): errno \(errno)") }
+        let directoryFD = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            _ = fsync(directoryFD)
+            Glibc.close(directoryFD)
+        }
+    }
+
+    public func claim(_ id: IdempotencyID, fingerprint: String, recovery: JSONValue) throws(IdempotencyStoreError) -> Claim {
+        let now = clock()
+        if var record = records[id], record.createdAt + ttl > now {
+            guard record.fingerprint == fingerprint else { return .mismatch }
+            switch record.state {
+            case "done": if let outcome = record.outcome { return .replay(outcome) }
+            case "inflight" where running.contains(id): return .inFlight
+            default: break
+            }
+            // Unknown: this process owns the key again; the caller checks AgentOS before sending.
+            if running.contains(id) { return .inFlight }
+            if let until = settlingUntil[id], now < until { return .inFlight }
+            settlingUntil[id] = nil
+            running.insert(id)
+            record.state = "inflight"
+            record.attemptedAt = now
+            try persist(id, record)
+            return .unknown(recovery: record.recovery)
+        }
+        let record = Record(fingerprint: fingerprint, state: "inflight", createdAt: now, attemptedAt: now, outcome: nil, recovery: recovery)
+        try persist(id, record)
+        running.insert(id)
+        return .fresh
+    }
+
+    public func finish(_ id: IdempotencyID, outcome: StoredOutcome?) throws(IdempotencyStoreError) {
+        running.remove(id)
+        guard var record = records[id] else { return }
+        record.state = outcome == nil ? "unknown" : "done"
+        record.outcome = outcome
+        try persist(id, record)
+    }
+
+    public func release(_ id: IdempotencyID) {
+        running.remove(id)
+        guard records.removeValue(forKey: id) != nil else { return }
+        // A tombstone: read back, it makes the key fresh again.
+        try? append(Self.encode(id, nil))
+    }
+
+    private func persist(_ id: IdempotencyID, _ record: Record) throws(IdempotencyStoreError) {
+        try append(Self.encode(id, record))
+        records[id] = record
+    }
+
+    private func append(_ line: [UInt8]) throws(IdempotencyStoreError) {
+        let bytes = line + [10]
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count, fdatasync(fd) == 0 else { throw .unavailable("idempotency record not durable: errno \(errno)") }
+    }
+
+    static func encode(_ id: IdempotencyID, _ record: Record?) -> [UInt8] {
+        var fields: [String: JSONValue] = ["agency": .string(id.agency), "contractor": .string(id.contractor), "key": .string(id.key)]
+        if let record {
+            fields["fingerprint"] = .string(record.fingerprint)
+            fields["state"] = .string(record.state)
+            fields["createdAt"] = .number(String(record.createdAt))
+            fields["attemptedAt"] = .number(String(record.attemptedAt))
+            fields["recovery"] = record.recovery
+            if let outcome = record.outcome {
+                fields["status"] = .number(String(outcome.status))
+                fields["body"] = .string(String(decoding: outcome.body, as: UTF8.self))
+            }
+        } else {
+            fields["state"] = .string("released")
+        }
+        return JSONValue.object(fields).serialized()
+    }
+
+    static func decode(_ value: JSONValue) -> (IdempotencyID, Record)? {
+        guard case .string(let agency)? = value["agency"], case .string(let contractor)? = value["contractor"],
+              case .string(let key)? = value["key"], case .string(let state)? = value["state"] else { return nil }
+        let id = IdempotencyID(agency: agency, contractor: contractor, key: key)
+        guard state != "released", case .string(let fingerprint)? = value["fingerprint"],
+              case .number(let created)? = value["createdAt"], let createdAt = Int(created) else {
+            return (id, Record(fingerprint: "", state: "released", createdAt: 0, attemptedAt: 0, outcome: nil, recovery: .null))
+        }
+        var attemptedAt = createdAt
+        if case .number(let attempted)? = value["attemptedAt"], let at = Int(attempted) { attemptedAt = at }
+        var outcome: StoredOutcome?
+        if case .number(let status)? = value["status"], let code = Int(status), case .string(let body)? = value["body"] {
+            outcome = StoredOutcome(status: code, body: Array(body.utf8))
+        }
+        return (id, Record(fingerprint: fingerprint, state: state, createdAt: createdAt, attemptedAt: attemptedAt, outcome: outcome, recovery: value["recovery"] ?? .null))
+    }
+}

@@ -1,0 +1,63 @@
+import AgentOS
+import Foundation
+
+/// Which write a key belongs to: keys are scoped to the contractor (two contractors may use the same key).
+public struct IdempotencyID: Sendable, Hashable {
+    public let agency: String
+    public let contractor: String
+    public let key: String
+
+    public init(agency: String, contractor: String, key: String) {
+        self.agency = agency
+        self.contractor = contractor
+        self.key = key
+    }
+}
+
+/// A write's outcome as the caller saw it, replayed byte for byte.
+public struct StoredOutcome: Sendable, Equatable {
+    public var status: Int
+    public var body: [UInt8]
+    /// `Retry-After` seconds for an answer that says "wait"; such answers are never stored (nothing was
+    /// written), so this is not persisted.
+    public var retryAfter: Int?
+
+    public init(status: Int, body: [UInt8], retryAfter: Int? = nil) {
+        self.status = status
+        self.body = body
+        self.retryAfter = retryAfter
+    }
+}
+
+/// What a claim on a key finds.
+public enum Claim: Sendable, Equatable {
+    /// Never seen (or expired): the caller owns the key and must `finish` or `release` it.
+    case fresh
+    /// Done before: answer this.
+    case replay(StoredOutcome)
+    /// The first request with this key is still running in this process.
+    case inFlight
+    /// The key was used with a different request.
+    case mismatch
+    /// The first request was sent and its outcome is unknown (the process died, or AgentOS failed or timed
+    /// out after it may have applied it). The caller owns the key again, and must look at AgentOS before
+    /// sending anything; `recovery` says what to look for.
+    case unknown(recovery: JSONValue)
+}
+
+public enum IdempotencyStoreError: Error, Sendable, Equatable {
+    /// The record could not be made durable: the write must not proceed.
+    case unavailable(String)
+}
+
+/// Where idempotency records live. The embedded default is a file under DATA_DIR; a shared store for
+/// several replicas can implement the same protocol without touching callers.
+public protocol IdempotencyStore: Sendable {
+    /// Claims `id` for a request with this fingerprint. A fresh or unknown claim is durable (written and
+    /// synced) before this returns, so a crash after it cannot lose the fact that a call may have gone out.
+    func claim(_ id: IdempotencyID, fingerprint: String, recovery: JSONValue) async throws(IdempotencyStoreError) -> Claim
+    /// The outcome of a claimed request: stored for replay (durably), or nil when it is unknown.
+    func finish(_ id: IdempotencyID, outcome: StoredOutcome?) async throws(IdempotencyStoreError)
+    /// Nothing was sent (validation, ownership, refused before the call): the claim is forgotten.
+    func release(_ id: IdempotencyID) async
+}

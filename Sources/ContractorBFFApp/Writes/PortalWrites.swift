@@ -1,0 +1,144 @@
+import AgentOS
+import ContractorPortal
+import Foundation
+
+/// A write's answer in the portal's terms, before an adapter shapes it.
+enum WriteAnswer: Sendable {
+    case note(ContractorJobNote)
+    case completion(JobCompletion)
+    case invoice(InvoiceSubmissionResult)
+}
+
+/// How one adapter writes a write's answer. What is stored for replay is exactly what the adapter sent,
+/// so a key is bound to the adapter that first used it (`via` is part of the request's fingerprint).
+struct WriteRenderer: Sendable {
+    let via: String
+    let answer: @Sendable (WriteAnswer) -> StoredOutcome
+    let failure: @Sendable (PortalError) -> StoredOutcome
+}
+
+/// The portal's three writes, each validated first (a bad request never claims a key), then run through the
+/// write guard with what to look for at AgentOS should the outcome of an earlier attempt be unknown.
+struct PortalWrites: Sendable {
+    typealias Answer = (outcome: StoredOutcome, replayed: Bool)
+
+    let service: ContractorService
+    let writeGuard: WriteGuard
+
+    func addNote(
+        key: String?, _ who: ContractorIdentity, jobId rawJobId: String, text rawText: String, field: String,
+        _ context: CallContext, _ render: WriteRenderer
+    ) async throws(WriteRefusal) -> Answer {
+        let jobId: String, text: String
+        do {
+            jobId = try Validate.id(rawJobId, field: "jobId")
+            text = try Validate.noteText(rawText, field: field)
+        } catch { return (render.failure(error), false) }
+        // The store keeps a digest, never the note's text.
+        let digest = Crypto.hex(Crypto.sha256(Array(text.utf8)))
+        let intent = WriteGuard.Intent(
+            action: "note.add", jobId: jobId,
+            canonical: JSONValue.object(["via": .string(render.via), "jobId": .string(jobId), "text": .string(text)]).serialized(),
+            recovery: .object(["textSha256": .string(digest)]), naturalKey: nil)
+        let service = service
+        return try await writeGuard.run(key: key, intent, who, context, recover: { recovery in
+            guard case .string(let wanted)? = recovery["textSha256"] else { return .unreachable }
+            do {
+                let notes = try await service.ownNotes(who, jobId: jobId, context)
+                let match = notes.first { Crypto.hex(Crypto.sha256(Array($0.text.trimmingCharacters(in: .whitespacesAndNewlines).utf8))) == wanted }
+                return match.map { .found(render.answer(.note($0))) } ?? .absent
+            } catch PortalError.notFound { return .absent } catch { return .unreachable }
+        }, perform: { _ in
+            await Self.settle(render) { () async throws(PortalError) in
+                .note(try await service.addJobNote(who, jobId: jobId, text: text, field: field, context))
+            }
+        })
+    }
+
+    /// `completed: nil` is the toggle. Its target is read before the guard and kept with the claim, so a
+    /// retry after an unknown outcome sends the state first meant, not the opposite of what it finds.
+    func setCompletion(
+        key: String?, _ who: ContractorIdentity, jobId rawJobId: String, completed: Bool?, _ context: CallContext, _ render: WriteRenderer
+    ) async throws(WriteRefusal) -> Answer {
+        let jobId: String, target: Bool
+        do {
+            jobId = try Validate.id(rawJobId, field: "jobId")
+            if let completed { target = completed } else { target = !(try await service.currentJob(who, jobId: jobId, context).isCompleted) }
+        } catch { return (render.failure(error), false) }
+        let intent = WriteGuard.Intent(
+            action: "job.completion", jobId: jobId,
+            canonical: JSONValue.object(["via": .string(render.via), "jobId": .string(jobId), "completed": completed.map(JSONValue.bool) ?? .null]).serialized(),
+            recovery: .object(["completed": .bool(target)]), naturalKey: nil)
+        let service = service
+        return try await writeGuard.run(key: key, intent, who, context, recover: { recovery in
+            guard case .bool(let wanted)? = recovery["completed"] else { return .unreachable }
+            do {
+                let job = try await service.currentJob(who, jobId: jobId, context)
+                guard job.isCompleted == wanted else { return .absent }
+                return .found(render.answer(.completion(JobCompletion(jobId: job.jobId, completed: wanted, job: job))))
+            } catch PortalError.notFound { return .absent } catch { return .unreachable }
+        }, perform: { recovery in
+            let state: Bool = if case .bool(let stored)? = recovery["completed"] { stored } else { target }
+            return await Self.settle(render) { () async throws(PortalError) in
+                .completion(try await service.setJobCompletion(who, jobId: jobId, completed: state, context))
+            }
+        })
+    }
+
+    /// An invoice's natural key is its job and reference (without a reference: its job, amount and date),
+    /// so the same invoice sent twice without a key is refused, naming the first.
+    func submitInvoice(
+        key: String?, _ who: ContractorIdentity, _ draft: InvoiceDraft, _ context: CallContext, _ render: WriteRenderer
+    ) async throws(WriteRefusal) -> Answer {
+        let invoice: Invoice
+        do { invoice = try draft.validated() } catch { return (render.failure(error), false) }
+        let amount = OutputFormat.money(invoice.amount)
+        let fields: [String: JSONValue] = [
+            "jobId": .string(invoice.jobId), "amount": amount, "reference": invoice.reference.map(JSONValue.string) ?? .null,
+            "invoiceDate": .string(invoice.invoiceDate),
+        ]
+        var canonical = fields
+        canonical["via"] = .string(render.via)
+        canonical["description"] = invoice.description.map(JSONValue.string) ?? .null
+        let natural = invoice.reference.map { "\(invoice.jobId)|reference:\($0)" }
+            ?? "\(invoice.jobId)|amount:\(String(decoding: amount.serialized(), as: UTF8.self))|date:\(invoice.invoiceDate)"
+        let intent = WriteGuard.Intent(
+            action: "invoice.submit", jobId: invoice.jobId, canonical: JSONValue.object(canonical).serialized(),
+            recovery: .object(fields), naturalKey: natural)
+        let service = service
+        return try await writeGuard.run(key: key, intent, who, context, recover: { recovery in
+            // What the first attempt sent (for a natural key it may differ from this request in its amount).
+            guard case .string(let jobId)? = recovery["jobId"], case .number(let literal)? = recovery["amount"],
+                  let sentAmount = Decimal(string: literal, locale: Locale(identifier: "en_US_POSIX")),
+                  case .string(let date)? = recovery["invoiceDate"] else { return .unreachable }
+            var reference: String?
+            if case .string(let sent)? = recovery["reference"] { reference = sent }
+            let sent = Invoice(jobId: jobId, amount: sentAmount, reference: reference, invoiceDate: date, description: nil)
+            do {
+                guard let entry = try await service.submittedInvoice(who, sent, context) else { return .absent }
+                let result = InvoiceSubmissionResult(upstream: .object([
+                    "InvoiceID": .string(entry.entryId), "Success": .bool(true), "Message": .string("Invoice already received by AgentOS"),
+                ]))
+                return .found(render.answer(.invoice(result)))
+            } catch { return .unreachable }
+        }, perform: { _ in
+            await Self.settle(render) { () async throws(PortalError) in .invoice(try await service.submitInvoice(who, invoice, context)) }
+        })
+    }
+
+    /// How a write ended, for the guard: answered, refused before anything was applied, or failed in a way
+    /// that may have left it applied at AgentOS (a timeout, a lost connection, a 5xx, an unreadable 2xx).
+    static func settle(_ render: WriteRenderer, _ body: () async throws(PortalError) -> WriteAnswer) async -> WriteResult {
+        do {
+            return .final(render.answer(try await body()))
+        } catch {
+            let outcome = render.failure(error)
+            guard case .upstream(let upstream) = error else { return .notSent(outcome) }
+            switch upstream {
+            case .timeout, .transport, .upstream, .unreadableBody: return .unknown(outcome)
+            case .notConfigured, .circuitOpen, .rateLimited, .keyBlocked, .overloaded, .unauthorized, .forbidden, .rejected:
+                return .notSent(outcome)
+            }
+        }
+    }
+}

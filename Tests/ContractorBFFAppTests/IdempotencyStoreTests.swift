@@ -1,0 +1,110 @@
+import AgentOS
+import ContractorBFFApp
+import Foundation
+import Synchronization
+import Testing
+
+/// The embedded idempotency store on its own: what it answers, what survives a restart, when records expire.
+@Suite("File idempotency store")
+struct IdempotencyStoreTests {
+    final class Clock: Sendable {
+        let now = Atomic<Int>(1_800_000_000_000)
+        func advance(ms: Int) { now.add(ms, ordering: .relaxed) }
+        var read: @Sendable () -> Int { { self.now.load(ordering: .relaxed) } }
+    }
+
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("idempotency-\(UUID().uuidString)").path
+    let id = IdempotencyID(agency: "demo", contractor: "C-1001", key: "key:k1")
+    let outcome = StoredOutcome(status: 201, body: Array(#"{"noteId":"N-1"}"#.utf8))
+    let recovery = JSONValue.object(["textSha256": .string("ab")])
+
+    func open(_ clock: Clock, ttl: Int = 60, settle: Int = 3_000) throws -> FileIdempotencyStore {
+        try FileIdempotencyStore(directory: directory, ttlSeconds: ttl, settleMs: settle, clock: clock.read)
+    }
+
+    @Test func claimsReplaysAndMismatches() async throws {
+        let clock = Clock()
+        let store = try open(clock)
+        #expect(try await store.claim(id, fingerprint: "f1", recovery: recovery) == .fresh)
+        #expect(try await store.claim(id, fingerprint: "f1", recovery: recovery) == .inFlight)
+        #expect(try await store.claim(id, fingerprint: "f2", recovery: recovery) == .mismatch)
+        try await store.finish(id, outcome: outcome)
+        #expect(try await store.claim(id, fingerprint: "f1", recovery: recovery) == .replay(outcome))
+        #expect(try await store.claim(id, fingerprint: "f2", recovery: recovery) == .mismatch)
+        let other = IdempotencyID(agency: "demo", contractor: "C-2002", key: "key:k1")
+        #expect(try await store.claim(other, fingerprint: "f2", recovery: recovery) == .fresh, "keys are the contractor's own")
+    }
+
+    @Test func outcomesSurviveARestartAndInFlightOnesBecomeUnknownAfterTheirDeadline() async throws {
+        let clock = Clock()
+        do {
+            let store = try open(clock)
+            #expect(try await store.claim(id, fingerprint: "f1", recovery: recovery) == .fresh)
+            try await store.finish(id, outcome: outcome)
+            let crashed = IdempotencyID(agency: "demo", contractor: "C-1001", key: "key:k2")
+            #expect(try await store.claim(crashed, fingerprint: "f1", recovery: recovery) == .fresh)
+            // The process dies here: k2's call may be in flight at AgentOS.
+        }
+        clock.advance(ms: 1_000)
+        let reopened = try open(clock)
+        let crashed = IdempotencyID(agency: "demo", contractor: "C-1001", key: "key:k2")
+        #expect(try await reopened.claim(id, fingerprint: "f1", recovery: recovery) == .replay(outcome))
+        #expect(try await reopened.claim(crashed, fingerprint: "f1", recovery: .null) == .inFlight, "within the dead call's deadline")
+        clock.advance(ms: 2_500)
+        #expect(try await reopened.claim(crashed, fingerprint: "f1", recovery: .null) == .unknown(recovery: recovery),
+                "after it, the retry owns the key and looks for what the first attempt sent")
+        #expect(try await reopened.claim(crashed, fingerprint: "f1", recovery: .null) == .inFlight)
+        try await reopened.finish(crashed, outcome: nil)
+        #expect(try await reopened.claim(crashed, fingerprint: "f1", recovery: .null) == .unknown(recovery: recovery), "still unknown: check again")
+    }
+
+    @Test func releasedKeysAreFreshAgainAcrossARestart() async throws {
+        let clock = Clock()
+        do {
+            let store = try open(clock)
+            #expect(try await store.claim(id, fingerprint: "f1", recovery: recovery) == .fresh)
+            await store.release(id)
+            #expect(try await store.claim(id, fingerprint: "f2", recovery: recovery) == .fresh)
+            await store.release(id)
+        }
+        let reopened = try open(clock)
+        #expect(try await reopened.claim(id, fingerprint: "f3", recovery: recovery) == .fresh)
+    }
+
+    @Test func recordsExpireAfterTheirTTLAndLeaveTheFile() async throws {
+        let clock = Clock()
+        do {
+            let store = try open(clock, ttl: 60)
+            #expect(try await store.claim(id, fingerprint: "f1", recovery: recovery) == .fresh)
+            try await store.finish(id, outcome: outcome)
+            clock.advance(ms: 59_000)
+            #expect(try await store.claim(id, fingerprint: "f1", recovery: recovery) == .replay(outcome))
+            clock.advance(ms: 1_000)
+            #expect(try await store.claim(id, fingerprint: "f2", recovery: recovery) == .fresh, "expired: the key is new")
+            try await store.finish(id, outcome: outcome)
+        }
+        clock.advance(ms: 61_000)
+        _ = try open(clock)
+        let text = try String(contentsOfFile: directory + "/idempotency.jsonl", encoding: .utf8)
+        #expect(text.isEmpty, "compaction at start drops expired records: \(text)")
+    }
+
+    @Test func aTornLastLineFromACrashIsSkipped() async throws {
+        let clock = Clock()
+        do {
+            let store = try open(clock)
+            #expect(try await store.claim(id, fingerprint: "f1", recovery: recovery) == .fresh)
+            try await store.finish(id, outcome: outcome)
+        }
+        let handle = try #require(FileHandle(forWritingAtPath: directory + "/idempotency.jsonl"))
+        handle.seekToEndOfFile()
+        handle.write(Data(#"{"agency":"demo","contractor":"C-1001","key":"key:k9","state":"inf"#.utf8))
+        try handle.close()
+        let reopened = try open(clock)
+        #expect(try await reopened.claim(id, fingerprint: "f1", recovery: recovery) == .replay(outcome))
+        let k9 = IdempotencyID(agency: "demo", contractor: "C-1001", key: "key:k9")
+        #expect(try await reopened.claim(k9, fingerprint: "f1", recovery: recovery) == .fresh)
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/idempotency.jsonl")
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+    }
+}
