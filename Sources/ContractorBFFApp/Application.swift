@@ -27,8 +27,10 @@ public struct Application: Sendable {
         service = ContractorService(agentOS: agentOS, logger: logger, settings: configuration.portal)
         sessions = SessionAuthenticator(tokens: SessionTokens(secret: configuration.sessionSecret), logger: logger)
         let audit = try AuditLog(directory: configuration.dataDirectory, logger: logger)
-        let idempotency = try FileIdempotencyStore(directory: configuration.dataDirectory, ttlSeconds: configuration.idempotencyTTLSeconds,
-            settleMs: Int(configuration.agentOS.deadline.components.seconds) * 1000 + Int(configuration.agentOS.deadline.components.attoseconds / 1_000_000_000_000_000))
+        let deadline = configuration.agentOS.deadline.components
+        let idempotency = try FileIdempotencyStore(
+            directory: configuration.dataDirectory, ttlSeconds: configuration.idempotencyTTLSeconds,
+            upstreamDeadlineMs: Int(deadline.seconds) * 1000 + Int(deadline.attoseconds / 1_000_000_000_000_000))
         let writes = PortalWrites(service: service, writeGuard: WriteGuard(store: idempotency, audit: audit))
         var router = Router()
         SystemRoutes.register(on: &router, agentOS: agentOS, mode: upstreamMode)

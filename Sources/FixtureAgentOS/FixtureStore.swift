@@ -104,6 +104,11 @@ public actor FixtureStore {
         }
     }
 
+    /// A job's listed notes as stored.
+    public func noteRecords(_ agency: String, _ jobID: String) -> [JSONValue] {
+        agencies[agency]?.notes[jobID] ?? []
+    }
+
     // MARK: writes, applied so later reads show them
 
     func setCompletion(_ agency: String, _ jobID: String, completed: Bool) -> JSONValue? {

@@ -81,12 +81,14 @@ struct CrashTests {
                 return await group.reduce(into: [Int]()) { $0.append($1) }
             }
         }
-        try await Task.sleep(for: .milliseconds(700))
-        let receivedAtKill = await fixture.store.received["submitInvoice"] ?? 0
+        // The kill comes once most invoices reached AgentOS (which holds each for 0.3 to 2.3 s), or after 2 s.
+        let start = ContinuousClock.now
+        while await fixture.store.received["submitInvoice"] ?? 0 < count * 3 / 4, ContinuousClock.now - start < .seconds(2) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         let appliedAtKill = await fixture.store.writes["submitInvoice"] ?? 0
         await first.kill()
         let answeredBeforeKill = await before.value.filter { $0 == 201 }.count
-        #expect(receivedAtKill == count, "every invoice had reached AgentOS when the kill came")
         #expect(appliedAtKill < count, "the kill landed while invoices were still in flight (\(appliedAtKill) applied)")
         #expect(answeredBeforeKill < count)
 
@@ -108,7 +110,7 @@ struct CrashTests {
             return await group.reduce(into: [Int: Int]()) { $0[$1.0] = $1.1 }
         }
         await second.kill()
-        // Let AgentOS finish every call the dead process started (the slowest lands 2.3 s after it was sent),
+        // Let AgentOS finish every call the dead process started (the slowest lands 2.3 s after it arrived),
         // so a duplicate made by a late one would be counted.
         try await Task.sleep(for: .milliseconds(2_500))
         #expect(outcomes.values.allSatisfy { $0 == 201 }, "every retry ends with the invoice: \(outcomes)")

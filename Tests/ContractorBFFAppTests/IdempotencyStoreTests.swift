@@ -18,8 +18,8 @@ struct IdempotencyStoreTests {
     let outcome = StoredOutcome(status: 201, body: Array(#"{"noteId":"N-1"}"#.utf8))
     let recovery = JSONValue.object(["textSha256": .string("ab")])
 
-    func open(_ clock: Clock, ttl: Int = 60, settle: Int = 3_000) throws -> FileIdempotencyStore {
-        try FileIdempotencyStore(directory: directory, ttlSeconds: ttl, settleMs: settle, clock: clock.read)
+    func open(_ clock: Clock, ttl: Int = 60, deadline: Int = 1_000) throws -> FileIdempotencyStore {
+        try FileIdempotencyStore(directory: directory, ttlSeconds: ttl, upstreamDeadlineMs: deadline, clock: clock.read)
     }
 
     @Test func claimsReplaysAndMismatches() async throws {
@@ -49,13 +49,36 @@ struct IdempotencyStoreTests {
         let reopened = try open(clock)
         let crashed = IdempotencyID(agency: "demo", contractor: "C-1001", key: "key:k2")
         #expect(try await reopened.claim(id, fingerprint: "f1", recovery: recovery) == .replay(outcome))
-        #expect(try await reopened.claim(crashed, fingerprint: "f1", recovery: .null) == .inFlight, "within the dead call's deadline")
-        clock.advance(ms: 2_500)
+        #expect(try await reopened.claim(crashed, fingerprint: "f1", recovery: .null) == .inFlight, "within three deadlines of the attempt")
+        clock.advance(ms: 1_999)
+        #expect(try await reopened.claim(crashed, fingerprint: "f1", recovery: .null) == .inFlight)
+        clock.advance(ms: 1)
         #expect(try await reopened.claim(crashed, fingerprint: "f1", recovery: .null) == .unknown(recovery: recovery),
                 "after it, the retry owns the key and looks for what the first attempt sent")
         #expect(try await reopened.claim(crashed, fingerprint: "f1", recovery: .null) == .inFlight)
         try await reopened.finish(crashed, outcome: nil)
         #expect(try await reopened.claim(crashed, fingerprint: "f1", recovery: .null) == .unknown(recovery: recovery), "still unknown: check again")
+    }
+
+    @Test func anUnknownOutcomeWhoseCallMayStillRunIsHeldUntilItCouldHaveEnded() async throws {
+        let clock = Clock()
+        do {
+            let store = try open(clock, deadline: 2_000)
+            #expect(try await store.claim(id, fingerprint: "f1", recovery: recovery) == .fresh)
+            clock.advance(ms: 1_000)
+            try await store.finish(id, outcome: nil, callMayStillRun: true)
+            #expect(try await store.claim(id, fingerprint: "f1", recovery: .null) == .inFlight)
+            let answered = IdempotencyID(agency: "demo", contractor: "C-1001", key: "key:answered")
+            #expect(try await store.claim(answered, fingerprint: "f1", recovery: recovery) == .fresh)
+            try await store.finish(answered, outcome: nil, callMayStillRun: false)
+            #expect(try await store.claim(answered, fingerprint: "f1", recovery: .null) == .unknown(recovery: recovery), "AgentOS answered: look at once")
+        }
+        // The hold (one deadline after our call gave up) is on disk: a restart does not shorten it.
+        let reopened = try open(clock, deadline: 2_000)
+        clock.advance(ms: 1_999)
+        #expect(try await reopened.claim(id, fingerprint: "f1", recovery: .null) == .inFlight)
+        clock.advance(ms: 1)
+        #expect(try await reopened.claim(id, fingerprint: "f1", recovery: .null) == .unknown(recovery: recovery))
     }
 
     @Test func releasedKeysAreFreshAgainAcrossARestart() async throws {

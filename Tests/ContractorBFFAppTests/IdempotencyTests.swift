@@ -72,11 +72,13 @@ struct IdempotencyTests {
     }
 
     @Test func aKeyStillInFlightIs409() async throws {
-        let portal = try await Portal.start()
+        // Timeouts far above the fixture's delay, so the first request surely ends with its answer.
+        let portal = try await Portal.start(environment: ["AGENTOS_TIMEOUT_MS": "5000", "AGENTOS_DEADLINE_MS": "6000"])
         defer { Task { await portal.stop() } }
         portal.faults(.on("addNote") { $0.latencyMs = 600 })
         async let first = portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"slow"}"#, headers: ["Idempotency-Key": "busy"])
-        try await Task.sleep(for: .milliseconds(150))
+        // The first is in flight once AgentOS holds its call.
+        while await portal.received("addNote") == 0 { try await Task.sleep(for: .milliseconds(10)) }
         let second = await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"slow"}"#, headers: ["Idempotency-Key": "busy"])
         #expect(second.status == 409)
         #expect(second.header("Retry-After") != nil)
@@ -161,9 +163,9 @@ struct IdempotencyTests {
         #expect(third.raw?.body == retried.raw?.body)
 
         // A note lost the same way is found by its text; one that never arrived is sent once.
-        portal.faults(.on("addNote") { $0.hang = true; $0.afterApplying = true; $0.times = 1 })
+        portal.faults(.on("addNote") { $0.status = 502; $0.afterApplying = true; $0.times = 1 })
         let hung = await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"Arrived"}"#, headers: ["Idempotency-Key": "n-1"])
-        #expect(hung.status == 504)
+        #expect(hung.status == 502)
         let found = await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"Arrived"}"#, headers: ["Idempotency-Key": "n-1"])
         #expect(found.status == 201)
         #expect(found.json["text"] == .string("Arrived"))
@@ -175,6 +177,31 @@ struct IdempotencyTests {
         #expect(sent.status == 201)
         #expect(sent.header("Idempotent-Replayed") == nil)
         #expect(await portal.writes()["addNote"] == 2)
+    }
+
+    /// AgentOS has not answered in time, and goes on to apply the write after our call gave up. A retry
+    /// that looked at once would find nothing and send it again; it is held ("in flight") for one upstream
+    /// deadline after the first call gave up, then finds the write.
+    @Test func aWriteThatTimedOutIsNotLookedForUntilItsCallCouldHaveEnded() async throws {
+        // Our call gives up after 0.6 s; AgentOS applies the note 1.2 s after it arrived, well inside the
+        // one deadline (3 s) it is given after that, even on a loaded machine.
+        let portal = try await Portal.start(environment: ["AGENTOS_TIMEOUT_MS": "600", "AGENTOS_DEADLINE_MS": "3000"])
+        defer { Task { await portal.stop() } }
+        portal.faults(.on("addNote") { $0.latencyMs = 1_200; $0.times = 1 })
+        let started = ContinuousClock.now
+        let timedOut = await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"Late"}"#, headers: ["Idempotency-Key": "late"])
+        #expect(timedOut.status == 504)
+        #expect(await portal.received("addNote") == 1, "the first call reached AgentOS")
+        var retry = await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"Late"}"#, headers: ["Idempotency-Key": "late"])
+        #expect(retry.status == 409, "held while AgentOS may still apply the first call")
+        #expect(retry.header("Retry-After") == "1")
+        while retry.status == 409, ContinuousClock.now - started < .seconds(8) {
+            try await Task.sleep(for: .milliseconds(200))
+            retry = await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"Late"}"#, headers: ["Idempotency-Key": "late"])
+        }
+        #expect(retry.status == 201)
+        #expect(retry.header("Idempotent-Replayed") == "true", "found at AgentOS: the late first call")
+        #expect(await portal.writes()["addNote"] == 1)
     }
 
     @Test func whenAgentOSCannotBeCheckedNothingIsResent() async throws {

@@ -6,9 +6,11 @@ import Glibc
 /// fsynced before a claim or an outcome is acknowledged. Read back at start (a torn last line from a
 /// crash is skipped), expired records dropped, and the file rewritten compactly.
 ///
-/// A record left "in flight" by a process that died may belong to a call AgentOS is still working on, so
-/// it is answered "in flight" (409) until the attempt's upstream deadline (`settleMs`) has passed; only then
-/// does a retry look at AgentOS, which by then has answered the dead process's call or never will.
+/// A record whose call timed out or lost its connection, or that a process left "in flight" when it died,
+/// may belong to a call AgentOS is still working on. It is answered "in flight" (409) until AgentOS has
+/// had the time to finish that call: one upstream deadline after our call gave up, or, after a crash (when
+/// that moment is unknown), three after the attempt began (the ownership read, the write, the lingering).
+/// Only then does a retry look at AgentOS, which by then has finished the call or never will.
 public actor FileIdempotencyStore: IdempotencyStore {
     struct Record: Sendable {
         var fingerprint: String
@@ -18,16 +20,16 @@ public actor FileIdempotencyStore: IdempotencyStore {
         var createdAt: Int
         /// When the latest attempt was claimed.
         var attemptedAt: Int
+        /// Not looked for at AgentOS before then (0: at once).
+        var settleUntil = 0
         var outcome: StoredOutcome?
         var recovery: JSONValue
     }
 
     private let path: String
     private let ttl: Int
-    private let settle: Int
+    private let upstreamDeadline: Int
     private let clock: @Sendable () -> Int
-    /// Claims of keys that were in flight when an earlier process stopped: not before then.
-    private var settlingUntil: [IdempotencyID: Int] = [:]
     private var records: [IdempotencyID: Record] = [:]
     /// Keys whose first request is running in this process (an "inflight" record without this is a crash).
     private var running: Set<IdempotencyID> = []
@@ -35,12 +37,12 @@ public actor FileIdempotencyStore: IdempotencyStore {
 
     /// `clock` gives milliseconds since 1970.
     public init(
-        directory: String, ttlSeconds: Int, settleMs: Int, clock: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970 * 1000) }
+        directory: String, ttlSeconds: Int, upstreamDeadlineMs: Int, clock: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970 * 1000) }
     ) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         path = directory + "/idempotency.jsonl"
         ttl = ttlSeconds * 1000
-        settle = settleMs
+        upstreamDeadline = upstreamDeadlineMs
         self.clock = clock
         let now = clock()
         var loaded: [IdempotencyID: Record] = [:]
@@ -54,7 +56,7 @@ public actor FileIdempotencyStore: IdempotencyStore {
         records = loaded.filter { $0.value.createdAt + ttlSeconds * 1000 > now }
         for (id, record) in records where record.state == "inflight" {
             records[id]?.state = "unknown"
-            settlingUntil[id] = record.attemptedAt + settleMs
+            records[id]?.settleUntil = max(record.settleUntil, record.attemptedAt + 3 * upstreamDeadlineMs)
         }
         let compact = records.map { Self.encode($0.key, $0.value) + [10] }.joined()
         let temporary = path + ".tmp"
@@ -88,8 +90,7 @@ public actor FileIdempotencyStore: IdempotencyStore {
             }
             // Unknown: this process owns the key again; the caller checks AgentOS before sending.
             if running.contains(id) { return .inFlight }
-            if let until = settlingUntil[id], now < until { return .inFlight }
-            settlingUntil[id] = nil
+            if now < record.settleUntil { return .inFlight }
             running.insert(id)
             record.state = "inflight"
             record.attemptedAt = now
@@ -102,11 +103,12 @@ public actor FileIdempotencyStore: IdempotencyStore {
         return .fresh
     }
 
-    public func finish(_ id: IdempotencyID, outcome: StoredOutcome?) throws(IdempotencyStoreError) {
+    public func finish(_ id: IdempotencyID, outcome: StoredOutcome?, callMayStillRun: Bool) throws(IdempotencyStoreError) {
         running.remove(id)
         guard var record = records[id] else { return }
         record.state = outcome == nil ? "unknown" : "done"
         record.outcome = outcome
+        if outcome == nil, callMayStillRun { record.settleUntil = clock() + upstreamDeadline }
         try persist(id, record)
     }
 
@@ -135,6 +137,7 @@ public actor FileIdempotencyStore: IdempotencyStore {
             fields["state"] = .string(record.state)
             fields["createdAt"] = .number(String(record.createdAt))
             fields["attemptedAt"] = .number(String(record.attemptedAt))
+            if record.settleUntil > 0 { fields["settleUntil"] = .number(String(record.settleUntil)) }
             fields["recovery"] = record.recovery
             if let outcome = record.outcome {
                 fields["status"] = .number(String(outcome.status))
@@ -160,6 +163,8 @@ public actor FileIdempotencyStore: IdempotencyStore {
         if case .number(let status)? = value["status"], let code = Int(status), case .string(let body)? = value["body"] {
             outcome = StoredOutcome(status: code, body: Array(body.utf8))
         }
-        return (id, Record(fingerprint: fingerprint, state: state, createdAt: createdAt, attemptedAt: attemptedAt, outcome: outcome, recovery: value["recovery"] ?? .null))
+        var record = Record(fingerprint: fingerprint, state: state, createdAt: createdAt, attemptedAt: attemptedAt, outcome: outcome, recovery: value["recovery"] ?? .null)
+        if case .number(let until)? = value["settleUntil"], let at = Int(until) { record.settleUntil = at }
+        return (id, record)
     }
 }

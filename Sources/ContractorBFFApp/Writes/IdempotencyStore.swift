@@ -56,8 +56,16 @@ public protocol IdempotencyStore: Sendable {
     /// Claims `id` for a request with this fingerprint. A fresh or unknown claim is durable (written and
     /// synced) before this returns, so a crash after it cannot lose the fact that a call may have gone out.
     func claim(_ id: IdempotencyID, fingerprint: String, recovery: JSONValue) async throws(IdempotencyStoreError) -> Claim
-    /// The outcome of a claimed request: stored for replay (durably), or nil when it is unknown.
-    func finish(_ id: IdempotencyID, outcome: StoredOutcome?) async throws(IdempotencyStoreError)
+    /// The outcome of a claimed request: stored for replay (durably), or nil when it is unknown. An unknown
+    /// outcome whose call may still be running at AgentOS (timed out, connection lost) is not looked for
+    /// until that call has had the time to end: till then the key answers "in flight".
+    func finish(_ id: IdempotencyID, outcome: StoredOutcome?, callMayStillRun: Bool) async throws(IdempotencyStoreError)
     /// Nothing was sent (validation, ownership, refused before the call): the claim is forgotten.
     func release(_ id: IdempotencyID) async
+}
+
+extension IdempotencyStore {
+    public func finish(_ id: IdempotencyID, outcome: StoredOutcome?) async throws(IdempotencyStoreError) {
+        try await finish(id, outcome: outcome, callMayStillRun: false)
+    }
 }

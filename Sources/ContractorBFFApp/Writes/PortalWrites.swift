@@ -135,7 +135,9 @@ struct PortalWrites: Sendable {
             let outcome = render.failure(error)
             guard case .upstream(let upstream) = error else { return .notSent(outcome) }
             switch upstream {
-            case .timeout, .transport, .upstream, .unreadableBody: return .unknown(outcome)
+            // No answer: AgentOS may still be working on it. An answer (a 5xx, an unreadable 2xx): it is done.
+            case .timeout, .transport: return .unknown(outcome, callMayStillRun: true)
+            case .upstream, .unreadableBody: return .unknown(outcome, callMayStillRun: false)
             case .notConfigured, .circuitOpen, .rateLimited, .keyBlocked, .overloaded, .unauthorized, .forbidden, .rejected:
                 return .notSent(outcome)
             }

@@ -40,14 +40,15 @@ public enum WriteRefusal: Error, Sendable, Equatable {
 }
 
 /// How a write ended, for the guard: stored for replay, not sent at all (the key is released), or sent
-/// with an unknown result (a retry checks AgentOS before sending again).
+/// with an unknown result (a retry checks AgentOS before sending again; if the call may still be running
+/// there, only once it has had the time to end).
 public enum WriteResult: Sendable {
     case final(StoredOutcome)
     case notSent(StoredOutcome)
-    case unknown(StoredOutcome)
+    case unknown(StoredOutcome, callMayStillRun: Bool)
 
     var outcome: StoredOutcome {
-        switch self { case .final(let o), .notSent(let o), .unknown(let o): o }
+        switch self { case .final(let o), .notSent(let o), .unknown(let o, _): o }
     }
 }
 
@@ -180,8 +181,8 @@ public struct WriteGuard: Sendable {
         case .notSent(let outcome):
             for id in ids { await store.release(id) }
             await audit("refused", outcome.status)
-        case .unknown(let outcome):
-            for id in ids { try? await store.finish(id, outcome: nil) }
+        case .unknown(let outcome, let callMayStillRun):
+            for id in ids { try? await store.finish(id, outcome: nil, callMayStillRun: callMayStillRun) }
             await audit("unknown", outcome.status)
         }
         return (result.outcome, false)

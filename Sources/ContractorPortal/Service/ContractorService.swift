@@ -180,14 +180,13 @@ public struct ContractorService: Sendable {
         try await pendingStatements(who, context).first(where: invoice.matches)
     }
 
-    /// The job's notes that may be this contractor's (by them, or naming no author), straight from AgentOS.
+    /// The job's notes that may be this contractor's (by them, or naming no author), straight from AgentOS:
+    /// the notes list and the job's embedded notes both, since either may be the first to show a new note.
     public func ownNotes(_ who: ContractorIdentity, jobId: String, _ context: CallContext) async throws(PortalError) -> [ContractorJobNote] {
         let job = try await ownedJob(who, jobId, context)
-        let all: [ContractorJobNote]
-        if let embedded = job.embeddedNotes { all = embedded } else {
-            do { all = try await notes(of: job.jobId, who, context) } catch { throw .upstream(error) }
-        }
-        return all.filter { $0.createdBy == nil || $0.createdBy == who.contractorId }
+        let listed: [ContractorJobNote]
+        do { listed = try await notes(of: job.jobId, who, context) } catch { throw .upstream(error) }
+        return (listed + (job.embeddedNotes ?? [])).filter { $0.createdBy == nil || $0.createdBy == who.contractorId }
     }
 
     /// The job as AgentOS has it now (this contractor's only).
