@@ -17,7 +17,7 @@ let package = Package(
         .target(name: "AgentOS", dependencies: ["HTTPServer"]),
         .target(name: "FixtureAgentOS", dependencies: ["HTTPServer", "AgentOS"]),
         .target(name: "ContractorPortal", dependencies: ["AgentOS"]),
-        .target(name: "ContractorBFFApp", dependencies: ["HTTPServer", "AgentOS", "FixtureAgentOS", "ContractorPortal", "COpenSSL"]),
+        .target(name: "ContractorBFFApp", dependencies: ["HTTPServer", "AgentOS", "FixtureAgentOS", "ContractorPortal", "COpenSSL", "CLinux"]),
         .executableTarget(name: "ContractorBFF", dependencies: ["ContractorBFFApp"]),
         // Raw-socket client and server fixtures shared by the test targets; never linked into the product.
         .target(name: "TestSupport", dependencies: ["HTTPServer", "CLinux"], path: "Tests/TestSupport"),

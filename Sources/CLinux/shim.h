@@ -7,6 +7,9 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <spawn.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 typedef struct {
     uint32_t events;
@@ -53,6 +56,12 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 
 static inline int clinux_accept(int fd, struct sockaddr *addr, socklen_t *len) {
     return accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+// Lowers the calling thread's priority (on Linux, nice is per thread): for CPU-heavy work such as password
+// hashing that must not starve the threads serving requests.
+static inline int clinux_nice_this_thread(int nice) {
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
 }
 
 // glibc 2.29 / 2.34. Foundation's Process.run() cannot be used instead: on Swift 6.3.1 it over-reads

@@ -16,27 +16,50 @@ public struct Application: Sendable {
     public let upstreamMode: UpstreamMode
     public let service: ContractorService
     public let sessions: SessionAuthenticator
+    public let users: any UserStore
     public let responder: Responder
+    private let passwords: PasswordWork
+    /// Password hashes computed for sign-ins so far.
+    public var passwordHashesComputed: Int { passwords.computed.current }
 
-    /// Opens the durable files under DATA_DIR (idempotency records, audit log); throws when they cannot be
-    /// opened, since writes must not run without them.
+    /// Opens the durable stores under DATA_DIR (idempotency records, audit log, users, refresh tokens,
+    /// lock-outs); throws when they cannot be opened, since writes and sign-in must not run without them.
     public init(configuration: AppConfiguration, logger: Logger, agentOS: AgentOSClient, upstreamMode: UpstreamMode) throws {
         self.configuration = configuration
         self.agentOS = agentOS
         self.upstreamMode = upstreamMode
+        let security = configuration.security
+        let directory = configuration.dataDirectory
         service = ContractorService(agentOS: agentOS, logger: logger, settings: configuration.portal)
-        sessions = SessionAuthenticator(tokens: SessionTokens(secret: configuration.sessionSecret), logger: logger)
-        let audit = try AuditLog(directory: configuration.dataDirectory, logger: logger)
+        let refreshTokens = try FileRefreshTokenStore(directory: directory, lifetimeSeconds: security.refreshTokenTTL)
+        let tokens = SessionTokens(secret: configuration.sessionSecret)
+        sessions = SessionAuthenticator(tokens: tokens, revocations: refreshTokens, logger: logger)
+        users = try FileUserStore(directory: directory)
+        let audit = try AuditLog(directory: directory, logger: logger)
+        let limits = try FileRateLimitStore(directory: directory)
         let deadline = configuration.agentOS.deadline.components
         let idempotency = try FileIdempotencyStore(
-            directory: configuration.dataDirectory, ttlSeconds: configuration.idempotencyTTLSeconds,
+            directory: directory, ttlSeconds: configuration.idempotencyTTLSeconds,
             upstreamDeadlineMs: Int(deadline.seconds) * 1000 + Int(deadline.attoseconds / 1_000_000_000_000_000))
         let writes = PortalWrites(service: service, writeGuard: WriteGuard(store: idempotency, audit: audit))
+        let csrf = CSRFTokens(secret: configuration.sessionSecret)
+        let clientAddress = ClientAddress(trustedProxies: security.trustedProxies)
+        passwords = PasswordWork(limit: security.passwordHashConcurrency)
+        let auth = AuthService(
+            users: users, refreshTokens: refreshTokens, tokens: tokens, sessions: sessions, limits: limits,
+            passwords: passwords, audit: audit, csrf: csrf, settings: security,
+            clientAddress: clientAddress)
         var router = Router()
         SystemRoutes.register(on: &router, agentOS: agentOS, mode: upstreamMode)
+        auth.register(on: &router)
         ContractorRoutes.register(on: &router, service: service, writes: writes, sessions: sessions)
         TRPCRoutes.register(on: &router, TRPCRoutes.Services(service: service, writes: writes, sessions: sessions, maxBatch: configuration.trpcMaxBatch))
-        responder = Responder(router: router)
+        let origins = Set(security.portalOrigins)
+        responder = Responder(router: router, middleware: [
+            SecurityHeaders(origins: origins, hstsMaxAge: security.hstsMaxAge),
+            RateLimiting(limits: limits, sessions: sessions, clientAddress: clientAddress, perIP: security.perIPPerMinute, perSession: security.perSessionPerMinute),
+            CSRFProtection(origins: origins, sessions: sessions, csrf: csrf),
+        ])
     }
 }
 

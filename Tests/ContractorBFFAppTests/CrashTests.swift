@@ -59,6 +59,7 @@ struct CrashTests {
             "HOST": "127.0.0.1", "PORT": "0", "ACCESS_LOG": "false", "SESSION_SECRET": Portal.secret,
             "AGENTOS_BASE_URL": "http://127.0.0.1:\(upstreamPort)", "AGENTOS_API_KEY": fixture.store.apiKey,
             "AGENTOS_TIMEOUT_MS": "2000", "AGENTOS_DEADLINE_MS": "2500", "AGENTOS_RATE_LIMIT": "100000", "AGENTOS_MAX_IN_FLIGHT": "64",
+            "RATE_LIMIT_IP_PER_MINUTE": "1000000", "RATE_LIMIT_SESSION_PER_MINUTE": "1000000",
             "DATA_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("crash-\(UUID().uuidString)").path,
         ]
         fixture.faults.set([
@@ -99,7 +100,7 @@ struct CrashTests {
             for index in 0..<count {
                 group.addTask {
                     // A client that retries its request with the same key until it has an answer.
-                    for _ in 0..<40 {
+                    for _ in 0..<80 {
                         let status = await request(index, port: second.port)
                         if status == 201 { return (index, status) }
                         try? await Task.sleep(for: .milliseconds(250))

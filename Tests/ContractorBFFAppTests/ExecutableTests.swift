@@ -17,15 +17,15 @@ struct ExecutableTests {
     /// Each test's own data directory, so no run writes into the checkout.
     let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("contractor-bff-exec-\(UUID().uuidString)").path
 
-    func spawn(_ arguments: [String], environment: [String: String]) throws -> ChildProcess {
+    func spawn(_ arguments: [String], environment: [String: String], input: String? = nil) throws -> ChildProcess {
         try ChildProcess(
             executable: Paths.executable.path, arguments: arguments,
             environment: ProcessInfo.processInfo.environment.merging(["DATA_DIR": dataDirectory]) { $1 }.merging(environment) { $1 },
-            directory: Paths.packageRoot.path)
+            directory: Paths.packageRoot.path, input: input.map { Array($0.utf8) })
     }
 
-    func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Run {
-        let child = try spawn(arguments, environment: environment)
+    func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) async throws -> Run {
+        let child = try spawn(arguments, environment: environment, input: input)
         // Both pipes are read at once, so a child that fills one never waits on the other.
         async let error = offPool { child.standardError.readDataToEndOfFile() }
         let output = await offPool { child.standardOutput.readDataToEndOfFile() }
@@ -179,5 +179,66 @@ struct ExecutableTests {
         #expect(result.status == 0)
         #expect(!result.output.contains("super-secret-key"))
         #expect(result.output.contains("AGENTOS_API_KEY=(set, not shown)"))
+    }
+
+    @Test func usersAreManagedFromTheCommandLineAndSignIn() async throws {
+        let add = try await run(["users", "add", "--email", "Sparky@Example.com", "--agency", "demo", "--contractor", "C-1001"],
+                                input: "a long enough password\n")
+        #expect(add.status == 0, "\(add.error)")
+        #expect(add.output.contains("added sparky@example.com"))
+        #expect(try await run(["users", "add", "--email", "sparky@example.com", "--agency", "demo", "--contractor", "C-1001"],
+                              input: "a long enough password\n").status == 65, "one account per email")
+        let short = try await run(["users", "add", "--email", "short@example.com", "--agency", "demo", "--contractor", "C-2002"], input: "short\n")
+        #expect(short.status == 65)
+        #expect(short.error.contains("at least 12"))
+        #expect(try await run(["users", "add", "--email", "no-password@example.com", "--agency", "demo", "--contractor", "C-2002"]).status == 65)
+        #expect(try await run(["users", "add", "--email", "not-an-email", "--agency", "demo", "--contractor", "C-2002"]).status == 64)
+        let list = try await run(["users", "list"])
+        #expect(list.output == "sparky@example.com\tdemo\tC-1001\tcontractor\tactive\n")
+        let stored = try String(contentsOfFile: dataDirectory + "/users.jsonl", encoding: .utf8)
+        #expect(stored.contains("pbkdf2-sha256$600000$") && !stored.contains("a long enough password"))
+
+        // The server signs them in with that password; a new password replaces it; a disabled account is refused.
+        let portal = try await Portal.start(environment: ["DATA_DIR": dataDirectory])
+        defer { Task { await portal.stop() } }
+        func login(_ password: String) async -> Int {
+            await portal.send("POST", "/api/auth/login", token: nil, body: #"{"email":"sparky@example.com","password":"\#(password)"}"#).status
+        }
+        #expect(await login("a long enough password") == 200)
+        #expect(try await run(["users", "set-password", "--email", "sparky@example.com"], input: "another long password\n").status == 0)
+        #expect(await login("a long enough password") == 401, "a running server sees the change")
+        try await Task.sleep(for: .milliseconds(1_100))  // the failure above locked the account for a second
+        #expect(await login("another long password") == 200)
+        #expect(try await run(["users", "disable", "--email", "sparky@example.com"]).status == 0)
+        #expect(try await run(["users", "list"]).output.contains("\tdisabled"))
+        #expect(await login("another long password") == 401)
+    }
+
+    @Test func fixtureModePrintsDemoSignInsThatWork() async throws {
+        let child = try spawn(["serve"], environment: ["PORT": "0", "HOST": "127.0.0.1"])
+        // The hint comes on stderr after the server listens: read it to its last demo sign-in.
+        let hint = await offPool { () -> String in
+            var text = ""
+            while !text.contains("3003@demo.fixture.test") {
+                let chunk = child.standardError.availableData
+                if chunk.isEmpty { break }
+                text += String(decoding: chunk, as: UTF8.self)
+            }
+            Thread { while !child.standardError.availableData.isEmpty {} }.start()
+            Thread { while !child.standardOutput.availableData.isEmpty {} }.start()
+            return text
+        }
+        defer { child.signal(SIGKILL); _ = child.wait() }
+        let line = try #require(hint.split(separator: "\n").first { $0.contains("c-1001@demo.fixture.test") })
+        let password = try #require(line.split(separator: " ").last.map(String.init))
+        let listening = try #require(hint.split(separator: "\n").first { $0.contains("listening on http://127.0.0.1:") })
+        let port = try #require(Int(listening.components(separatedBy: "127.0.0.1:")[1].prefix { $0.isNumber }))
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/auth/login")!)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(#"{"email":"c-1001@demo.fixture.test","password":"\#(password)"}"#.utf8)
+        let (data, response) = try await URLSession.shared.data(for: request)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        #expect(String(decoding: data, as: UTF8.self).contains(#""contractorId":"C-1001""#))
     }
 }

@@ -59,8 +59,8 @@ struct FaultMixTests {
             }
             return outcome
         }
-        // 32 clients at a time, each working through its share.
-        let clients = 32
+        // 16 clients at a time, each working through its share.
+        let clients = 16
         let outcomes = await withTaskGroup(of: [(Int, Outcome)].self) { group in
             for client in 0..<clients {
                 group.addTask {

@@ -181,26 +181,32 @@ struct IdempotencyTests {
 
     /// AgentOS has not answered in time, and goes on to apply the write after our call gave up. A retry
     /// that looked at once would find nothing and send it again; it is held ("in flight") for one upstream
-    /// deadline after the first call gave up, then finds the write.
+    /// deadline after the first call gave up, and once AgentOS has the note, the retry finds it.
     @Test func aWriteThatTimedOutIsNotLookedForUntilItsCallCouldHaveEnded() async throws {
-        // Our call gives up after 0.6 s; AgentOS applies the note 1.2 s after it arrived, well inside the
-        // one deadline (3 s) it is given after that, even on a loaded machine.
+        // Our call gives up after 0.6 s; AgentOS applies the note 1.2 s after it arrived; the hold is 3 s.
         let portal = try await Portal.start(environment: ["AGENTOS_TIMEOUT_MS": "600", "AGENTOS_DEADLINE_MS": "3000"])
         defer { Task { await portal.stop() } }
         portal.faults(.on("addNote") { $0.latencyMs = 1_200; $0.times = 1 })
-        let started = ContinuousClock.now
-        let timedOut = await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"Late"}"#, headers: ["Idempotency-Key": "late"])
+        func send() async -> Reply {
+            await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"Late"}"#, headers: ["Idempotency-Key": "late"])
+        }
+        let timedOut = await send()
         #expect(timedOut.status == 504)
         #expect(await portal.received("addNote") == 1, "the first call reached AgentOS")
-        var retry = await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"Late"}"#, headers: ["Idempotency-Key": "late"])
-        #expect(retry.status == 409, "held while AgentOS may still apply the first call")
-        #expect(retry.header("Retry-After") == "1")
-        while retry.status == 409, ContinuousClock.now - started < .seconds(8) {
+        let held = await send()
+        #expect(held.status == 409, "held while AgentOS may still apply the first call")
+        #expect(held.header("Retry-After") == "1")
+        #expect(await portal.writes()["addNote"] == nil, "held before AgentOS had applied it: a look now would have found nothing")
+        let started = ContinuousClock.now
+        while await portal.writes()["addNote"] == nil, ContinuousClock.now - started < .seconds(10) { try await Task.sleep(for: .milliseconds(50)) }
+        var retry = await send()
+        while retry.status == 409, ContinuousClock.now - started < .seconds(15) {
             try await Task.sleep(for: .milliseconds(200))
-            retry = await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"Late"}"#, headers: ["Idempotency-Key": "late"])
+            retry = await send()
         }
         #expect(retry.status == 201)
         #expect(retry.header("Idempotent-Replayed") == "true", "found at AgentOS: the late first call")
+        #expect(retry.json["text"] == .string("Late"))
         #expect(await portal.writes()["addNote"] == 1)
     }
 

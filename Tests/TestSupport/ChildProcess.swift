@@ -26,14 +26,19 @@ public final class ChildProcess: Sendable {
     public let standardOutput: FileHandle
     public let standardError: FileHandle
 
-    public init(executable: String, arguments: [String], environment: [String: String], directory: String) throws {
-        var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
+    /// `input`, when given, is the child's stdin (a pipe written and closed at once; keep it under 64 KiB).
+    public init(executable: String, arguments: [String], environment: [String: String], directory: String, input: [UInt8]? = nil) throws {
+        var out: [Int32] = [0, 0], err: [Int32] = [0, 0], inPipe: [Int32] = [-1, -1]
         // Other children never inherit these: every spawn here closes all descriptors from 3 up.
-        guard pipe(&out) == 0, pipe(&err) == 0 else { throw SpawnError(errno: errno) }
+        guard pipe(&out) == 0, pipe(&err) == 0, input == nil || pipe(&inPipe) == 0 else { throw SpawnError(errno: errno) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if input != nil {
+            posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, out[1], 1)
         posix_spawn_file_actions_adddup2(&actions, err[1], 2)
         posix_spawn_file_actions_addclosefrom_np(&actions, 3)
@@ -45,6 +50,11 @@ public final class ChildProcess: Sendable {
         let status = posix_spawn(&pid, executable, &actions, nil, argv, envp)
         close(out[1])
         close(err[1])
+        if let input {
+            close(inPipe[0])
+            _ = input.withUnsafeBytes { Glibc.write(inPipe[1], $0.baseAddress, $0.count) }
+            close(inPipe[1])
+        }
         guard status == 0 else {
             close(out[0])
             close(err[0])

@@ -35,6 +35,9 @@ public enum CLI {
                 """,
             run: { await TokenCommand.run($0) }),
         Command(
+            name: "users", summary: "add, list, disable, enable portal users, or set a password (DATA_DIR/users.jsonl)",
+            usage: UsersCommand.usage, run: { await UsersCommand.run($0) }),
+        Command(
             name: "config", summary: "print the effective configuration and where each value came from",
             usage: """
                 contractor-bff config [--config PATH]
@@ -177,11 +180,19 @@ enum Serve {
             await fixtureServer?.shutdown()
             return 73
         }
+        // The fixture agency gets one sign-in per contractor, with a fresh random password each start.
+        var demoUsers: [(email: String, password: String)] = []
+        if let fixture = fixtureDirectory {
+            do { demoUsers = try await seedDemoUsers(fixture, into: application.users) } catch {
+                CLI.printError("cannot seed the fixture's demo users: \(error)")
+                return 73
+            }
+        }
         let server = HTTPServer(configuration: configuration.server, logger: logger) { await application.responder.respond($0) }
         do {
             let port = try server.start()
             CLI.printError("listening on http://\(configuration.server.host):\(port) (AgentOS: \(mode.rawValue); Ctrl-C stops)")
-            if let fixture = fixtureDirectory { CLI.printError(fixtureHint(fixture, port: port)) }
+            if let fixture = fixtureDirectory { CLI.printError(fixtureHint(fixture, port: port, users: demoUsers)) }
         } catch {
             CLI.printError("\(error)")
             return 1
@@ -196,7 +207,22 @@ enum Serve {
 
 extension Serve {
     /// How to call the fixture agency at once: who exists, how to get a token, one request that uses it.
-    static func fixtureHint(_ directory: [String: [String]], port: Int) -> String {
+    /// One random password for all of them (one 600,000-round hash at start, not one per contractor).
+    static func seedDemoUsers(_ directory: [String: [String]], into users: any UserStore) async throws -> [(email: String, password: String)] {
+        let password = Base64URL.encode(Crypto.randomBytes(15))
+        let hash = Passwords.hash(password)
+        var seeded: [(email: String, password: String)] = []
+        for agency in directory.keys.sorted() {
+            for contractor in directory[agency] ?? [] {
+                let email = "\(contractor.lowercased())@\(agency.lowercased()).fixture.test"
+                try await users.save(PortalUser(email: email, passwordHash: hash, agency: agency, contractorId: contractor))
+                seeded.append((email, password))
+            }
+        }
+        return seeded
+    }
+
+    static func fixtureHint(_ directory: [String: [String]], port: Int, users: [(email: String, password: String)] = []) -> String {
         let executable = CommandLine.arguments.first ?? "contractor-bff"
         let agencies = directory.keys.sorted().map { "\($0): \((directory[$0] ?? []).joined(separator: ", "))" }.joined(separator: "; ")
         let agency = directory.keys.sorted().first ?? "demo"
@@ -206,7 +232,11 @@ extension Serve {
             a session for one of them, and a call with it:
               TOKEN=$(\(executable) token --contractor \(contractor) --agency \(agency))
               curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:\(port)/api/contractor/account
-            """
+            """ + (users.isEmpty ? "" : """
+
+            demo sign-ins (POST /api/auth/login; passwords change at every start):
+            \(users.map { "  \($0.email)  \($0.password)" }.joined(separator: "\n"))
+            """)
     }
 }
 

@@ -36,6 +36,7 @@ public struct AppConfiguration: Sendable {
     /// Durable files live here (created 0700 on start).
     public var dataDirectory: String
     public var idempotencyTTLSeconds: Int
+    public var security: SecuritySettings
     /// Where each value came from (file or environment), for `contractor-bff config`.
     public var sources: [String: String]
     public var values: [String: String]
@@ -123,7 +124,45 @@ public struct AppConfiguration: Sendable {
             fixtureWhenUnconfigured: try reader.choice("FIXTURE_MODE") == "auto", fixtureData: try reader.text("FIXTURE_DATA"),
             sessionSecret: secret, portal: portal, trpcMaxBatch: try reader.integer("TRPC_MAX_BATCH"),
             dataDirectory: try reader.text("DATA_DIR"), idempotencyTTLSeconds: try reader.integer("IDEMPOTENCY_TTL_SECONDS"),
+            security: try SecuritySettings(reader),
             sources: sources, values: values)
+    }
+
+    /// Sign-in, abuse protection and browser security, read from their keys.
+    public struct SecuritySettings: Sendable {
+        public var accessTokenTTL: Int
+        public var refreshTokenTTL: Int
+        public var portalOrigins: [String]
+        public var hstsMaxAge: Int
+        public var trustedProxies: [String]
+        public var perIPPerMinute: Int
+        public var perSessionPerMinute: Int
+        public var loginPerMinute: Int
+        public var lockoutMaxSeconds: Int
+        public var passwordHashConcurrency: Int
+
+        init(_ reader: Reader) throws(ConfigError) {
+            func list(_ text: String?) -> [String] {
+                (text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            }
+            accessTokenTTL = try reader.integer("ACCESS_TOKEN_TTL_SECONDS")
+            refreshTokenTTL = try reader.integer("REFRESH_TOKEN_TTL_SECONDS")
+            portalOrigins = list(try reader.text("PORTAL_ORIGINS"))
+            for origin in portalOrigins where !(origin.hasPrefix("https://") || origin.hasPrefix("http://")) || origin.hasSuffix("/") {
+                throw .badValue(key: "PORTAL_ORIGINS", value: origin, expected: "origins like https://portal.example.com (scheme and host, no path)",
+                                source: reader.sources["PORTAL_ORIGINS"] ?? "default")
+            }
+            hstsMaxAge = try reader.integer("HSTS_MAX_AGE_SECONDS")
+            trustedProxies = list(try reader.optionalText("TRUSTED_PROXIES"))
+            for proxy in trustedProxies where ClientAddress.Network(proxy) == nil {
+                throw .badValue(key: "TRUSTED_PROXIES", value: proxy, expected: "an IP address or CIDR block", source: reader.sources["TRUSTED_PROXIES"] ?? "default")
+            }
+            perIPPerMinute = try reader.integer("RATE_LIMIT_IP_PER_MINUTE")
+            perSessionPerMinute = try reader.integer("RATE_LIMIT_SESSION_PER_MINUTE")
+            loginPerMinute = try reader.integer("LOGIN_LIMIT_PER_MINUTE")
+            lockoutMaxSeconds = try reader.integer("LOGIN_LOCKOUT_MAX_SECONDS")
+            passwordHashConcurrency = try reader.integer("PASSWORD_HASH_CONCURRENCY")
+        }
     }
 
     /// Reads each key by the kind the table gives it.

@@ -39,6 +39,23 @@ enum Crypto {
         return a.withUnsafeBytes { x in b.withUnsafeBytes { y in CRYPTO_memcmp(x.baseAddress, y.baseAddress, a.count) == 0 } }
     }
 
+    /// PBKDF2-HMAC-SHA256 (RFC 8018) through libcrypto's PKCS5_PBKDF2_HMAC.
+    static func pbkdf2SHA256(password: [UInt8], salt: [UInt8], iterations: Int, length: Int = 32) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: length)
+        let ok = password.withUnsafeBufferPointer { pass in
+            salt.withUnsafeBufferPointer { salt in
+                out.withUnsafeMutableBufferPointer { out in
+                    pass.withMemoryRebound(to: CChar.self) { pass in
+                        PKCS5_PBKDF2_HMAC(pass.baseAddress, Int32(pass.count), salt.baseAddress, Int32(salt.count), Int32(iterations),
+                                          EVP_sha256(), Int32(length), out.baseAddress)
+                    }
+                }
+            }
+        }
+        precondition(ok == 1, "PBKDF2 failed")
+        return out
+    }
+
     static func randomBytes(_ count: Int) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         let ok = bytes.withUnsafeMutableBufferPointer { RAND_bytes($0.baseAddress, Int32(count)) }

@@ -7,6 +7,11 @@ public struct Session: Sendable, Equatable {
     public let identity: ContractorIdentity
     public let role: String?
     public let claims: SessionClaims
+    /// What CSRF tokens and rate limits bind to: the `sid` claim, or for a token minted without one (the
+    /// `token` command, another sign-in service) a digest of the token itself.
+    public let id: String
+    /// Whether it came in the `session` cookie (CSRF applies) rather than an Authorization header.
+    public let fromCookie: Bool
 }
 
 /// Why a request has no session. Both answer 401; they differ in `WWW-Authenticate` (RFC 6750 §3).
@@ -31,38 +36,51 @@ public enum SessionRefusal: Error, Sendable, Equatable {
 
 /// Finds and verifies the session of a request: `Authorization: Bearer <token>` first, else the `session`
 /// cookie. A present but malformed Authorization header is refused, not skipped in favour of the cookie.
+/// A session whose sign-in was ended (signed out, refresh token replayed) is refused before it expires.
 public struct SessionAuthenticator: Sendable {
     public static let cookieName = "session"
     let tokens: SessionTokens
+    let revocations: (any RefreshTokenStore)?
     let logger: Logger
 
-    public init(tokens: SessionTokens, logger: Logger) {
+    public init(tokens: SessionTokens, revocations: (any RefreshTokenStore)? = nil, logger: Logger) {
         self.tokens = tokens
+        self.revocations = revocations
         self.logger = logger
     }
 
-    public func authenticate(_ request: Request) -> Result<Session, SessionRefusal> {
-        guard let token = Self.token(in: request) else { return .failure(.missing) }
-        switch Result(catching: { () throws(SessionTokenError) in try tokens.verify(token) }) {
+    public func authenticate(_ request: Request) async -> Result<Session, SessionRefusal> {
+        guard let (token, fromCookie) = Self.token(in: request) else { return .failure(.missing) }
+        var verified = Result(catching: { () throws(SessionTokenError) in try tokens.verify(token) })
+        if case .success(let claims) = verified, let family = claims.sessionID, await revocations?.isRevoked(family: family) == true {
+            verified = .failure(.revoked)
+        }
+        switch verified {
         case .success(let claims):
             let identity = ContractorIdentity(shortName: claims.agency, contractorId: claims.subject)
-            return .success(Session(identity: identity, role: claims.role, claims: claims))
+            let id = claims.sessionID ?? Crypto.hex(Crypto.sha256(Array(token.utf8)))
+            return .success(Session(identity: identity, role: claims.role, claims: claims, id: id, fromCookie: fromCookie))
         case .failure(let error):
             logger.log(.info, "session_refused", ["requestId": .string(request.requestID), "reason": .string("\(error)")])
             return .failure(.invalid(error))
         }
     }
 
-    static func token(in request: Request) -> String? {
+    static func token(in request: Request) -> (token: String, fromCookie: Bool)? {
         if let authorization = request.headers["Authorization"] {
             let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-            guard parts.count == 2, parts[0].lowercased() == "bearer" else { return "" }
-            return parts[1].trimmingCharacters(in: .whitespaces)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else { return ("", false) }
+            return (parts[1].trimmingCharacters(in: .whitespaces), false)
         }
+        return cookie(cookieName, in: request).map { ($0, true) }
+    }
+
+    /// The first cookie of that name (RFC 6265 §5.4: `name=value` pairs separated by `; `).
+    static func cookie(_ name: String, in request: Request) -> String? {
         for header in request.headers.values("Cookie") {
             for pair in header.split(separator: ";") {
                 let trimmed = pair.drop { $0 == " " }
-                if trimmed.hasPrefix(cookieName + "=") { return String(trimmed.dropFirst(cookieName.count + 1)) }
+                if trimmed.hasPrefix(name + "=") { return String(trimmed.dropFirst(name.count + 1)) }
             }
         }
         return nil

@@ -10,19 +10,22 @@ public struct SessionClaims: Sendable, Equatable {
     public var issuedAt: Int
     public var expiresAt: Int
     public var role: String?
+    /// `sid`: the sign-in this session comes from (its refresh-token family), so signing out ends it.
+    public var sessionID: String?
 
-    public init(subject: String, agency: String, issuedAt: Int, expiresAt: Int, role: String? = nil) {
+    public init(subject: String, agency: String, issuedAt: Int, expiresAt: Int, role: String? = nil, sessionID: String? = nil) {
         self.subject = subject
         self.agency = agency
         self.issuedAt = issuedAt
         self.expiresAt = expiresAt
         self.role = role
+        self.sessionID = sessionID
     }
 }
 
 /// Why a token was refused. Callers answer 401 for every case alike; the case is for logs and tests.
 public enum SessionTokenError: Error, Sendable, Equatable {
-    case malformed, unsupportedAlgorithm, badSignature, expired, notYetValid, missingClaim(String)
+    case malformed, unsupportedAlgorithm, badSignature, expired, notYetValid, missingClaim(String), revoked
 }
 
 /// HS256 JSON Web Tokens (RFC 7519 / RFC 7515) signed with the configured secret, so the portal's own
@@ -44,6 +47,7 @@ public struct SessionTokens: Sendable {
             "iat": .number(String(claims.issuedAt)), "exp": .number(String(claims.expiresAt)),
         ]
         if let role = claims.role { fields["role"] = .string(role) }
+        if let sessionID = claims.sessionID { fields["sid"] = .string(sessionID) }
         let input = Base64URL.encode(header.serialized()) + "." + Base64URL.encode(JSONValue.object(fields).serialized())
         return input + "." + Base64URL.encode(Crypto.hmacSHA256(key: key, Array(input.utf8)))
     }
@@ -81,6 +85,7 @@ public struct SessionTokens: Sendable {
         if let notBefore = try seconds("nbf"), notBefore > now + Self.skewSeconds { throw .notYetValid }
         var role: String?
         if fields["role"] != nil && fields["role"] != .null { role = try text("role") }
-        return SessionClaims(subject: subject, agency: agency, issuedAt: issuedAt ?? 0, expiresAt: expiresAt, role: role)
+        let sessionID = fields["sid"] == nil ? nil : try text("sid")
+        return SessionClaims(subject: subject, agency: agency, issuedAt: issuedAt ?? 0, expiresAt: expiresAt, role: role, sessionID: sessionID)
     }
 }

@@ -93,7 +93,7 @@ enum TRPCRoutes {
             calls.append(Call(path: path, procedure: lookup(path, method: request.method), input: callInput))
         }
         let session: Session
-        switch services.sessions.authenticate(request) {
+        switch await services.sessions.authenticate(request) {
         case .success(let found): session = found
         case .failure(let refusal):
             // An unknown path or wrong method still says so; every real procedure needs the session.

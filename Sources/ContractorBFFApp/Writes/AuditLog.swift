@@ -5,6 +5,9 @@ import HTTPServer
 /// The append-only audit log: one JSON line per write and sign-in event, fsynced before the event is
 /// acknowledged. It names who did what to which id with what outcome, and never a secret or a note's text.
 public actor AuditLog {
+    /// Runs on the disk thread: its appends sync to disk.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { DiskExecutor.shared.asUnownedSerialExecutor() }
+
     private let fd: Int32
     private let logger: Logger
 
@@ -18,20 +21,23 @@ public actor AuditLog {
 
     public struct Event: Sendable {
         public var action: String
-        public var agency: String
-        public var contractor: String
+        public var agency: String?
+        public var contractor: String?
         public var target: String?
         public var outcome: String
         public var status: Int?
         public var requestID: String
         public var detail: String?
+        /// The client's address, for sign-in events.
+        public var client: String? = nil
     }
 
     public func record(_ event: Event) {
         var line: [UInt8] = Array("{\"time\":".utf8)
         JSON.appendString(ISO8601DateFormatter().string(from: Date()), to: &line)
         for (name, value) in [("action", event.action), ("agency", event.agency), ("contractor", event.contractor),
-                              ("target", event.target), ("outcome", event.outcome), ("requestId", event.requestID), ("detail", event.detail)] {
+                              ("target", event.target), ("outcome", event.outcome), ("requestId", event.requestID), ("detail", event.detail),
+                              ("client", event.client)] {
             guard let value else { continue }
             line += Array(",\"\(name)\":".utf8)
             JSON.appendString(value, to: &line)

@@ -1,6 +1,5 @@
 import AgentOS
 import Foundation
-import Glibc
 
 /// The embedded idempotency store: an append-only JSON-lines file, each line the latest state of one key,
 /// fsynced before a claim or an outcome is acknowledged. Read back at start (a torn last line from a
@@ -12,6 +11,9 @@ import Glibc
 /// that moment is unknown), three after the attempt began (the ownership read, the write, the lingering).
 /// Only then does a retry look at AgentOS, which by then has finished the call or never will.
 public actor FileIdempotencyStore: IdempotencyStore {
+    /// Runs on the disk thread: its appends sync to disk.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { DiskExecutor.shared.asUnownedSerialExecutor() }
+
     struct Record: Sendable {
         var fingerprint: String
         /// "inflight" (sent, outcome not yet known), "done", or "unknown".
@@ -26,57 +28,39 @@ public actor FileIdempotencyStore: IdempotencyStore {
         var recovery: JSONValue
     }
 
-    private let path: String
+    private let file: DurableFile
     private let ttl: Int
     private let upstreamDeadline: Int
     private let clock: @Sendable () -> Int
     private var records: [IdempotencyID: Record] = [:]
     /// Keys whose first request is running in this process (an "inflight" record without this is a crash).
     private var running: Set<IdempotencyID> = []
-    private var fd: Int32 = -1
 
     /// `clock` gives milliseconds since 1970.
     public init(
         directory: String, ttlSeconds: Int, upstreamDeadlineMs: Int, clock: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970 * 1000) }
     ) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        path = directory + "/idempotency.jsonl"
         ttl = ttlSeconds * 1000
         upstreamDeadline = upstreamDeadlineMs
         self.clock = clock
         let now = clock()
         var loaded: [IdempotencyID: Record] = [:]
-        if let data = FileManager.default.contents(atPath: path) {
-            for line in data.split(separator: UInt8(ascii: "\n")) {
-                guard let value = try? JSONText.parse(Array(line)), let (id, record) = Self.decode(value) else { continue }
-                loaded[id] = record
+        do {
+            file = try DurableFile(directory: directory, name: "idempotency.jsonl") { lines in
+                for line in lines {
+                    guard let (id, record) = Self.decode(line) else { continue }
+                    loaded[id] = record
+                }
+                // A request that was in flight when the process stopped has an unknown outcome now.
+                loaded = loaded.filter { $0.value.createdAt + ttlSeconds * 1000 > now }
+                for (id, record) in loaded where record.state == "inflight" {
+                    loaded[id]?.state = "unknown"
+                    loaded[id]?.settleUntil = max(record.settleUntil, record.attemptedAt + 3 * upstreamDeadlineMs)
+                }
+                return loaded.map { Self.encode($0.key, $0.value) }
             }
-        }
-        // A request that was in flight when the process stopped has an unknown outcome now.
-        records = loaded.filter { $0.value.createdAt + ttlSeconds * 1000 > now }
-        for (id, record) in records where record.state == "inflight" {
-            records[id]?.state = "unknown"
-            records[id]?.settleUntil = max(record.settleUntil, record.attemptedAt + 3 * upstreamDeadlineMs)
-        }
-        let compact = records.map { Self.encode($0.key, $0.value) + [10] }.joined()
-        let temporary = path + ".tmp"
-        let tmp = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard tmp >= 0 else { throw IdempotencyStoreError.unavailable("cannot write \(temporary): errno \(errno)") }
-        let bytes = Array(compact)
-        let written = bytes.withUnsafeBytes { Glibc.write(tmp, $0.baseAddress, $0.count) }
-        guard written == bytes.count, fsync(tmp) == 0 else {
-            Glibc.close(tmp)
-            throw IdempotencyStoreError.unavailable("cannot write \(temporary): errno \(errno)")
-        }
-        Glibc.close(tmp)
-        guard rename(temporary, path) == 0 else { throw IdempotencyStoreError.unavailable("cannot replace \(path): errno \(errno)") }
-        fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw IdempotencyStoreError.unavailable("cannot open \(path): errno \(errno)") }
-        let directoryFD = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            _ = fsync(directoryFD)
-            Glibc.close(directoryFD)
-        }
+        } catch { throw IdempotencyStoreError.unavailable("\(error)") }
+        records = loaded
     }
 
     public func claim(_ id: IdempotencyID, fingerprint: String, recovery: JSONValue) throws(IdempotencyStoreError) -> Claim {
@@ -124,13 +108,11 @@ public actor FileIdempotencyStore: IdempotencyStore {
         records[id] = record
     }
 
-    private func append(_ line: [UInt8]) throws(IdempotencyStoreError) {
-        let bytes = line + [10]
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard written == bytes.count, fdatasync(fd) == 0 else { throw .unavailable("idempotency record not durable: errno \(errno)") }
+    private func append(_ line: JSONValue) throws(IdempotencyStoreError) {
+        do { try file.append(line) } catch { throw .unavailable(error.description) }
     }
 
-    static func encode(_ id: IdempotencyID, _ record: Record?) -> [UInt8] {
+    static func encode(_ id: IdempotencyID, _ record: Record?) -> JSONValue {
         var fields: [String: JSONValue] = ["agency": .string(id.agency), "contractor": .string(id.contractor), "key": .string(id.key)]
         if let record {
             fields["fingerprint"] = .string(record.fingerprint)
@@ -146,7 +128,7 @@ public actor FileIdempotencyStore: IdempotencyStore {
         } else {
             fields["state"] = .string("released")
         }
-        return JSONValue.object(fields).serialized()
+        return .object(fields)
     }
 
     static func decode(_ value: JSONValue) -> (IdempotencyID, Record)? {

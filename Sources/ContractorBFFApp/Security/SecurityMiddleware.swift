@@ -1,0 +1,112 @@
+import AgentOS
+import Foundation
+import HTTPServer
+
+/// The outermost layer: CORS for the configured portal origins (with credentials) including preflights,
+/// and the security headers every response carries (OWASP's REST and HTTP headers cheat sheets). It also
+/// turns errors thrown below into responses here, so error answers carry the same headers.
+struct SecurityHeaders: Middleware {
+    let origins: Set<String>
+    let hstsMaxAge: Int
+
+    static let allowedMethods = "GET, POST, PATCH, OPTIONS"
+    static let allowedHeaders = "Authorization, Content-Type, Idempotency-Key, X-CSRF-Token, X-Request-Id"
+    static let exposedHeaders = "Retry-After, X-Request-Id, Idempotent-Replayed, X-Cache, Age"
+
+    func handle(_ request: Request, next: Handler) async throws -> Response {
+        let origin = request.headers["Origin"]
+        let allowed = origin.map(origins.contains) ?? false
+        var response: Response
+        if request.method == .options, origin != nil, request.headers["Access-Control-Request-Method"] != nil {
+            // A preflight: answered here, never routed.
+            if allowed {
+                response = Response(status: 204)
+                response.headers.set("Access-Control-Allow-Methods", Self.allowedMethods)
+                response.headers.set("Access-Control-Allow-Headers", Self.allowedHeaders)
+                response.headers.set("Access-Control-Max-Age", "600")
+            } else {
+                response = ErrorResponse.make(status: 403, message: "Origin not allowed", requestID: request.requestID)
+            }
+        } else {
+            do { response = try await next(request) } catch { response = ErrorResponse.make(for: error, requestID: request.requestID) }
+        }
+        if let origin, allowed {
+            response.headers.set("Access-Control-Allow-Origin", origin)
+            response.headers.set("Access-Control-Allow-Credentials", "true")
+            response.headers.set("Access-Control-Expose-Headers", Self.exposedHeaders)
+        }
+        // The answer depends on Origin, so caches must keep answers apart by it.
+        response.headers.set("Vary", "Origin")
+        response.headers.set("X-Content-Type-Options", "nosniff")
+        response.headers.set("Referrer-Policy", "no-referrer")
+        response.headers.set("X-Frame-Options", "DENY")
+        response.headers.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+        if response.headers["Cache-Control"] == nil, request.headers["Authorization"] != nil || request.headers["Cookie"] != nil {
+            response.headers.set("Cache-Control", "no-store")
+        }
+        if hstsMaxAge > 0 { response.headers.set("Strict-Transport-Security", "max-age=\(hstsMaxAge); includeSubDomains") }
+        return response
+    }
+}
+
+/// Token buckets per client address and per session on everything under /api/ (probes are never limited):
+/// over either, 429 with Retry-After before any handler runs.
+struct RateLimiting: Middleware {
+    let limits: any RateLimitStore
+    let sessions: SessionAuthenticator
+    let clientAddress: ClientAddress
+    let perIP: Int
+    let perSession: Int
+
+    func handle(_ request: Request, next: Handler) async throws -> Response {
+        guard request.path.hasPrefix("/api/") else { return try await next(request) }
+        let client = clientAddress.of(peer: request.remoteAddress, forwardedFor: request.headers.values("X-Forwarded-For"))
+        if let wait = await limits.take("ip:" + client, perMinute: perIP) {
+            throw HTTPError(429, "Too many requests; slow down", headers: ["Retry-After": String(wait)])
+        }
+        if SessionAuthenticator.token(in: request) != nil, case .success(let session) = await sessions.authenticate(request),
+           let wait = await limits.take("session:" + session.id, perMinute: perSession) {
+            throw HTTPError(429, "Too many requests for this session; slow down", headers: ["Retry-After": String(wait)])
+        }
+        return try await next(request)
+    }
+}
+
+/// Cross-site request forgery, two layers (OWASP's CSRF cheat sheet). A request that changes state and
+/// comes with the browser's cookies must (1) come from a configured portal origin, judged by Origin (or,
+/// without it, Referer), and (2) when it carries a session cookie, send `X-CSRF-Token` as issued for that
+/// session by GET /api/security/csrf-token. Requests with an Authorization header carry no ambient
+/// credentials and are exempt; GET and HEAD never change state here, so they are not checked.
+struct CSRFProtection: Middleware {
+    let origins: Set<String>
+    let sessions: SessionAuthenticator
+    let csrf: CSRFTokens
+
+    func handle(_ request: Request, next: Handler) async throws -> Response {
+        guard ![.get, .head, .options].contains(request.method), request.headers["Authorization"] == nil else { return try await next(request) }
+        let hasCookies = SessionAuthenticator.cookie(SessionAuthenticator.cookieName, in: request) != nil
+            || SessionAuthenticator.cookie(AuthService.refreshCookie, in: request) != nil
+        // Sign-in itself has no cookie yet; its Origin is still checked when a browser sends one (login CSRF).
+        guard hasCookies || request.headers["Origin"] != nil || request.path == "/api/auth/login" else { return try await next(request) }
+        if let origin = Self.origin(of: request), !origins.contains(origin) {
+            throw HTTPError(403, "Origin not allowed")
+        }
+        // Signing in and refreshing act on no session (only on the credentials sent): the Origin check suffices.
+        let actsOnSession = !["/api/auth/login", "/api/auth/refresh"].contains(request.path)
+        if actsOnSession, SessionAuthenticator.cookie(SessionAuthenticator.cookieName, in: request) != nil,
+           case .success(let session) = await sessions.authenticate(request) {
+            guard let presented = request.headers["X-CSRF-Token"], csrf.verify(presented, for: session.id) else {
+                throw HTTPError(403, "Missing or invalid CSRF token: send X-CSRF-Token from GET /api/security/csrf-token")
+            }
+        }
+        return try await next(request)
+    }
+
+    /// The request's origin: the Origin header, else the scheme and authority of Referer. "null" (a sandboxed
+    /// or privacy-stripped origin) is never a portal origin.
+    static func origin(of request: Request) -> String? {
+        if let origin = request.headers["Origin"] { return origin }
+        guard let referer = request.headers["Referer"], let url = URL(string: referer), let scheme = url.scheme, let host = url.host else { return nil }
+        return "\(scheme)://\(host)" + (url.port.map { ":\($0)" } ?? "")
+    }
+}
