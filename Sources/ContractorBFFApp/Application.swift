@@ -56,7 +56,10 @@ public struct Application: Sendable {
         TRPCRoutes.register(on: &router, TRPCRoutes.Services(service: service, writes: writes, sessions: sessions, maxBatch: configuration.trpcMaxBatch))
         let origins = Set(security.portalOrigins)
         responder = Responder(router: router, middleware: [
-            SecurityHeaders(origins: origins, hstsMaxAge: security.hstsMaxAge),
+            SecurityHeaders(origins: origins, renderError: { request, error in
+                // tRPC clients read tRPC's error shape, also for refusals made before the procedure ran.
+                request.path.hasPrefix(TRPCRoutes.prefix) ? TRPCRoutes.refusal(request, error) : ErrorResponse.make(for: error, requestID: request.requestID)
+            }),
             RateLimiting(limits: limits, sessions: sessions, clientAddress: clientAddress, perIP: security.perIPPerMinute, perSession: security.perSessionPerMinute),
             CSRFProtection(origins: origins, sessions: sessions, csrf: csrf),
         ])

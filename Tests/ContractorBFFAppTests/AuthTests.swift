@@ -187,6 +187,7 @@ struct AuthTests {
         // tRPC mutations and logout are cookie writes too.
         let trpc = await portal.send("POST", "/api/trpc/contractor.addJobNote", token: nil, body: #"{"jobId":"J-0002","text":"x"}"#, headers: cookie)
         #expect(trpc.status == 403)
+        #expect(trpc.trpcCode == "FORBIDDEN", "tRPC's error shape, even for a refusal made before the procedure: \(trpc.text)")
         #expect(await portal.send("POST", "/api/auth/logout", token: nil, headers: cookie).status == 403)
         // Reads need no token; bearer calls carry no ambient credential and need none.
         #expect(await portal.send("GET", "/api/contractor/account", token: nil, headers: cookie).status == 200)
@@ -238,6 +239,11 @@ struct AuthTests {
             #expect(reply.header("X-Frame-Options") == "DENY")
             #expect(reply.header("Strict-Transport-Security") == "max-age=31536000; includeSubDomains")
         }
+        // The server's own refusal of a malformed request, made before any handler, carries them too.
+        let malformed = Reply(raw: await exchange(port: portal.port, "GARBAGE\r\n\r\n", readTimeout: 5, closeWithin: 0).response)
+        #expect(malformed.status == 400)
+        #expect(malformed.header("X-Content-Type-Options") == "nosniff")
+        #expect(malformed.header("Strict-Transport-Security") == "max-age=31536000; includeSubDomains")
         #expect(replies[0].header("Cache-Control") == "no-store")
         #expect(replies[2].header("Cache-Control") == "no-store", "an authenticated request's error is not cached either")
         let plain = try await Portal.start()
@@ -260,6 +266,11 @@ struct AuthTests {
         let perAddress = await portal.get("/api/auth/me", token: Portal.token("3003"))
         #expect(perAddress.status == 429)
         #expect(perAddress.error?.contains("session") == false)
+        let trpc = await portal.get("/api/trpc/contractor.status,contractor.account?batch=1&input=%7B%7D")
+        #expect(trpc.status == 429)
+        #expect(trpc.json[0]?["error"]?["data"]?["code"] == .string("TOO_MANY_REQUESTS"))
+        #expect(trpc.json[1]?["error"]?["code"] == .number("-32029"))
+        #expect(trpc.header("Retry-After") != nil)
         #expect(await portal.send("GET", "/healthz", token: nil).status == 200, "probes are never limited")
     }
 

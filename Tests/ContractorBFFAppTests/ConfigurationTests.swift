@@ -17,7 +17,12 @@ struct ConfigurationTests {
 
     @Test func defaultFileMatchesTheDocumentedServerDefaults() throws {
         let configuration = try AppConfiguration.load(file: defaultFile, environment: [:])
-        #expect(configuration.server == ServerConfiguration())
+        var expected = ServerConfiguration()
+        // The app adds the security headers every response carries; HSTS only when configured.
+        expected.standardHeaders = configuration.server.standardHeaders
+        #expect(configuration.server == expected)
+        #expect(configuration.server.standardHeaders["X-Content-Type-Options"] == "nosniff")
+        #expect(configuration.server.standardHeaders["Strict-Transport-Security"] == nil)
         #expect(configuration.logLevel == .info)
     }
 

@@ -42,7 +42,11 @@ struct Portal: Sendable {
         adjust(&configuration)
         let log = LogCapture()
         let client = AgentOSClient(configuration: configuration.agentOS, logger: log.logger)
-        let application = try Application(configuration: configuration, logger: log.logger, agentOS: client, upstreamMode: configured ? .configured : .notConfigured)
+        // Opening the data directory's files is blocking I/O: off the cooperative pool the servers need.
+        let opened = await offPool { [configuration] in
+            Result { try Application(configuration: configuration, logger: log.logger, agentOS: client, upstreamMode: configured ? .configured : .notConfigured) }
+        }
+        let application = try opened.get()
         let server = HTTPServer(configuration: configuration.server, logger: log.logger) { await application.responder.respond($0) }
         let port = try server.start()
         return Portal(fixture: fixture, upstream: upstream, server: server, port: port, application: application, log: log)

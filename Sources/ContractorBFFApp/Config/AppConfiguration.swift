@@ -119,12 +119,14 @@ public struct AppConfiguration: Sendable {
         portal.notesConcurrency = try reader.integer("PORTAL_NOTES_CONCURRENCY")
         portal.insightsJobCap = try reader.integer("PORTAL_INSIGHTS_JOB_CAP")
         portal.insightsTimeout = try reader.duration("PORTAL_INSIGHTS_TIMEOUT_MS")
+        let security = try SecuritySettings(reader)
+        server.standardHeaders = SecurityHeaders.standard(hstsMaxAge: security.hstsMaxAge)
         return AppConfiguration(
             server: server, logLevel: Logger.Level(rawValue: level) ?? .info, agentOS: agentOS,
             fixtureWhenUnconfigured: try reader.choice("FIXTURE_MODE") == "auto", fixtureData: try reader.text("FIXTURE_DATA"),
             sessionSecret: secret, portal: portal, trpcMaxBatch: try reader.integer("TRPC_MAX_BATCH"),
             dataDirectory: try reader.text("DATA_DIR"), idempotencyTTLSeconds: try reader.integer("IDEMPOTENCY_TTL_SECONDS"),
-            security: try SecuritySettings(reader),
+            security: security,
             sources: sources, values: values)
     }
 

@@ -3,11 +3,12 @@ import Foundation
 import HTTPServer
 
 /// The outermost layer: CORS for the configured portal origins (with credentials) including preflights,
-/// and the security headers every response carries (OWASP's REST and HTTP headers cheat sheets). It also
-/// turns errors thrown below into responses here, so error answers carry the same headers.
+/// and `Cache-Control: no-store` on authenticated answers; `standard` are the headers of every response
+/// (OWASP's REST and HTTP headers cheat sheets). It turns errors thrown below into responses here, with
+/// `renderError`, so error answers get the same treatment and each API its own error shape.
 struct SecurityHeaders: Middleware {
     let origins: Set<String>
-    let hstsMaxAge: Int
+    let renderError: @Sendable (Request, any Error) -> Response
 
     static let allowedMethods = "GET, POST, PATCH, OPTIONS"
     static let allowedHeaders = "Authorization, Content-Type, Idempotency-Key, X-CSRF-Token, X-Request-Id"
@@ -28,7 +29,7 @@ struct SecurityHeaders: Middleware {
                 response = ErrorResponse.make(status: 403, message: "Origin not allowed", requestID: request.requestID)
             }
         } else {
-            do { response = try await next(request) } catch { response = ErrorResponse.make(for: error, requestID: request.requestID) }
+            do { response = try await next(request) } catch { response = renderError(request, error) }
         }
         if let origin, allowed {
             response.headers.set("Access-Control-Allow-Origin", origin)
@@ -37,15 +38,21 @@ struct SecurityHeaders: Middleware {
         }
         // The answer depends on Origin, so caches must keep answers apart by it.
         response.headers.set("Vary", "Origin")
-        response.headers.set("X-Content-Type-Options", "nosniff")
-        response.headers.set("Referrer-Policy", "no-referrer")
-        response.headers.set("X-Frame-Options", "DENY")
-        response.headers.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
         if response.headers["Cache-Control"] == nil, request.headers["Authorization"] != nil || request.headers["Cookie"] != nil {
             response.headers.set("Cache-Control", "no-store")
         }
-        if hstsMaxAge > 0 { response.headers.set("Strict-Transport-Security", "max-age=\(hstsMaxAge); includeSubDomains") }
         return response
+    }
+
+    /// The headers of every response, written by the server core so that its own refusals (malformed
+    /// requests, oversized heads and bodies, timeouts) carry them too.
+    static func standard(hstsMaxAge: Int) -> HTTPHeaders {
+        var headers: HTTPHeaders = [
+            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+            "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+        ]
+        if hstsMaxAge > 0 { headers.set("Strict-Transport-Security", "max-age=\(hstsMaxAge); includeSubDomains") }
+        return headers
     }
 }
 

@@ -21,13 +21,24 @@ final class DurableFile: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         self.directory = directory
         path = directory + "/" + name
-        var lines: [JSONValue] = []
-        if let data = FileManager.default.contents(atPath: path) {
+        var lines: [JSONValue] = [], unreadable = false
+        let data = FileManager.default.contents(atPath: path)
+        if let data {
             for line in data.split(separator: UInt8(ascii: "\n")) {
-                if let value = try? JSONText.parse(Array(line)) { lines.append(value) }
+                if let value = try? JSONText.parse(Array(line)) { lines.append(value) } else { unreadable = true }
             }
         }
-        try rewrite(compact(lines))
+        let kept = compact(lines)
+        if data == nil {
+            // A new file: created, and its directory entry synced, before anything is appended to it.
+            try openForAppend(creating: true)
+            syncDirectory()
+        } else if kept == lines && !unreadable && data?.last.map({ $0 == 10 }) != false {
+            // Nothing to drop: no need to rewrite (and sync) what is already on disk.
+            try openForAppend(creating: false)
+        } else {
+            try rewrite(kept)
+        }
     }
 
     deinit { if fd >= 0 { Glibc.close(fd) } }
@@ -45,14 +56,22 @@ final class DurableFile: @unchecked Sendable {
         }
         Glibc.close(tmp)
         guard rename(temporary, path) == 0 else { throw Failure(description: "cannot replace \(path): errno \(errno)") }
+        syncDirectory()
+        try openForAppend(creating: false)
+    }
+
+    private func openForAppend(creating: Bool) throws {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC | (creating ? O_CREAT : 0), 0o600)
+        guard fd >= 0 else { throw Failure(description: "cannot open \(path): errno \(errno)") }
+    }
+
+    private func syncDirectory() {
         let directoryFD = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directoryFD >= 0 {
             _ = fsync(directoryFD)
             Glibc.close(directoryFD)
         }
-        if fd >= 0 { Glibc.close(fd) }
-        fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Failure(description: "cannot open \(path): errno \(errno)") }
     }
 
     /// Appends one line; it is on disk when this returns.

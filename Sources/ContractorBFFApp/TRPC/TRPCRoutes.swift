@@ -124,6 +124,30 @@ enum TRPCRoutes {
         }, batch: batch)
     }
 
+    /// A refusal made before any procedure ran (rate limit, CSRF, Origin), in tRPC's shape: one error per
+    /// call of the batch, or the single error.
+    static func refusal(_ request: Request, _ error: any Error) -> Response {
+        let http = error as? HTTPError ?? HTTPError(500, "Internal server error")
+        let code: TRPCCode = switch http.status {
+        case 400: .badRequest
+        case 401: .unauthorized
+        case 403: .forbidden
+        case 404: .notFound
+        case 405: .methodNotSupported
+        case 413: .payloadTooLarge
+        case 429: .tooManyRequests
+        case 503: .serviceUnavailable
+        default: .internalServerError
+        }
+        let paths = (request.parameters["path"] ?? String(request.path.dropFirst(prefix.count)))
+            .split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        let batch = ["1", "true"].contains(request.query("batch") ?? "")
+        let trpcError = TRPCError(code, http.message, retryAfter: http.headers["Retry-After"].flatMap { Int($0) })
+        var response = respond((batch ? paths : [paths.first ?? ""]).map { CallAnswer(.failure(trpcError), path: $0, requestID: request.requestID) }, batch: batch)
+        for (name, value) in http.headers where response.headers[name] == nil { response.headers.add(name, value) }
+        return response
+    }
+
     static func lookup(_ path: String, method: HTTPMethod) -> Result<Procedure, TRPCError> {
         guard let procedure = Procedure.all[path] else { return .failure(TRPCError(.notFound, "No procedure found on path \"\(path)\"")) }
         switch (procedure.kind, method) {

@@ -1,5 +1,5 @@
 /// Header fields in the order they were received or added; names compare case-insensitively (RFC 9110 §5.1).
-public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
+public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, Equatable {
     public private(set) var fields: [(name: String, value: String)] = []
 
     public init() {}
@@ -9,6 +9,11 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     }
 
     public var count: Int { fields.count }
+
+    /// The same fields, names compared case-insensitively, in the same order.
+    public static func == (a: HTTPHeaders, b: HTTPHeaders) -> Bool {
+        a.fields.count == b.fields.count && zip(a.fields, b.fields).allSatisfy { $0.name.lowercased() == $1.name.lowercased() && $0.value == $1.value }
+    }
 
     /// Adds a field. CR, LF and NUL in a value are replaced by spaces so that no caller can inject a
     /// header line or split a response, whatever the value came from.

@@ -400,6 +400,9 @@ final class EventLoop: @unchecked Sendable {
         for (name, value) in response.headers where !Self.isServerOwned(name) {
             head += name + ": " + value + "\r\n"
         }
+        for (name, value) in shared.configuration.standardHeaders where response.headers[name] == nil && !Self.isServerOwned(name) {
+            head += name + ": " + value + "\r\n"
+        }
         head += "X-Request-Id: " + exchange.requestID + "\r\n"
         exchange.status = response.status
         switch response.body {

@@ -27,6 +27,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var maxPendingStreamBytes = 1024 * 1024
     /// One JSON line per request on the logger.
     public var accessLog = true
+    /// Fields every response carries, the server's own refusals (400, 413, 431, 503, …) included, unless the
+    /// handler set the same field (security headers, say).
+    public var standardHeaders: HTTPHeaders = [:]
 
     public init() {}
 }
