@@ -10,8 +10,8 @@ need_tool node nodejs
 build_release
 
 PORT=18091 node "$PEER_DIR/node-hello.mjs" & PIDS+=($!)
-PORT=18080 HOST=127.0.0.1 "$BFF" >/dev/null 2>&1 & PIDS+=($!)
-PORT=18081 HOST=127.0.0.1 ACCESS_LOG=false "$BFF" >/dev/null 2>&1 & PIDS+=($!)
+DATA_DIR="$(mktemp -d)" PORT=18080 HOST=127.0.0.1 "$BFF" >/dev/null 2>&1 & PIDS+=($!)
+DATA_DIR="$(mktemp -d)" PORT=18081 HOST=127.0.0.1 ACCESS_LOG=false "$BFF" >/dev/null 2>&1 & PIDS+=($!)
 wait_port 18091; wait_port 18080; wait_port 18081
 
 compare_rounds "$rounds" "$seconds" 64 \
