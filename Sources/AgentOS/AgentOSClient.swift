@@ -5,10 +5,13 @@ import HTTPServer
 public struct CallContext: Sendable {
     public var requestID: String
     public var deadline: ContinuousClock.Instant
+    /// Read past the cache (what is read is still stored): for checks that must see AgentOS as it is now.
+    public var fresh = false
 
-    public init(requestID: String, deadline: ContinuousClock.Instant) {
+    public init(requestID: String, deadline: ContinuousClock.Instant, fresh: Bool = false) {
         self.requestID = requestID
         self.deadline = deadline
+        self.fresh = fresh
     }
 }
 
@@ -25,6 +28,8 @@ public final class AgentOSClient: Sendable {
     private let bulkhead: Bulkhead
     private let counters = CounterStore()
     private let recent429 = RecentEvents()
+    private let cache: (any ReadCaching)?
+    public let cacheCounters = CacheCounters()
 
     public init(
         configuration: AgentOSConfiguration, transport: any Transport = URLSessionTransport(), logger: Logger,
@@ -44,6 +49,7 @@ public final class AgentOSClient: Sendable {
         }
         budget = RetryBudget(ratio: configuration.retryBudgetRatio, minimum: configuration.retryBudgetMinimum, window: configuration.retryBudgetWindow)
         bulkhead = Bulkhead(limit: configuration.maxInFlight, maxWait: configuration.queueWait)
+        cache = configuration.cache.ttl.values.contains { $0 > .zero } ? ReadCache(policy: configuration.cache, counters: cacheCounters) : nil
     }
 
     public var counterSnapshot: AgentOSCounters { counters.snapshot }
@@ -77,8 +83,41 @@ public final class AgentOSClient: Sendable {
         case failure(AgentOSError, retry: String?, retryAfter: Duration?, breakerFailure: Bool)
     }
 
-    /// One logical call: attempts under the policy; nil for 404.
+    /// One logical call: a read through the cache when its operation is cached, else (and for writes, which
+    /// then forget what they may have changed) attempts under the policy; nil for 404. What the cache did is
+    /// recorded on `CacheTrace.current`.
     public func call(_ operation: Operation, _ context: CallContext) async throws(AgentOSError) -> JSONValue? {
+        guard operation.isIdempotent else {
+            // A write that failed may still have been applied: forget what it touches either way.
+            do {
+                let value = try await upstream(operation, context)
+                await cache?.invalidate(after: operation)
+                return value
+            } catch {
+                await cache?.invalidate(after: operation)
+                throw error
+            }
+        }
+        guard let cache, let ttl = configuration.cache.ttl[operation.name], ttl > .zero else {
+            CacheTrace.current?.record(.miss, age: .zero)
+            return try await upstream(operation, context)
+        }
+        let result = await cache.read(operation, ttl: ttl, fresh: context.fresh) { [self] in
+            do throws(AgentOSError) { return .success(try await upstream(operation, context)) } catch { return .failure(error) }
+        }
+        switch result {
+        case .success(let (value, outcome, age)):
+            CacheTrace.current?.record(outcome, age: age)
+            return value
+        case .failure(let error):
+            throw error
+        }
+    }
+
+    /// Entries in the read cache (0 without one).
+    public var cachedEntries: Int { get async { await cache?.entryCount ?? 0 } }
+
+    private func upstream(_ operation: Operation, _ context: CallContext) async throws(AgentOSError) -> JSONValue? {
         guard configuration.isConfigured, let base = configuration.baseURL, let key = configuration.apiKey else {
             throw .notConfigured
         }

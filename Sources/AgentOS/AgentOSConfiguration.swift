@@ -36,6 +36,7 @@ public struct AgentOSConfiguration: Sendable, Equatable {
     public var rateWindow: Duration = .seconds(60)
     /// After a 429 without Retry-After, AgentOS's documented advice.
     public var defaultCoolDown: Duration = .seconds(60)
+    public var cache = CachePolicy()
 
     public init(baseURL: String? = nil, apiKey: String? = nil) {
         self.baseURL = baseURL

@@ -28,6 +28,8 @@ struct Upstream: Sendable {
         configuration.breakerCoolDown = .milliseconds(400)
         configuration.rateLimit = 10_000
         configuration.retryBudgetMinimum = 100
+        // The retry policy's tests count every call: no read cache in front of them.
+        configuration.cache = .disabled
         return configuration
     }
 

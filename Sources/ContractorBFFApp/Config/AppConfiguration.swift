@@ -110,6 +110,15 @@ public struct AppConfiguration: Sendable {
         agentOS.maxInFlight = try reader.integer("AGENTOS_MAX_IN_FLIGHT")
         agentOS.queueWait = try reader.duration("AGENTOS_QUEUE_WAIT_MS")
         agentOS.rateLimit = try reader.integer("AGENTOS_RATE_LIMIT")
+        let account = Duration.seconds(try reader.integer("CACHE_TTL_ACCOUNT_SECONDS")), jobs = Duration.seconds(try reader.integer("CACHE_TTL_JOBS_SECONDS"))
+        agentOS.cache.ttl = [
+            "contractor": account, "contacts": account, "jobs": jobs, "job": jobs, "notes": jobs,
+            "statement": .seconds(try reader.integer("CACHE_TTL_STATEMENTS_SECONDS")), "pending": .seconds(try reader.integer("CACHE_TTL_PENDING_SECONDS")),
+        ]
+        agentOS.cache.staleWhileRevalidate = .seconds(try reader.integer("CACHE_STALE_WHILE_REVALIDATE_SECONDS"))
+        agentOS.cache.staleIfError = .seconds(try reader.integer("CACHE_STALE_IF_ERROR_SECONDS"))
+        agentOS.cache.maxEntries = try reader.integer("CACHE_MAX_ENTRIES")
+        agentOS.cache.maxBytes = try reader.integer("CACHE_MAX_BYTES")
         let secret = try reader.optionalText("SESSION_SECRET") ?? ""
         // RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
         guard secret.utf8.count >= 32 else {

@@ -20,8 +20,10 @@ enum ContractorRoutes {
                 }
                 let context = CallContext(requestID: request.requestID, deadline: request.deadline)
                 do {
-                    var response = try await action(request, session, context)
+                    let trace = CacheTrace()
+                    var response = try await CacheTrace.$current.withValue(trace) { try await action(request, session, context) }
                     response.headers.set("Cache-Control", "no-store")
+                    CacheHeaders.apply(trace, to: &response)
                     return response
                 } catch let error as PortalError {
                     throw RESTError.from(error)
@@ -123,5 +125,15 @@ enum ContractorRoutes {
             throw .invalid(field: name, reason: "must be a non-negative integer")
         }
         return value
+    }
+}
+
+/// `X-Cache` (HIT, STALE or MISS: the least fresh of the reads an answer was built from) and `Age` (the
+/// oldest data's age in seconds), when the answer used cached reads at all.
+enum CacheHeaders {
+    static func apply(_ trace: CacheTrace, to response: inout Response) {
+        guard let outcome = trace.outcome else { return }
+        response.headers.set("X-Cache", outcome.rawValue)
+        response.headers.set("Age", String(trace.ageSeconds))
     }
 }

@@ -109,19 +109,25 @@ enum TRPCRoutes {
         }
         let context = CallContext(requestID: request.requestID, deadline: request.deadline)
         let caller = Caller(services: services, session: session, context: context, key: key)
-        var answers = [CallAnswer?](repeating: nil, count: calls.count)
-        if mutations > 0 || calls.count == 1 {
-            // Mutations in a batch run one after another, in the order sent: a later one may rely on an earlier.
-            for (index, call) in calls.enumerated() { answers[index] = await caller.run(call) }
-        } else {
-            await withTaskGroup(of: (Int, CallAnswer).self) { group in
-                for (index, call) in calls.enumerated() { group.addTask { (index, await caller.run(call)) } }
-                for await (index, answer) in group { answers[index] = answer }
+        let trace = CacheTrace()
+        let answers = await CacheTrace.$current.withValue(trace) { () async -> [CallAnswer?] in
+            var answers = [CallAnswer?](repeating: nil, count: calls.count)
+            if mutations > 0 || calls.count == 1 {
+                // Mutations in a batch run one after another, in the order sent: a later one may rely on an earlier.
+                for (index, call) in calls.enumerated() { answers[index] = await caller.run(call) }
+            } else {
+                await withTaskGroup(of: (Int, CallAnswer).self) { group in
+                    for (index, call) in calls.enumerated() { group.addTask { (index, await caller.run(call)) } }
+                    for await (index, answer) in group { answers[index] = answer }
+                }
             }
+            return answers
         }
-        return respond(zip(calls, answers).map { call, answer in
+        var response = respond(zip(calls, answers).map { call, answer in
             answer ?? CallAnswer(.failure(TRPCError(.internalServerError, "Internal server error")), path: call.path, requestID: request.requestID)
         }, batch: batch)
+        CacheHeaders.apply(trace, to: &response)
+        return response
     }
 
     /// A refusal made before any procedure ran (rate limit, CSRF, Origin), in tRPC's shape: one error per

@@ -41,10 +41,12 @@ struct PortalWrites: Sendable {
             canonical: JSONValue.object(["via": .string(render.via), "jobId": .string(jobId), "text": .string(text)]).serialized(),
             recovery: .object(["textSha256": .string(digest)]), naturalKey: nil)
         let service = service
+        // Checks look at AgentOS as it is now, past the read cache.
+        let now = CallContext(requestID: context.requestID, deadline: context.deadline, fresh: true)
         return try await writeGuard.run(key: key, intent, who, context, recover: { recovery in
             guard case .string(let wanted)? = recovery["textSha256"] else { return .unreachable }
             do {
-                let notes = try await service.ownNotes(who, jobId: jobId, context)
+                let notes = try await service.ownNotes(who, jobId: jobId, now)
                 let match = notes.first { Crypto.hex(Crypto.sha256(Array($0.text.trimmingCharacters(in: .whitespacesAndNewlines).utf8))) == wanted }
                 return match.map { .found(render.answer(.note($0))) } ?? .absent
             } catch PortalError.notFound { return .absent } catch { return .unreachable }
@@ -63,17 +65,21 @@ struct PortalWrites: Sendable {
         let jobId: String, target: Bool
         do {
             jobId = try Validate.id(rawJobId, field: "jobId")
-            if let completed { target = completed } else { target = !(try await service.currentJob(who, jobId: jobId, context).isCompleted) }
+            if let completed { target = completed } else {
+                target = !(try await service.currentJob(who, jobId: jobId, CallContext(requestID: context.requestID, deadline: context.deadline, fresh: true)).isCompleted)
+            }
         } catch { return (render.failure(error), false) }
         let intent = WriteGuard.Intent(
             action: "job.completion", jobId: jobId,
             canonical: JSONValue.object(["via": .string(render.via), "jobId": .string(jobId), "completed": completed.map(JSONValue.bool) ?? .null]).serialized(),
             recovery: .object(["completed": .bool(target)]), naturalKey: nil)
         let service = service
+        // Checks look at AgentOS as it is now, past the read cache.
+        let now = CallContext(requestID: context.requestID, deadline: context.deadline, fresh: true)
         return try await writeGuard.run(key: key, intent, who, context, recover: { recovery in
             guard case .bool(let wanted)? = recovery["completed"] else { return .unreachable }
             do {
-                let job = try await service.currentJob(who, jobId: jobId, context)
+                let job = try await service.currentJob(who, jobId: jobId, now)
                 guard job.isCompleted == wanted else { return .absent }
                 return .found(render.answer(.completion(JobCompletion(jobId: job.jobId, completed: wanted, job: job))))
             } catch PortalError.notFound { return .absent } catch { return .unreachable }
@@ -106,6 +112,8 @@ struct PortalWrites: Sendable {
             action: "invoice.submit", jobId: invoice.jobId, canonical: JSONValue.object(canonical).serialized(),
             recovery: .object(fields), naturalKey: natural)
         let service = service
+        // Checks look at AgentOS as it is now, past the read cache.
+        let now = CallContext(requestID: context.requestID, deadline: context.deadline, fresh: true)
         return try await writeGuard.run(key: key, intent, who, context, recover: { recovery in
             // What the first attempt sent (for a natural key it may differ from this request in its amount).
             guard case .string(let jobId)? = recovery["jobId"], case .number(let literal)? = recovery["amount"],
@@ -115,7 +123,7 @@ struct PortalWrites: Sendable {
             if case .string(let sent)? = recovery["reference"] { reference = sent }
             let sent = Invoice(jobId: jobId, amount: sentAmount, reference: reference, invoiceDate: date, description: nil)
             do {
-                guard let entry = try await service.submittedInvoice(who, sent, context) else { return .absent }
+                guard let entry = try await service.submittedInvoice(who, sent, now) else { return .absent }
                 let result = InvoiceSubmissionResult(upstream: .object([
                     "InvoiceID": .string(entry.entryId), "Success": .bool(true), "Message": .string("Invoice already received by AgentOS"),
                 ]))

@@ -1,0 +1,128 @@
+import AgentOS
+import ContractorBFFApp
+import FixtureAgentOS
+import Foundation
+import Testing
+
+/// The read cache over HTTP: single flight, fresh hits, stale-while-revalidate, stale-if-error, bounds, and
+/// every write forgetting what it changed so a contractor sees their own write at once.
+@Suite("Read cache")
+struct CacheTests {
+    static func start(ttl: Int = 60, revalidate: Int = 300, ifError: Int = 86_400, _ more: [String: String] = [:]) async throws -> Portal {
+        try await Portal.start(environment: [
+            "CACHE_TTL_ACCOUNT_SECONDS": String(ttl), "CACHE_TTL_JOBS_SECONDS": String(ttl), "CACHE_TTL_STATEMENTS_SECONDS": String(ttl),
+            "CACHE_TTL_PENDING_SECONDS": String(ttl), "CACHE_STALE_WHILE_REVALIDATE_SECONDS": String(revalidate),
+            "CACHE_STALE_IF_ERROR_SECONDS": String(ifError),
+        ].merging(more) { $1 })
+    }
+
+    @Test func concurrentIdenticalReadsShareOneUpstreamCall() async throws {
+        let portal = try await Self.start()
+        defer { Task { await portal.stop() } }
+        portal.faults(.on("contractor") { $0.latencyMs = 300 })
+        let replies = await withTaskGroup(of: Reply.self) { group in
+            for _ in 0..<100 { group.addTask { await portal.get("/api/contractor/account") } }
+            return await group.reduce(into: [Reply]()) { $0.append($1) }
+        }
+        #expect(replies.allSatisfy { $0.status == 200 && $0.json["contractorId"] == .string("C-1001") })
+        #expect(await portal.received("contractor") == 1, "100 concurrent reads, one AgentOS call")
+        let again = await portal.get("/api/contractor/account")
+        #expect(again.header("X-Cache") == "HIT")
+        #expect(again.header("Age") != nil)
+        #expect(await portal.received("contractor") == 1)
+        // Another contractor is another entry.
+        #expect(await portal.get("/api/contractor/account", token: Portal.token("C-2002")).header("X-Cache") == "MISS")
+        #expect(await portal.received("contractor") == 2)
+    }
+
+    @Test func pastItsTTLAnEntryIsServedWhileOneRefreshRuns() async throws {
+        let portal = try await Self.start(ttl: 1)
+        defer { Task { await portal.stop() } }
+        #expect(await portal.get("/api/contractor/account").header("X-Cache") == "MISS")
+        try await Task.sleep(for: .milliseconds(1_100))
+        portal.faults(.on("contractor") { $0.latencyMs = 400 })
+        let started = ContinuousClock.now
+        let stale = await portal.get("/api/contractor/account")
+        #expect(ContinuousClock.now - started < .milliseconds(350), "answered at once, not after the refresh")
+        #expect(stale.status == 200)
+        #expect(stale.header("X-Cache") == "STALE")
+        #expect(Int(stale.header("Age") ?? "") ?? 0 >= 1)
+        #expect(await portal.get("/api/contractor/account").header("X-Cache") == "STALE", "still stale while the refresh runs")
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(await portal.received("contractor") == 2, "one background refresh, however many stale answers")
+        #expect(await portal.get("/api/contractor/account").header("X-Cache") == "HIT")
+    }
+
+    @Test func whenAgentOSFailsTheLastGoodDataIsServedMarkedStale() async throws {
+        let portal = try await Self.start(ttl: 1, revalidate: 0)
+        defer { Task { await portal.stop() } }
+        let first = await portal.get("/api/trpc/contractor.account")
+        #expect(first.header("X-Cache") == "MISS")
+        try await Task.sleep(for: .milliseconds(1_100))
+        portal.faults(.on("contractor") { $0.status = 503 })
+        let stale = await portal.get("/api/trpc/contractor.account")
+        #expect(stale.status == 200)
+        #expect(stale.header("X-Cache") == "STALE")
+        #expect(stale.raw?.body == first.raw?.body, "the body does not change shape")
+        #expect(await portal.received("contractor") >= 2, "AgentOS was asked first")
+        let rest = await portal.get("/api/contractor/account")
+        #expect(rest.status == 200 && rest.header("X-Cache") == "STALE")
+        // With no good data to fall back on, the failure shows.
+        let uncached = await portal.get("/api/contractor/account", token: Portal.token("C-2002"))
+        #expect([502, 503].contains(uncached.status), "AgentOS failing (or its breaker open by now): \(uncached.status)")
+        #expect(uncached.header("X-Cache") == nil)
+    }
+
+    @Test func stalenessIsBoundedByStaleIfError() async throws {
+        let portal = try await Self.start(ttl: 1, revalidate: 0, ifError: 1)
+        defer { Task { await portal.stop() } }
+        #expect(await portal.get("/api/contractor/account").status == 200)
+        try await Task.sleep(for: .milliseconds(2_100))
+        portal.faults(.on("contractor") { $0.status = 503 })
+        #expect(await portal.get("/api/contractor/account").status == 502, "too old to stand in for AgentOS")
+    }
+
+    @Test func everyWriteForgetsWhatItChanged() async throws {
+        let portal = try await Self.start()
+        defer { Task { await portal.stop() } }
+        let notesPath = "/api/trpc/contractor.maintenanceJobNotes?input=\(encoded(#"{"jobId":"J-0002"}"#))"
+        let detailsPath = "/api/trpc/contractor.maintenanceJobDetails?input=\(encoded(#"{"jobId":"J-0001"}"#))"
+        let notes = await portal.get(notesPath)
+        let details = await portal.get(detailsPath)
+        let pending = await portal.get("/api/contractor/statements/pending")
+        for path in [notesPath, detailsPath, "/api/contractor/statements/pending"] { #expect(await portal.get(path).header("X-Cache") == "HIT") }
+
+        #expect(await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"seen at once"}"#).status == 201)
+        let notesAfter = await portal.get(notesPath)
+        #expect(notesAfter.data?.count == (notes.data?.count ?? 0) + 1)
+        #expect(notesAfter.data?.arrayValue?.contains { $0["text"] == .string("seen at once") } == true)
+
+        #expect(details.data?["status"] != .string("Completed"))
+        #expect(await portal.send("PATCH", "/api/contractor/jobs/J-0001/complete", body: #"{"completed":true}"#).status == 200)
+        #expect(await portal.get(detailsPath).data?["status"] == .string("Completed"))
+
+        #expect(await portal.send("POST", "/api/contractor/invoices", body: #"{"jobId":"J-0003","amount":12.5,"reference":"CACHE-1"}"#).status == 201)
+        let pendingAfter = await portal.get("/api/contractor/statements/pending")
+        #expect(pendingAfter.json.count == pending.json.count + 1)
+        #expect(pendingAfter.header("X-Cache") == "MISS")
+        // What a write did not touch stays cached.
+        #expect(await portal.get("/api/contractor/account").header("X-Cache") == "MISS")
+        #expect(await portal.get("/api/contractor/account").header("X-Cache") == "HIT")
+    }
+
+    @Test func theCacheIsBoundedLeastRecentlyUsedOut() async throws {
+        let portal = try await Self.start(ttl: 60, ["CACHE_MAX_ENTRIES": "4"])
+        defer { Task { await portal.stop() } }
+        for job in 1...8 {
+            #expect(await portal.get("/api/trpc/contractor.maintenanceJobDetails?input=\(encoded(#"{"jobId":"J-000\#(job)"}"#))").status == 200)
+            #expect(await portal.application.agentOS.cachedEntries <= 4)
+        }
+        #expect(portal.application.agentOS.cacheCounters.snapshot.evictions > 0)
+        // The most recent one is still there; the first is gone.
+        let before = await portal.received("job")
+        _ = await portal.get("/api/trpc/contractor.maintenanceJobDetails?input=\(encoded(#"{"jobId":"J-0008"}"#))")
+        #expect(await portal.received("job") == before)
+        _ = await portal.get("/api/trpc/contractor.maintenanceJobDetails?input=\(encoded(#"{"jobId":"J-0001"}"#))")
+        #expect(await portal.received("job") == before + 1)
+    }
+}
