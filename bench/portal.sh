@@ -14,7 +14,7 @@ need_tool node nodejs
 build_release
 
 SECRET="bench-session-secret-of-at-least-32-bytes"
-"$BFF" fixtures --port 19000 >/dev/null 2>&1 & PIDS+=($!)
+FIXTURE_RATE_LIMIT=0 "$BFF" fixtures --port 19000 >/dev/null 2>&1 & PIDS+=($!)
 wait_port 19000
 AGENTOS_BASE_URL=http://127.0.0.1:19000 AGENTOS_API_KEY=fixture-key SESSION_SECRET="$SECRET" PORT=18090 \
   node "$PEER_DIR/node-bff.mjs" & PIDS+=($!)

@@ -38,7 +38,7 @@ public final class AgentOSClient: Sendable {
         self.configuration = configuration
         self.transport = transport
         self.logger = logger
-        self.limiter = limiter ?? SlidingWindowLimiter(limit: configuration.rateLimit, window: configuration.rateWindow)
+        self.limiter = limiter ?? SlidingWindowLimiter(limit: configuration.rateLimit, window: configuration.rateWindow, shares: configuration.budget)
         let counters = self.counters
         breaker = CircuitBreaker(
             threshold: configuration.breakerFailureThreshold, rate: configuration.breakerFailureRate,
@@ -188,7 +188,8 @@ public final class AgentOSClient: Sendable {
         try await breaker.permit()
         do throws(AgentOSError) {
             guard ContinuousClock.now < deadline else { throw AgentOSError.timeout }
-            try await limiter.acquire(deadline: deadline)
+            let priority: UpstreamPriority = operation.isIdempotent ? UpstreamPriority.current ?? .interactive : .write
+            try await limiter.acquire(deadline: deadline, priority: priority)
             try await bulkhead.acquire(deadline: deadline)
         } catch {
             await breaker.abandon()

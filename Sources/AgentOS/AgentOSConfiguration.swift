@@ -37,6 +37,8 @@ public struct AgentOSConfiguration: Sendable, Equatable {
     /// After a 429 without Retry-After, AgentOS's documented advice.
     public var defaultCoolDown: Duration = .seconds(60)
     public var cache = CachePolicy()
+    /// How the per-key budget is shared: writes first, then interactive reads, then background refreshes.
+    public var budget = BudgetShares()
 
     public init(baseURL: String? = nil, apiKey: String? = nil) {
         self.baseURL = baseURL

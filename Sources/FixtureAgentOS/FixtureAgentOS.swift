@@ -9,10 +9,13 @@ import HTTPServer
 public struct FixtureAgentOS: Sendable {
     public let store: FixtureStore
     public let faults: FaultInjector
+    /// AgentOS's 50 requests per minute per key (off unless set).
+    public let keyLimit: KeyLimit
 
-    public init(file path: String) throws {
+    public init(file path: String, keyLimit: KeyLimit.Settings = KeyLimit.Settings()) throws {
         store = try FixtureStore(file: path)
         faults = FaultInjector()
+        self.keyLimit = KeyLimit(keyLimit)
     }
 
     /// A server for it; its handler timeout is long, so a hang fault really never answers.
@@ -76,11 +79,19 @@ public struct FixtureAgentOS: Sendable {
         _ router: inout Router, _ method: HTTPMethod, _ pattern: String, _ name: String, created: Bool = false,
         _ answer: @escaping @Sendable (Request, String) async throws -> JSONValue?
     ) {
-        let store = store, faults = faults
+        let store = store, faults = faults, limit = keyLimit
         router.on(method, pattern) { request in
             await store.noteReceived(name)
             let key = request.headers["api_key"] ?? request.headers["ApiKey"] ?? request.query("api_key")
             guard key == store.apiKey else { return Self.plain(401, "Authorization has been denied for this request.") }
+            switch limit.check(key ?? "") {
+            case .allowed: break
+            case .limited:
+                var response = Self.plain(429, "API calls quota exceeded! maximum admitted 50 per 1m.")
+                response.headers.set("Retry-After", "60")
+                return response
+            case .blocked: return Self.plain(403, "Forbidden: API key blocked after repeated 429 responses")
+            }
             let agency = request.parameters["shortName"] ?? ""
             guard await store.hasAgency(agency) else { return Self.plain(403, "Forbidden") }
             let fault = faults.draw(for: name)
@@ -126,7 +137,7 @@ public struct FixtureAgentOS: Sendable {
     /// Test API: `POST /__fixture/faults {"seed": n, "rules": [...]}`, `DELETE /__fixture/faults`,
     /// `GET /__fixture/counters`, `POST /__fixture/reset`.
     private func addControlRoutes(_ router: inout Router) {
-        let store = store, faults = faults
+        let store = store, faults = faults, keyLimit = keyLimit
         router.post("/__fixture/faults") { request in
             faults.load(try Self.body(request))
             return Response(status: 204)
@@ -137,11 +148,15 @@ public struct FixtureAgentOS: Sendable {
         }
         router.get("/__fixture/counters") { _ in
             func object(_ counts: [String: Int]) -> JSONValue { .object(counts.mapValues { .number(String($0)) }) }
-            let received = await store.received, writes = await store.writes
-            return Response.json(JSONValue.object(["received": object(received), "writes": object(writes)]).serialized())
+            let received = await store.received, writes = await store.writes, limits = keyLimit.counters
+            return Response.json(JSONValue.object([
+                "received": object(received), "writes": object(writes),
+                "limit": object(["limited429": limits.limited, "blocked403": limits.blocked, "peakPerWindow": limits.peakInWindow]),
+            ]).serialized())
         }
         router.post("/__fixture/reset") { _ in
             await store.reset()
+            keyLimit.reset()
             faults.set([])
             return Response(status: 204)
         }

@@ -46,6 +46,7 @@ struct PolicyUnitTests {
         let client = upstream.client {
             $0.rateLimit = 2
             $0.rateWindow = .seconds(60)
+            $0.budget.writeReserve = 0  // both slots open to reads
         }
         upstream.faults(.on("contractor") { $0.status = 503 })
         do {
@@ -59,6 +60,33 @@ struct PolicyUnitTests {
         let received = await upstream.received("contractor")
         await upstream.stop()
         #expect(received == 2, "the third attempt had no slot in the window")
+    }
+
+    @Test func writesHaveAReserveAndBackgroundWorkOnlySpareSlots() async throws {
+        var shares = BudgetShares()
+        shares.writeReserve = 3
+        shares.backgroundHeadroom = 4
+        shares.interactiveWait = .milliseconds(50)
+        let limiter = SlidingWindowLimiter(limit: 10, window: .seconds(60), shares: shares)
+        let later = ContinuousClock.now + .seconds(30)
+        // Background refreshes take what is spare (10 - 3 - 4 = 3) and are refused at once after that.
+        for _ in 0..<3 { _ = try await limiter.acquireSlot(deadline: later, priority: .background) }
+        let started = ContinuousClock.now
+        await #expect(throws: AgentOSError.self) { try await limiter.acquireSlot(deadline: later, priority: .background) }
+        #expect(ContinuousClock.now - started < .milliseconds(20), "background work never waits")
+        // Contractors' reads fill up to the writes' reserve (7), then wait briefly and are refused.
+        for _ in 0..<4 { _ = try await limiter.acquireSlot(deadline: later, priority: .interactive) }
+        await #expect(throws: AgentOSError.self) { try await limiter.acquireSlot(deadline: later, priority: .interactive) }
+        #expect(ContinuousClock.now - started < .seconds(1), "bounded by the budget wait, not the 30 s deadline")
+        // Writes still have their three.
+        for _ in 0..<3 { _ = try await limiter.acquireSlot(deadline: later, priority: .write) }
+        do {
+            _ = try await limiter.acquireSlot(deadline: .now + .milliseconds(50), priority: .write)
+            Issue.record("the window is full")
+        } catch {
+            guard case .rateLimited(let wait) = error else { throw error }
+            #expect(wait > .seconds(50), "the next slot is when the first call leaves the window")
+        }
     }
 
     @Test func fixtureControlAPIOverHTTP() async throws {

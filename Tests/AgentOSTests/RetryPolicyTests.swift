@@ -294,10 +294,10 @@ struct RateLimiterTests {
 
     @Test func waitThatDoesNotFitFailsFastWithTheWait() async throws {
         let limiter = SlidingWindowLimiter(limit: 2, window: .seconds(60))
-        try await limiter.acquire(deadline: .now + .seconds(1))
-        try await limiter.acquire(deadline: .now + .seconds(1))
+        try await limiter.acquire(deadline: .now + .seconds(1), priority: .write)
+        try await limiter.acquire(deadline: .now + .seconds(1), priority: .write)
         do {
-            try await limiter.acquire(deadline: .now + .seconds(1))
+            try await limiter.acquire(deadline: .now + .seconds(1), priority: .write)
             Issue.record("a third call was allowed")
         } catch {
             guard case .rateLimited(let wait) = error else { throw error }
@@ -308,7 +308,7 @@ struct RateLimiterTests {
     @Test func coolDownRefusesEverything() async throws {
         let limiter = SlidingWindowLimiter(limit: 100, window: .seconds(60))
         await limiter.coolDown(for: .seconds(10))
-        await #expect(throws: AgentOSError.self) { try await limiter.acquire(deadline: .now + .seconds(30)) }
+        await #expect(throws: AgentOSError.self) { try await limiter.acquire(deadline: .now + .seconds(30), priority: .write) }
     }
 }
 

@@ -8,8 +8,10 @@ import Testing
 /// every write forgetting what it changed so a contractor sees their own write at once.
 @Suite("Read cache")
 struct CacheTests {
-    static func start(ttl: Int = 60, revalidate: Int = 300, ifError: Int = 86_400, _ more: [String: String] = [:]) async throws -> Portal {
-        try await Portal.start(environment: [
+    static func start(
+        ttl: Int = 60, revalidate: Int = 300, ifError: Int = 86_400, _ more: [String: String] = [:], fixtureLimit: Int? = nil
+    ) async throws -> Portal {
+        try await Portal.start(fixtureLimit: fixtureLimit, environment: [
             "CACHE_TTL_ACCOUNT_SECONDS": String(ttl), "CACHE_TTL_JOBS_SECONDS": String(ttl), "CACHE_TTL_STATEMENTS_SECONDS": String(ttl),
             "CACHE_TTL_PENDING_SECONDS": String(ttl), "CACHE_STALE_WHILE_REVALIDATE_SECONDS": String(revalidate),
             "CACHE_STALE_IF_ERROR_SECONDS": String(ifError),
@@ -124,5 +126,36 @@ struct CacheTests {
         #expect(await portal.received("job") == before)
         _ = await portal.get("/api/trpc/contractor.maintenanceJobDetails?input=\(encoded(#"{"jobId":"J-0001"}"#))")
         #expect(await portal.received("job") == before + 1)
+    }
+
+    /// AgentOS allows 20 a minute here (and answers 429 past it). A flood of contractors' reads takes what
+    /// is theirs and is then refused by our own budget (503 with Retry-After, TOO_MANY_REQUESTS in tRPC),
+    /// never by AgentOS; a write still finds its reserved slot.
+    @Test func writesKeepTheirReserveUnderAReadFloodAndNo429IsCaused() async throws {
+        let portal = try await Self.start(ttl: 60, [
+            "AGENTOS_RATE_LIMIT": "20", "AGENTOS_WRITE_RESERVE": "4", "AGENTOS_BUDGET_WAIT_MS": "100",
+        ], fixtureLimit: 20)
+        defer { Task { await portal.stop() } }
+        var statuses: [Int] = []
+        for job in 1...30 {
+            let reply = await portal.get("/api/trpc/contractor.maintenanceJobDetails?input=\(encoded(#"{"jobId":"J-\#(String(format: "%04d", job))"}"#))")
+            statuses.append(reply.status)
+            if reply.status == 429 {
+                #expect(reply.trpcCode == "TOO_MANY_REQUESTS")
+                #expect(reply.header("Retry-After") != nil)
+            }
+        }
+        #expect(statuses.filter { $0 == 200 }.count == 16, "20 a minute, 4 kept for writes: \(statuses)")
+        #expect(statuses.filter { $0 == 429 }.count == 14)
+        let rest = await portal.get("/api/contractor/account", token: Portal.token("C-2002"))
+        #expect(rest.status == 503)
+        #expect(rest.header("Retry-After") != nil)
+        // Cached reads still answer (HIT), budget or not.
+        #expect(await portal.get("/api/trpc/contractor.maintenanceJobDetails?input=\(encoded(#"{"jobId":"J-0001"}"#))").header("X-Cache") == "HIT")
+        // The write, its ownership read included (J-0020 was refused above, so not cached), from the reserve.
+        let note = await portal.send("POST", "/api/contractor/jobs/J-0020/notes", body: #"{"note":"through the reserve"}"#)
+        #expect(note.status == 201, "\(note.text)")
+        #expect(portal.fixture.keyLimit.counters.limited == 0, "AgentOS never had to say 429")
+        #expect(portal.fixture.keyLimit.counters.blocked == 0)
     }
 }

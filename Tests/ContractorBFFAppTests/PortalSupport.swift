@@ -18,10 +18,13 @@ struct Portal: Sendable {
 
     static let secret = "test-session-secret-of-at-least-32-bytes"
 
+    /// `fixtureLimit`: the fixture enforces AgentOS's per-key limit (requests per minute) like the real one.
     static func start(
-        upstream configured: Bool = true, environment: [String: String] = [:], _ adjust: (inout AppConfiguration) -> Void = { _ in }
+        upstream configured: Bool = true, fixtureLimit: Int? = nil, environment: [String: String] = [:],
+        _ adjust: (inout AppConfiguration) -> Void = { _ in }
     ) async throws -> Portal {
-        let fixture = try FixtureAgentOS(file: Paths.packageRoot.appendingPathComponent("Fixtures/agentos.json").path)
+        let fixture = try FixtureAgentOS(
+            file: Paths.packageRoot.appendingPathComponent("Fixtures/agentos.json").path, keyLimit: KeyLimit.Settings(limit: fixtureLimit))
         let upstream = fixture.makeServer(logger: .discard)
         let upstreamPort = try upstream.start()
         var overrides = [

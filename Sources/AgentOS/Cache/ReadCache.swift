@@ -113,7 +113,7 @@ public actor ReadCache: ReadCaching {
             }
             if age < ttl + policy.staleWhileRevalidate {
                 counters.add(\.stale)
-                if inflight[key] == nil { _ = start(key, operation, fetch) }
+                if inflight[key] == nil { _ = start(key, operation, fetch, background: true) }
                 return .success((entry.value, .stale, age))
             }
         }
@@ -156,10 +156,12 @@ public actor ReadCache: ReadCaching {
         counters.add(\.invalidations)
     }
 
-    private func start(_ key: String, _ operation: Operation, _ fetch: @escaping Fetch) -> Task<Result<JSONValue?, AgentOSError>, Never> {
+    private func start(_ key: String, _ operation: Operation, _ fetch: @escaping Fetch, background: Bool = false) -> Task<Result<JSONValue?, AgentOSError>, Never> {
         let started = generation[key, default: 0]
-        // Unstructured: a caller that goes away does not cancel what the others wait for.
-        let task = Task { await fetch() }
+        // Unstructured: a caller that goes away does not cancel what the others wait for. A refresh nobody
+        // waits for spends only spare budget.
+        let priority: UpstreamPriority = background ? .background : UpstreamPriority.current ?? .interactive
+        let task = Task { await UpstreamPriority.$current.withValue(priority) { await fetch() } }
         inflight[key] = task
         Task { await self.settle(key, operation, task, started) }
         return task

@@ -1,10 +1,33 @@
 /// Keeps one API key within AgentOS's limit. AgentOS counts a *rolling* 60 s window, so this is a sliding
 /// log, not a token bucket: a full bucket spent at once and refilled over the next minute would let
 /// nearly twice the limit into one window, and that is exactly the 429 this exists to prevent.
+/// Who spends the per-key budget first. Writes may use every slot; interactive reads (a contractor waiting,
+/// nothing cached) all but the writes' reserve; background refreshes only what is spare beyond a further
+/// headroom, and never wait.
+public enum UpstreamPriority: Int, Sendable, Comparable {
+    case background, interactive, write
+
+    @TaskLocal public static var current: UpstreamPriority?
+
+    public static func < (a: UpstreamPriority, b: UpstreamPriority) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// How the budget is shared among priorities (slots of the limiter's window).
+public struct BudgetShares: Sendable, Equatable {
+    /// Slots only writes may take.
+    public var writeReserve = 5
+    /// Slots background refreshes leave to interactive reads, on top of the writes' reserve.
+    public var backgroundHeadroom = 10
+    /// Longest an interactive read waits for a slot before it is refused (and the cache may answer stale).
+    public var interactiveWait: Duration = .seconds(2)
+
+    public init() {}
+}
+
 public protocol UpstreamRateLimiting: Sendable {
-    /// Takes a slot for one call, waiting while the wait ends before `deadline`; otherwise throws
-    /// `rateLimited` with the time until a slot frees.
-    func acquire(deadline: ContinuousClock.Instant) async throws(AgentOSError)
+    /// Takes a slot for one call of this priority, waiting while the wait ends before `deadline`; otherwise
+    /// throws `rateLimited` with the time until a slot frees.
+    func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError)
     /// A 429 arrived anyway: no calls until `duration` has passed.
     func coolDown(for duration: Duration) async
 }
@@ -12,6 +35,7 @@ public protocol UpstreamRateLimiting: Sendable {
 public actor SlidingWindowLimiter: UpstreamRateLimiting {
     private let limit: Int
     private let window: Duration
+    private let shares: BudgetShares
     /// Start times of calls in the current window, sorted (granted slots include reserved ones). Entries
     /// before `head` have left the window; they are dropped in bulk, so every step is O(log n) amortised
     /// even with a limit of many thousands.
@@ -19,25 +43,42 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
     private var head = 0
     private var coolDownUntil: ContinuousClock.Instant?
 
-    public init(limit: Int, window: Duration) {
+    public init(limit: Int, window: Duration, shares: BudgetShares = BudgetShares()) {
         self.limit = max(1, limit)
         self.window = window
+        self.shares = shares
     }
 
-    public func acquire(deadline: ContinuousClock.Instant) async throws(AgentOSError) {
-        _ = try await acquireSlot(deadline: deadline)
+    public func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError) {
+        _ = try await acquireSlot(deadline: deadline, priority: priority)
+    }
+
+    /// The slots of a window this priority may fill (at least one, so a tiny limit still serves).
+    func capacity(_ priority: UpstreamPriority) -> Int {
+        switch priority {
+        case .write: limit
+        case .interactive: max(1, limit - shares.writeReserve)
+        case .background: max(1, limit - shares.writeReserve - shares.backgroundHeadroom)
+        }
     }
 
     /// As `acquire`, returning the instant the call was counted at.
-    public func acquireSlot(deadline: ContinuousClock.Instant) async throws(AgentOSError) -> ContinuousClock.Instant {
+    public func acquireSlot(deadline requested: ContinuousClock.Instant, priority: UpstreamPriority = .write) async throws(AgentOSError) -> ContinuousClock.Instant {
         var now = ContinuousClock.now
+        let capacity = capacity(priority)
+        // Background work takes a spare slot now or none; an interactive read waits a little, not its whole deadline.
+        let deadline = switch priority {
+        case .background: now
+        case .interactive: min(requested, now + shares.interactiveWait)
+        case .write: requested
+        }
         if let until = coolDownUntil, until > now { throw .rateLimited(retryAfter: now.duration(to: until)) }
         expire(now)
         // The slot this call gets: now if fewer than `limit` are in the window, else when the oldest of
         // the last `limit` leaves it. Later callers plan around this reservation.
-        var slot = nextSlot(now, counting: granted.count)
+        var slot = nextSlot(now, counting: granted.count, capacity: capacity)
         // A deadline already gone (spent queueing for an in-flight place, say) is a timeout, not a rate limit.
-        guard now < deadline else { throw .timeout }
+        guard now < requested else { throw .timeout }
         guard slot <= deadline else { throw .rateLimited(retryAfter: now.duration(to: slot)) }
         insert(slot)
         while slot > now {
@@ -50,8 +91,8 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
             remove(slot)
             now = .now
             expire(now)
-            slot = nextSlot(now, counting: firstIndex { $0 > now })
-            guard now < deadline else { throw .timeout }
+            slot = nextSlot(now, counting: firstIndex { $0 > now }, capacity: capacity)
+            guard now < requested else { throw .timeout }
             guard slot <= deadline else { throw .rateLimited(retryAfter: now.duration(to: slot)) }
             insert(slot)
         }
@@ -59,8 +100,8 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
     }
 
     /// The slot given the entries before index `end` (all of them, or only those already past).
-    private func nextSlot(_ now: ContinuousClock.Instant, counting end: Int) -> ContinuousClock.Instant {
-        end - head < limit ? now : granted[end - limit] + window
+    private func nextSlot(_ now: ContinuousClock.Instant, counting end: Int, capacity: Int) -> ContinuousClock.Instant {
+        end - head < capacity ? now : granted[end - capacity] + window
     }
 
     /// Index of the first entry (from `head`) for which `isAfter` holds; entries are sorted.

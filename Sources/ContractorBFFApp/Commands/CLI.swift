@@ -154,7 +154,7 @@ enum Serve {
             if configuration.fixtureWhenUnconfigured {
                 // No AgentOS configured: serve the fixture agency in-process, so a newcomer's first run works.
                 do {
-                    let fixture = try FixtureAgentOS(file: configuration.fixtureData)
+                    let fixture = try FixtureAgentOS(file: configuration.fixtureData, keyLimit: KeyLimit.Settings(limit: configuration.fixtureRateLimit))
                     let server = fixture.makeServer(logger: logger)
                     let port = try server.start()
                     agentOS.baseURL = "http://127.0.0.1:\(port)"
@@ -316,7 +316,7 @@ enum FixturesCommand {
         defer { logger.flush() }
         let signals = SignalWaiter([SIGTERM, SIGINT])
         do {
-            let fixture = try FixtureAgentOS(file: configuration.fixtureData)
+            let fixture = try FixtureAgentOS(file: configuration.fixtureData, keyLimit: KeyLimit.Settings(limit: configuration.fixtureRateLimit))
             if let faultsFile {
                 let data = try Data(contentsOf: URL(fileURLWithPath: faultsFile))
                 try fixture.faults.load(JSONText.parse(Array(data)))

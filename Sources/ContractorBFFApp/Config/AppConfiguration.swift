@@ -30,6 +30,8 @@ public struct AppConfiguration: Sendable {
     /// Run an in-process fixture AgentOS when none is configured.
     public var fixtureWhenUnconfigured: Bool
     public var fixtureData: String
+    /// The fixture AgentOS's per-key limit (nil: off).
+    public var fixtureRateLimit: Int?
     public var sessionSecret: String
     public var portal: ContractorService.Settings
     public var trpcMaxBatch: Int
@@ -110,6 +112,9 @@ public struct AppConfiguration: Sendable {
         agentOS.maxInFlight = try reader.integer("AGENTOS_MAX_IN_FLIGHT")
         agentOS.queueWait = try reader.duration("AGENTOS_QUEUE_WAIT_MS")
         agentOS.rateLimit = try reader.integer("AGENTOS_RATE_LIMIT")
+        agentOS.budget.writeReserve = try reader.integer("AGENTOS_WRITE_RESERVE")
+        agentOS.budget.backgroundHeadroom = try reader.integer("AGENTOS_BACKGROUND_HEADROOM")
+        agentOS.budget.interactiveWait = try reader.duration("AGENTOS_BUDGET_WAIT_MS")
         let account = Duration.seconds(try reader.integer("CACHE_TTL_ACCOUNT_SECONDS")), jobs = Duration.seconds(try reader.integer("CACHE_TTL_JOBS_SECONDS"))
         agentOS.cache.ttl = [
             "contractor": account, "contacts": account, "jobs": jobs, "job": jobs, "notes": jobs,
@@ -133,6 +138,7 @@ public struct AppConfiguration: Sendable {
         return AppConfiguration(
             server: server, logLevel: Logger.Level(rawValue: level) ?? .info, agentOS: agentOS,
             fixtureWhenUnconfigured: try reader.choice("FIXTURE_MODE") == "auto", fixtureData: try reader.text("FIXTURE_DATA"),
+            fixtureRateLimit: try reader.integer("FIXTURE_RATE_LIMIT").nonZero,
             sessionSecret: secret, portal: portal, trpcMaxBatch: try reader.integer("TRPC_MAX_BATCH"),
             dataDirectory: try reader.text("DATA_DIR"), idempotencyTTLSeconds: try reader.integer("IDEMPOTENCY_TTL_SECONDS"),
             security: security,
@@ -259,4 +265,9 @@ private enum FileScalar: Decodable {
             self = .text(try container.decode(String.self))
         }
     }
+}
+
+extension Int {
+    /// nil for 0 ("off" in configuration).
+    var nonZero: Int? { self == 0 ? nil : self }
 }

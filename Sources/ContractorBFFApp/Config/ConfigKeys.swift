@@ -50,6 +50,9 @@ public struct ConfigKey: Sendable {
         ConfigKey(name: "AGENTOS_MAX_IN_FLIGHT", kind: .integer(1...10_000), help: "calls in flight to AgentOS at once"),
         ConfigKey(name: "AGENTOS_QUEUE_WAIT_MS", kind: .milliseconds(0...600_000), help: "longest wait for an in-flight place"),
         ConfigKey(name: "AGENTOS_RATE_LIMIT", kind: .integer(1...100_000), help: "requests per rolling minute per key (AgentOS documents 50)"),
+        ConfigKey(name: "AGENTOS_WRITE_RESERVE", kind: .integer(0...10_000), help: "slots of the per-minute budget only writes may take"),
+        ConfigKey(name: "AGENTOS_BACKGROUND_HEADROOM", kind: .integer(0...10_000), help: "slots background refreshes leave to contractors' reads, beyond the write reserve"),
+        ConfigKey(name: "AGENTOS_BUDGET_WAIT_MS", kind: .milliseconds(0...60_000), help: "longest a contractor's read waits for budget before stale data or 503/TOO_MANY_REQUESTS"),
         ConfigKey(name: "CACHE_TTL_ACCOUNT_SECONDS", kind: .integer(0...86_400), help: "fresh lifetime of cached account and contacts reads; 0 = not cached"),
         ConfigKey(name: "CACHE_TTL_JOBS_SECONDS", kind: .integer(0...86_400), help: "fresh lifetime of cached jobs, job and notes reads; 0 = not cached"),
         ConfigKey(name: "CACHE_TTL_STATEMENTS_SECONDS", kind: .integer(0...86_400), help: "fresh lifetime of cached statements; 0 = not cached"),
@@ -77,6 +80,7 @@ public struct ConfigKey: Sendable {
         ConfigKey(name: "PASSWORD_HASH_CONCURRENCY", kind: .integer(1...64), help: "password hashes computed at once (each PBKDF2 at 600,000 rounds); more sign-ins wait with 503"),
         ConfigKey(name: "FIXTURE_MODE", kind: .choice(["auto", "off"]), help: "auto: serve runs an in-process fixture AgentOS when none is configured"),
         ConfigKey(name: "FIXTURE_DATA", kind: .text, help: "the fixture AgentOS's data file"),
+        ConfigKey(name: "FIXTURE_RATE_LIMIT", kind: .integer(0...1_000_000), help: "the fixture AgentOS's requests per rolling minute per key, like the real one (429, then 403); 0 = off"),
     ]
 
     public static func named(_ name: String) -> ConfigKey? { all.first { $0.name == name } }

@@ -43,7 +43,7 @@ struct PortalWrites: Sendable {
         let service = service
         // Checks look at AgentOS as it is now, past the read cache.
         let now = CallContext(requestID: context.requestID, deadline: context.deadline, fresh: true)
-        return try await writeGuard.run(key: key, intent, who, context, recover: { recovery in
+        return try await guarded(key, intent, who, context, recover: { recovery in
             guard case .string(let wanted)? = recovery["textSha256"] else { return .unreachable }
             do {
                 let notes = try await service.ownNotes(who, jobId: jobId, now)
@@ -66,7 +66,11 @@ struct PortalWrites: Sendable {
         do {
             jobId = try Validate.id(rawJobId, field: "jobId")
             if let completed { target = completed } else {
-                target = !(try await service.currentJob(who, jobId: jobId, CallContext(requestID: context.requestID, deadline: context.deadline, fresh: true)).isCompleted)
+                let fresh = CallContext(requestID: context.requestID, deadline: context.deadline, fresh: true)
+                let read = await UpstreamPriority.$current.withValue(.write) { () async -> Result<ContractorMaintenanceJob, PortalError> in
+                    do throws(PortalError) { return .success(try await self.service.currentJob(who, jobId: jobId, fresh)) } catch { return .failure(error) }
+                }
+                target = !(try read.get().isCompleted)
             }
         } catch { return (render.failure(error), false) }
         let intent = WriteGuard.Intent(
@@ -76,7 +80,7 @@ struct PortalWrites: Sendable {
         let service = service
         // Checks look at AgentOS as it is now, past the read cache.
         let now = CallContext(requestID: context.requestID, deadline: context.deadline, fresh: true)
-        return try await writeGuard.run(key: key, intent, who, context, recover: { recovery in
+        return try await guarded(key, intent, who, context, recover: { recovery in
             guard case .bool(let wanted)? = recovery["completed"] else { return .unreachable }
             do {
                 let job = try await service.currentJob(who, jobId: jobId, now)
@@ -114,7 +118,7 @@ struct PortalWrites: Sendable {
         let service = service
         // Checks look at AgentOS as it is now, past the read cache.
         let now = CallContext(requestID: context.requestID, deadline: context.deadline, fresh: true)
-        return try await writeGuard.run(key: key, intent, who, context, recover: { recovery in
+        return try await guarded(key, intent, who, context, recover: { recovery in
             // What the first attempt sent (for a natural key it may differ from this request in its amount).
             guard case .string(let jobId)? = recovery["jobId"], case .number(let literal)? = recovery["amount"],
                   let sentAmount = Decimal(string: literal, locale: Locale(identifier: "en_US_POSIX")),
@@ -132,6 +136,20 @@ struct PortalWrites: Sendable {
         }, perform: { _ in
             await Self.settle(render) { () async throws(PortalError) in .invoice(try await service.submitInvoice(who, invoice, context)) }
         })
+    }
+
+    /// The guard, with every AgentOS call the write makes (its ownership read, checks, the write) spending
+    /// the writes' share of the budget, which reads cannot take.
+    func guarded(
+        _ key: String?, _ intent: WriteGuard.Intent, _ who: ContractorIdentity, _ context: CallContext,
+        recover: @escaping WriteGuard.Recover, perform: @escaping @Sendable (JSONValue) async -> WriteResult
+    ) async throws(WriteRefusal) -> Answer {
+        let outcome = await UpstreamPriority.$current.withValue(.write) { () async -> Result<Answer, WriteRefusal> in
+            do throws(WriteRefusal) { return .success(try await writeGuard.run(key: key, intent, who, context, recover: recover, perform: perform)) } catch {
+                return .failure(error)
+            }
+        }
+        return try outcome.get()
     }
 
     /// How a write ended, for the guard: answered, refused before anything was applied, or failed in a way
