@@ -114,6 +114,16 @@ public final class AgentOSClient: Sendable {
         }
     }
 
+    /// A read answered from the cache only (fresh or stale), never from AgentOS: nil when it is not cached.
+    /// For views that may spend only so many calls and show the rest as not loaded yet.
+    public func cachedList(_ operation: Operation) async -> UpstreamList? {
+        guard let cache, let ttl = configuration.cache.ttl[operation.name], ttl > .zero,
+              let (value, outcome, age) = await cache.peek(operation, ttl: ttl) else { return nil }
+        CacheTrace.current?.record(outcome, age: age)
+        guard let value else { return UpstreamList(items: [], total: nil) }
+        return UpstreamList.read(value)
+    }
+
     /// Entries in the read cache (0 without one).
     public var cachedEntries: Int { get async { await cache?.entryCount ?? 0 } }
 

@@ -158,4 +158,27 @@ struct CacheTests {
         #expect(portal.fixture.keyLimit.counters.limited == 0, "AgentOS never had to say 429")
         #expect(portal.fixture.keyLimit.counters.blocked == 0)
     }
+
+    /// The jobs view spends at most PORTAL_NOTES_CALLS_PER_VIEW notes calls; other jobs' notes come from
+    /// the cache or are marked not loaded, and each view loads a few more. A warm view costs nothing.
+    @Test func theJobsViewSpendsABoundedNumberOfNotesCalls() async throws {
+        let portal = try await Self.start(ttl: 60, ["PORTAL_NOTES_CALLS_PER_VIEW": "10"])
+        defer { Task { await portal.stop() } }
+        let first = await portal.get("/api/contractor/jobs")
+        #expect(first.status == 200)
+        let jobs = first.json.arrayValue ?? []
+        #expect(jobs.count == 50)
+        let embedded = 5  // J-0010, J-0020, … J-0050 carry MaintenanceNotes in the fixture
+        #expect(await portal.received("notes") == 10, "ten notes calls, not one per job")
+        let loaded = jobs.filter { $0["notesLoaded"] == .bool(true) }.count
+        #expect(loaded == 10 + embedded, "the ten fetched and the \(embedded) with embedded notes")
+        #expect(jobs.filter { $0["notesLoaded"] == .bool(false) }.allSatisfy { $0["notes"] == .array([]) })
+        var views = 1
+        while await portal.get("/api/contractor/jobs").json.arrayValue?.allSatisfy({ $0["notesLoaded"] == .bool(true) }) == false, views < 10 { views += 1 }
+        #expect(views == 4, "45 jobs without embedded notes, ten more per view")
+        let before = await portal.received("notes") + (await portal.received("jobs"))
+        let warm = await portal.get("/api/contractor/jobs")
+        #expect(warm.header("X-Cache") == "HIT")
+        #expect(await portal.received("notes") + (await portal.received("jobs")) == before, "a warm view costs no AgentOS call")
+    }
 }

@@ -33,6 +33,7 @@ struct Portal: Sendable {
             "AGENTOS_BREAKER_COOLDOWN_MS": "400", "AGENTOS_RATE_LIMIT": "100000", "PORTAL_INSIGHTS_TIMEOUT_MS": "2500",
             // Reads go to the fixture every time, as the tests' call counts expect; the cache has its own tests.
             "CACHE_TTL_ACCOUNT_SECONDS": "0", "CACHE_TTL_JOBS_SECONDS": "0", "CACHE_TTL_STATEMENTS_SECONDS": "0", "CACHE_TTL_PENDING_SECONDS": "0",
+            "PORTAL_NOTES_CALLS_PER_VIEW": "200",
             // Every test client is 127.0.0.1 with one session: the abuse limits get their own tests.
             "RATE_LIMIT_IP_PER_MINUTE": "1000000", "RATE_LIMIT_SESSION_PER_MINUTE": "1000000",
             "DATA_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("contractor-bff-test-\(UUID().uuidString)").path,

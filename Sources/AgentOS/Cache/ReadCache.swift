@@ -69,6 +69,8 @@ public protocol ReadCaching: Sendable {
     /// The value for `operation`, from the cache or from `fetch`; `fresh` skips the cached value (and
     /// stores what AgentOS answers).
     func read(_ operation: Operation, ttl: Duration, fresh: Bool, fetch: @escaping Fetch) async -> Result<(JSONValue?, CacheOutcome, Duration), AgentOSError>
+    /// The cached value without calling AgentOS: nil when there is none (or it is older than stale-if-error).
+    func peek(_ operation: Operation, ttl: Duration) async -> (JSONValue?, CacheOutcome, Duration)?
     /// Forgets every entry a write of `operation` may have changed.
     func invalidate(after operation: Operation) async
     var entryCount: Int { get async }
@@ -133,6 +135,18 @@ public actor ReadCache: ReadCaching {
             }
             return .failure(error)
         }
+    }
+
+    public func peek(_ operation: Operation, ttl: Duration) -> (JSONValue?, CacheOutcome, Duration)? {
+        let key = Self.key(operation)
+        guard var entry = entries[key] else { return nil }
+        let age = entry.stored.duration(to: .now)
+        guard age < ttl + policy.staleIfError else { return nil }
+        clock += 1
+        entry.used = clock
+        entries[key] = entry
+        counters.add(age < ttl ? \.hits : \.stale)
+        return (entry.value, age < ttl ? .hit : .stale, age)
     }
 
     public func invalidate(after operation: Operation) {

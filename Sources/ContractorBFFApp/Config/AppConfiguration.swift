@@ -131,6 +131,7 @@ public struct AppConfiguration: Sendable {
         }
         var portal = ContractorService.Settings()
         portal.notesConcurrency = try reader.integer("PORTAL_NOTES_CONCURRENCY")
+        portal.notesCallsPerView = try reader.integer("PORTAL_NOTES_CALLS_PER_VIEW")
         portal.insightsJobCap = try reader.integer("PORTAL_INSIGHTS_JOB_CAP")
         portal.insightsTimeout = try reader.duration("PORTAL_INSIGHTS_TIMEOUT_MS")
         let security = try SecuritySettings(reader)

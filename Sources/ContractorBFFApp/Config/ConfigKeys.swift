@@ -63,6 +63,7 @@ public struct ConfigKey: Sendable {
         ConfigKey(name: "CACHE_MAX_BYTES", kind: .integer(1_024...(16 << 30)), help: "most bytes of cached reads (least recently used out first)"),
         ConfigKey(name: "SESSION_SECRET", kind: .secret, help: "HS256 key of session tokens, at least 32 bytes; the file's value is a development default"),
         ConfigKey(name: "PORTAL_NOTES_CONCURRENCY", kind: .integer(1...64), help: "notes calls in flight at once for one jobs view"),
+        ConfigKey(name: "PORTAL_NOTES_CALLS_PER_VIEW", kind: .integer(0...200), help: "notes calls one jobs view may spend; other jobs' notes come from the cache or show notesLoaded: false"),
         ConfigKey(name: "PORTAL_INSIGHTS_JOB_CAP", kind: .integer(1...100_000), help: "most jobs insights count across pages"),
         ConfigKey(name: "PORTAL_INSIGHTS_TIMEOUT_MS", kind: .milliseconds(1...600_000), help: "insights answer by then with the parts that are in"),
         ConfigKey(name: "TRPC_MAX_BATCH", kind: .integer(1...100), help: "most calls in one tRPC batch"),

@@ -54,9 +54,11 @@ enum ContractorRoutes {
         route(.get, "/api/contractor/jobs") { request, session, context in
             let offset = try queryInt(request, "offset"), count = try queryInt(request, "count")
             let jobs = try await service.maintenanceJobsWithNotes(session.identity, offset: offset, count: count, context)
+            // `notesLoaded: false`: the view's budget of notes calls was spent before this job's turn.
             return json(.array(jobs.map { job, notes in
                 guard case .object(var fields) = job.json else { return job.json }
-                fields["notes"] = .array(notes.map(\.json))
+                fields["notes"] = .array((notes ?? []).map(\.json))
+                fields["notesLoaded"] = .bool(notes != nil)
                 return .object(fields)
             }))
         }

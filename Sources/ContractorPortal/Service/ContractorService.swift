@@ -16,6 +16,8 @@ public struct ContractorService: Sendable {
         public var insightsTimeout: Duration = .seconds(8)
         /// Notes calls in flight at once for one jobs view.
         public var notesConcurrency = 4
+        /// Notes calls one jobs view may spend; the other jobs' notes come from the cache or are "not loaded".
+        public var notesCallsPerView = 10
 
         public init() {}
     }
@@ -68,18 +70,27 @@ public struct ContractorService: Sendable {
     }
 
     /// Seed 002's jobs view: a page of jobs, each with its notes. Embedded notes are used when AgentOS sent
-    /// them; the others are fetched concurrently, `notesConcurrency` at a time, and a failed notes call
-    /// gives that job `[]` (seed 003 swallows notes errors).
-    public func maintenanceJobsWithNotes(_ who: ContractorIdentity, offset: Int?, count: Int?, _ context: CallContext) async throws(PortalError) -> [(job: ContractorMaintenanceJob, notes: [ContractorJobNote])] {
+    /// them, cached ones next; at most `notesCallsPerView` notes calls are spent (`notesConcurrency` at a
+    /// time), and a job beyond that has `nil` notes: not loaded yet (the next view, or the job's own notes
+    /// call, loads them). A failed notes call gives that job `[]` (seed 003 swallows notes errors).
+    public func maintenanceJobsWithNotes(_ who: ContractorIdentity, offset: Int?, count: Int?, _ context: CallContext) async throws(PortalError) -> [(job: ContractorMaintenanceJob, notes: [ContractorJobNote]?)] {
         let jobs = try await maintenanceJobs(who, offset: offset, count: count, context)
         var notes: [Int: [ContractorJobNote]] = [:]
         var wanted: [(Int, String)] = []
         for (index, job) in jobs.enumerated() {
-            if let embedded = job.embeddedNotes { notes[index] = embedded } else if !job.jobId.isEmpty { wanted.append((index, job.jobId)) }
+            if let embedded = job.embeddedNotes {
+                notes[index] = embedded
+            } else if !job.jobId.isEmpty {
+                if let cached = await agentOS.cachedList(.notes(shortName: who.shortName, jobId: job.jobId)) {
+                    notes[index] = cached.items.compactMap { ContractorJobNote(upstream: $0, jobId: job.jobId) }
+                } else {
+                    wanted.append((index, job.jobId))
+                }
+            }
         }
         let fetched = await withTaskGroup(of: (Int, [ContractorJobNote]).self) { group in
             var results: [Int: [ContractorJobNote]] = [:]
-            var pending = wanted[...]
+            var pending = wanted.prefix(settings.notesCallsPerView)
             func startNext() {
                 guard let (index, jobId) = pending.popFirst() else { return }
                 group.addTask { (index, (try? await self.notes(of: jobId, who, context)) ?? []) }
@@ -92,7 +103,7 @@ public struct ContractorService: Sendable {
             return results
         }
         notes.merge(fetched) { first, _ in first }
-        return jobs.enumerated().map { index, job in (job, notes[index] ?? []) }
+        return jobs.enumerated().map { index, job in (job, notes[index]) }
     }
 
     /// One job; nil when AgentOS has none or it is another contractor's.
