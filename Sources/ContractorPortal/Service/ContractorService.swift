@@ -9,8 +9,9 @@ public struct ContractorService: Sendable {
         /// Page size when the caller gives none, and the largest one accepted.
         public var defaultJobCount = 50
         public var maxJobCount = 200
-        /// Insights count jobs across pages of this size, up to `insightsJobCap` jobs.
-        public var insightsPageSize = 200
+        /// Insights count jobs across pages of this size, up to `insightsJobCap` jobs; the jobs view's page
+        /// size, so a dashboard's insights and jobs share their first (cached) page.
+        public var insightsPageSize = 50
         public var insightsJobCap = 1_000
         /// The whole dashboard answers within this, with whatever parts are in by then.
         public var insightsTimeout: Duration = .seconds(8)
@@ -72,7 +73,8 @@ public struct ContractorService: Sendable {
     /// Seed 002's jobs view: a page of jobs, each with its notes. Embedded notes are used when AgentOS sent
     /// them, cached ones next; at most `notesCallsPerView` notes calls are spent (`notesConcurrency` at a
     /// time), and a job beyond that has `nil` notes: not loaded yet (the next view, or the job's own notes
-    /// call, loads them). A failed notes call gives that job `[]` (seed 003 swallows notes errors).
+    /// call, loads them). Notes calls spend only spare budget (background priority); one refused or failed
+    /// leaves that job's notes not loaded.
     public func maintenanceJobsWithNotes(_ who: ContractorIdentity, offset: Int?, count: Int?, _ context: CallContext) async throws(PortalError) -> [(job: ContractorMaintenanceJob, notes: [ContractorJobNote]?)] {
         let jobs = try await maintenanceJobs(who, offset: offset, count: count, context)
         var notes: [Int: [ContractorJobNote]] = [:]
@@ -88,16 +90,20 @@ public struct ContractorService: Sendable {
                 }
             }
         }
-        let fetched = await withTaskGroup(of: (Int, [ContractorJobNote]).self) { group in
+        let fetched = await withTaskGroup(of: (Int, [ContractorJobNote]?).self) { group in
             var results: [Int: [ContractorJobNote]] = [:]
             var pending = wanted.prefix(settings.notesCallsPerView)
             func startNext() {
                 guard let (index, jobId) = pending.popFirst() else { return }
-                group.addTask { (index, (try? await self.notes(of: jobId, who, context)) ?? []) }
+                // Notes are the view's extras: spare budget only, and a call refused or failed leaves them not loaded.
+                group.addTask {
+                    let list = await UpstreamPriority.$current.withValue(.background) { try? await self.notes(of: jobId, who, context) }
+                    return (index, list)
+                }
             }
             for _ in 0..<settings.notesConcurrency { startNext() }
             while let (index, list) = await group.next() {
-                results[index] = list
+                if let list { results[index] = list }
                 startNext()
             }
             return results
