@@ -17,7 +17,7 @@ public struct BudgetShares: Sendable, Equatable {
     /// Slots only writes may take.
     public var writeReserve = 5
     /// Slots background refreshes leave to interactive reads, on top of the writes' reserve.
-    public var backgroundHeadroom = 10
+    public var backgroundHeadroom = 20
     /// Longest an interactive read waits for a slot before it is refused (and the cache may answer stale).
     public var interactiveWait: Duration = .seconds(2)
 

@@ -18,7 +18,7 @@ public struct ContractorService: Sendable {
         /// Notes calls in flight at once for one jobs view.
         public var notesConcurrency = 4
         /// Notes calls one jobs view may spend; the other jobs' notes come from the cache or are "not loaded".
-        public var notesCallsPerView = 10
+        public var notesCallsPerView = 3
 
         public init() {}
     }
