@@ -199,7 +199,10 @@ public final class AgentOSClient: Sendable {
         do throws(AgentOSError) {
             guard ContinuousClock.now < deadline else { throw AgentOSError.timeout }
             let priority: UpstreamPriority = operation.isIdempotent ? UpstreamPriority.current ?? .interactive : .write
-            try await limiter.acquire(deadline: deadline, priority: priority)
+            do { try await limiter.acquire(deadline: deadline, priority: priority) } catch {
+                if case .rateLimited = error { counters.update { $0.budgetRefusals[String(describing: priority), default: 0] += 1 } }
+                throw error
+            }
             try await bulkhead.acquire(deadline: deadline)
         } catch {
             await breaker.abandon()

@@ -7,6 +7,8 @@ public struct AgentOSCounters: Sendable, Equatable {
     public var retriesByReason: [String: Int] = [:]
     public var timeouts = 0
     public var rateLimitedResponses = 0
+    /// Calls our own budget refused (no slot in time), by priority: `write`, `interactive`, `background`.
+    public var budgetRefusals: [String: Int] = [:]
     public var breakerTransitions: [String: Int] = [:]
     public var latencyMillisecondsTotal = 0.0
     public var latencyCount = 0

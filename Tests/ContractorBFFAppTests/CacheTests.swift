@@ -147,6 +147,7 @@ struct CacheTests {
         }
         #expect(statuses.filter { $0 == 200 }.count == 16, "20 a minute, 4 kept for writes: \(statuses)")
         #expect(statuses.filter { $0 == 429 }.count == 14)
+        #expect(portal.application.agentOS.counterSnapshot.budgetRefusals["interactive"] == 14, "counted for the metrics")
         let rest = await portal.get("/api/contractor/account", token: Portal.token("C-2002"))
         #expect(rest.status == 503)
         #expect(rest.header("Retry-After") != nil)
