@@ -120,6 +120,12 @@ public actor ReadCache: ReadCaching {
             }
         }
         counters.add(\.misses)
+        if fresh {
+            // A check of AgentOS as it is now: never joins a fetch that began earlier (before a write, say).
+            let result = await fetch()
+            if case .success(let value) = result { store(key, operation, value) }
+            return result.map { ($0, .miss, .zero) }
+        }
         let task = inflight[key] ?? start(key, operation, fetch)
         let result = await task.value
         switch result {
@@ -166,6 +172,8 @@ public actor ReadCache: ReadCaching {
         default: return
         }
         for (key, entry) in entries where touched(entry.operation) { drop(key) }
+        // In-flight fetches do not say what they read; all of them are kept from being stored (a few
+        // unrelated ones included, which costs a later miss, never a stale answer).
         for key in inflight.keys { generation[key, default: 0] += 1 }
         counters.add(\.invalidations)
     }
@@ -184,8 +192,10 @@ public actor ReadCache: ReadCaching {
     private func settle(_ key: String, _ operation: Operation, _ task: Task<Result<JSONValue?, AgentOSError>, Never>, _ started: UInt64) async {
         let result = await task.value
         inflight[key] = nil
-        // A write since the fetch began may have changed what it read: keep nothing from it.
-        guard case .success(let value) = result, generation[key, default: 0] == started else { return }
+        // A write since the fetch began may have changed what it read: keep nothing from it. (One fetch per
+        // key is in flight at a time, so its generation can be forgotten now.)
+        let current = generation.removeValue(forKey: key) ?? 0
+        guard case .success(let value) = result, current == started else { return }
         store(key, operation, value)
     }
 

@@ -1,6 +1,3 @@
-/// Keeps one API key within AgentOS's limit. AgentOS counts a *rolling* 60 s window, so this is a sliding
-/// log, not a token bucket: a full bucket spent at once and refilled over the next minute would let
-/// nearly twice the limit into one window, and that is exactly the 429 this exists to prevent.
 /// Who spends the per-key budget first. Writes may use every slot; interactive reads (a contractor waiting,
 /// nothing cached) all but the writes' reserve; background refreshes only what is spare beyond a further
 /// headroom, and never wait.
@@ -24,6 +21,9 @@ public struct BudgetShares: Sendable, Equatable {
     public init() {}
 }
 
+/// Keeps one API key within AgentOS's limit. AgentOS counts a *rolling* 60 s window, so this is a sliding
+/// log, not a token bucket: a full bucket spent at once and refilled over the next minute would let
+/// nearly twice the limit into one window, and that is exactly the 429 this exists to prevent.
 public protocol UpstreamRateLimiting: Sendable {
     /// Takes a slot for one call of this priority, waiting while the wait ends before `deadline`; otherwise
     /// throws `rateLimited` with the time until a slot frees.
