@@ -26,7 +26,7 @@ public final class AgentOSClient: Sendable {
     private let breaker: CircuitBreaker
     private let budget: RetryBudget
     private let bulkhead: Bulkhead
-    private let counters = CounterStore()
+    private let counters: CounterStore
     private let recent429 = RecentEvents()
     private let cache: (any ReadCaching)?
     public let cacheCounters = CacheCounters()
@@ -38,6 +38,7 @@ public final class AgentOSClient: Sendable {
         self.configuration = configuration
         self.transport = transport
         self.logger = logger
+        counters = CounterStore(window: configuration.rateWindow)
         self.limiter = limiter ?? SlidingWindowLimiter(limit: configuration.rateLimit, window: configuration.rateWindow, shares: configuration.budget)
         let counters = self.counters
         breaker = CircuitBreaker(
@@ -102,9 +103,7 @@ public final class AgentOSClient: Sendable {
             CacheTrace.current?.record(.miss, age: .zero)
             return try await upstream(operation, context)
         }
-        let result = await cache.read(operation, ttl: ttl, fresh: context.fresh) { [self] in
-            do throws(AgentOSError) { return .success(try await upstream(operation, context)) } catch { return .failure(error) }
-        }
+        let result = await cache.read(operation, ttl: ttl, fresh: context.fresh, fetch: fetcher(operation, context))
         switch result {
         case .success(let (value, outcome, age)):
             CacheTrace.current?.record(outcome, age: age)
@@ -114,11 +113,21 @@ public final class AgentOSClient: Sendable {
         }
     }
 
-    /// A read answered from the cache only (fresh or stale), never from AgentOS: nil when it is not cached.
-    /// For views that may spend only so many calls and show the rest as not loaded yet.
-    public func cachedList(_ operation: Operation) async -> UpstreamList? {
+    /// The cache's way to AgentOS for one read: in the caller's context, or (a refresh nobody waits for)
+    /// with a deadline of its own.
+    private func fetcher(_ operation: Operation, _ context: CallContext) -> ReadCaching.Fetch {
+        { [self] refresh in
+            let context = refresh ? CallContext(requestID: context.requestID, deadline: .now + configuration.deadline) : context
+            do throws(AgentOSError) { return .success(try await upstream(operation, context)) } catch { return .failure(error) }
+        }
+    }
+
+    /// A read answered from the cache only (fresh or stale), never from AgentOS now: nil when it is not
+    /// cached, and then (or when stale) it is queued to be loaded from spare budget. For views that may
+    /// spend only so many calls and show the rest as not loaded yet.
+    public func cachedList(_ operation: Operation, _ context: CallContext) async -> UpstreamList? {
         guard let cache, let ttl = configuration.cache.ttl[operation.name], ttl > .zero,
-              let (value, outcome, age) = await cache.peek(operation, ttl: ttl) else { return nil }
+              let (value, outcome, age) = await cache.peek(operation, ttl: ttl, fetch: fetcher(operation, context)) else { return nil }
         CacheTrace.current?.record(outcome, age: age)
         guard let value else { return UpstreamList(items: [], total: nil) }
         return UpstreamList.read(value)
@@ -126,6 +135,8 @@ public final class AgentOSClient: Sendable {
 
     /// Entries in the read cache (0 without one).
     public var cachedEntries: Int { get async { await cache?.entryCount ?? 0 } }
+    /// Reads queued to be loaded or refreshed from spare budget (0 without a cache).
+    public var queuedRefreshes: Int { get async { await cache?.queuedRefreshes ?? 0 } }
 
     private func upstream(_ operation: Operation, _ context: CallContext) async throws(AgentOSError) -> JSONValue? {
         guard configuration.isConfigured, let base = configuration.baseURL, let key = configuration.apiKey else {
@@ -139,8 +150,7 @@ public final class AgentOSClient: Sendable {
         var attempts = 0
         var lastStatus = 0
         func finish(_ outcome: String) async {
-            let elapsed = started.duration(to: .now)
-            let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            let milliseconds = started.duration(to: .now).milliseconds
             counters.update {
                 $0.latencyMillisecondsTotal += milliseconds
                 $0.latencyCount += 1
@@ -199,8 +209,16 @@ public final class AgentOSClient: Sendable {
         do throws(AgentOSError) {
             guard ContinuousClock.now < deadline else { throw AgentOSError.timeout }
             let priority: UpstreamPriority = operation.isIdempotent ? UpstreamPriority.current ?? .interactive : .write
-            do { try await limiter.acquire(deadline: deadline, priority: priority) } catch {
-                if case .rateLimited = error { counters.update { $0.budgetRefusals[String(describing: priority), default: 0] += 1 } }
+            do {
+                let waited = try await limiter.acquire(deadline: deadline, priority: priority)
+                if waited > .zero {
+                    counters.update {
+                        $0.budgetWaits[priority.description, default: 0] += 1
+                        $0.budgetWaitMillisecondsTotal += waited.milliseconds
+                    }
+                }
+            } catch {
+                if case .rateLimited = error { counters.update { $0.budgetRefusals[priority.description, default: 0] += 1 } }
                 throw error
             }
             try await bulkhead.acquire(deadline: deadline)
@@ -208,7 +226,7 @@ public final class AgentOSClient: Sendable {
             await breaker.abandon()
             throw error
         }
-        counters.update { $0.attempts += 1 }
+        counters.recordAttempt()
         var items = query
         if configuration.keyPlacement == .query { items.append(("api_key", key)) }
         let queryText = items.map { "\($0.0)=\(Operation.encodeSegment($0.1))" }.joined(separator: "&")
@@ -318,6 +336,10 @@ actor RecentEvents {
     private var last: ContinuousClock.Instant?
     func note() { last = .now }
     func any(within window: Duration) -> Bool { last.map { $0.duration(to: .now) < window } ?? false }
+}
+
+extension Duration {
+    var milliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
 }
 
 extension String {

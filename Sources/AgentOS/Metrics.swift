@@ -7,8 +7,15 @@ public struct AgentOSCounters: Sendable, Equatable {
     public var retriesByReason: [String: Int] = [:]
     public var timeouts = 0
     public var rateLimitedResponses = 0
-    /// Calls our own budget refused (no slot in time), by priority: `write`, `interactive`, `background`.
+    /// Calls our own budget refused (no slot in time), by priority: `write`, `interactive`, `supporting`,
+    /// `background`.
     public var budgetRefusals: [String: Int] = [:]
+    /// Calls that waited for a slot, by priority, and the time they waited in all.
+    public var budgetWaits: [String: Int] = [:]
+    public var budgetWaitMillisecondsTotal = 0.0
+    /// Attempts sent to AgentOS (this key) in the last rate window, and the most ever in one window.
+    public var callsInWindow = 0
+    public var peakCallsInWindow = 0
     public var breakerTransitions: [String: Int] = [:]
     public var latencyMillisecondsTotal = 0.0
     public var latencyCount = 0
@@ -16,6 +23,33 @@ public struct AgentOSCounters: Sendable, Equatable {
 
 final class CounterStore: Sendable {
     private let counters = Mutex(AgentOSCounters())
+    /// Send times of the attempts in the current window (oldest first), for calls per window.
+    private let sent = Mutex<[ContinuousClock.Instant]>([])
+    private let window: Duration
+
+    init(window: Duration) { self.window = window }
+
     func update(_ change: (inout AgentOSCounters) -> Void) { counters.withLock { change(&$0) } }
-    var snapshot: AgentOSCounters { counters.withLock { $0 } }
+
+    /// One attempt went to AgentOS now.
+    func recordAttempt() {
+        let now = ContinuousClock.now
+        let count = sent.withLock { sent in
+            sent.append(now)
+            sent.removeFirst(sent.prefix { $0 + window <= now }.count)
+            return sent.count
+        }
+        update {
+            $0.attempts += 1
+            $0.peakCallsInWindow = max($0.peakCallsInWindow, count)
+        }
+    }
+
+    var snapshot: AgentOSCounters {
+        let now = ContinuousClock.now
+        let inWindow = sent.withLock { sent in sent.count - sent.prefix { $0 + window <= now }.count }
+        var snapshot = counters.withLock { $0 }
+        snapshot.callsInWindow = inWindow
+        return snapshot
+    }
 }

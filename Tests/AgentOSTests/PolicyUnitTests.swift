@@ -67,6 +67,7 @@ struct PolicyUnitTests {
         shares.writeReserve = 3
         shares.backgroundHeadroom = 4
         shares.interactiveWait = .milliseconds(50)
+        shares.warmUp = .zero
         let limiter = SlidingWindowLimiter(limit: 10, window: .seconds(60), shares: shares)
         let later = ContinuousClock.now + .seconds(30)
         // Background refreshes take what is spare (10 - 3 - 4 = 3) and are refused at once after that.
@@ -87,6 +88,46 @@ struct PolicyUnitTests {
             guard case .rateLimited(let wait) = error else { throw error }
             #expect(wait > .seconds(50), "the next slot is when the first call leaves the window")
         }
+    }
+
+    /// Spare-only work (supporting reads, background refreshes) never waits and takes nothing while
+    /// interactive reads are short of slots, for one window after the last one was; background work also
+    /// sits out the warm-up after start, when every page is cold.
+    @Test func spareOnlyWorkYieldsToPressedInteractiveReadsAndToTheWarmUp() async throws {
+        var shares = BudgetShares()
+        shares.writeReserve = 2
+        shares.supportingHeadroom = 2
+        shares.backgroundHeadroom = 4
+        shares.interactiveWait = .milliseconds(50)
+        shares.warmUp = .milliseconds(500)
+        let t0 = ContinuousClock.now
+        let limiter = SlidingWindowLimiter(limit: 10, window: .seconds(4), shares: shares)
+        let later = t0 + .seconds(60)
+        do {
+            _ = try await limiter.acquireSlot(deadline: later, priority: .background)
+            Issue.record("background work during the warm-up")
+        } catch {
+            guard case .rateLimited(let wait) = error else { throw error }
+            #expect(wait <= .milliseconds(500), "until the warm-up ends")
+        }
+        // Supporting reads are not held by the warm-up; they fill 10 - 2 - 2 = 6 and are then refused at
+        // once (a wait would have ended in a slot when the window moved on).
+        for _ in 0..<6 { _ = try await limiter.acquireSlot(deadline: later, priority: .supporting) }
+        await #expect(throws: AgentOSError.self) { try await limiter.acquireSlot(deadline: later, priority: .supporting) }
+        // Interactive reads take the two left above the reserve; a third a second later is short of a slot.
+        for _ in 0..<2 { _ = try await limiter.acquireSlot(deadline: later, priority: .interactive) }
+        try await Task.sleep(until: t0 + .seconds(1), clock: .continuous)
+        await #expect(throws: AgentOSError.self) { try await limiter.acquireSlot(deadline: later, priority: .interactive) }
+        let pressed = ContinuousClock.now
+        // Once the first slots have left the window it has room again, but interactive reads were pressed
+        // less than a window ago: nothing for spare-only work until then; interactive reads go ahead.
+        try await Task.sleep(until: t0 + .milliseconds(4_200), clock: .continuous)
+        await #expect(throws: AgentOSError.self) { try await limiter.acquireSlot(deadline: later, priority: .supporting) }
+        await #expect(throws: AgentOSError.self) { try await limiter.acquireSlot(deadline: later, priority: .background) }
+        _ = try await limiter.acquireSlot(deadline: later, priority: .interactive)
+        try await Task.sleep(until: pressed + .milliseconds(4_200), clock: .continuous)
+        _ = try await limiter.acquireSlot(deadline: later, priority: .supporting)
+        _ = try await limiter.acquireSlot(deadline: later, priority: .background)
     }
 
     @Test func fixtureControlAPIOverHTTP() async throws {

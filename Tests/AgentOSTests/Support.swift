@@ -3,6 +3,7 @@ import FixtureAgentOS
 import Foundation
 import HTTPServer
 import TestSupport
+import Testing
 
 /// A fixture AgentOS on an ephemeral port and a client pointed at it with short, test-sized times.
 struct Upstream: Sendable {
@@ -12,7 +13,10 @@ struct Upstream: Sendable {
     let log: LogCapture
 
     static func start() async throws -> Upstream {
-        let fixture = try FixtureAgentOS(file: Paths.packageRoot.appendingPathComponent("Fixtures/agentos.json").path)
+        // Enforcing the limit the clients are configured with, so one that overspends is answered 429.
+        let fixture = try FixtureAgentOS(
+            file: Paths.packageRoot.appendingPathComponent("Fixtures/agentos.json").path,
+            keyLimit: KeyLimit.Settings(limit: testConfiguration(port: 0).rateLimit))
         let log = LogCapture()
         let server = fixture.makeServer(logger: .discard)
         let port = try server.start()
@@ -44,7 +48,14 @@ struct Upstream: Sendable {
     func received(_ operation: String) async -> Int { await fixture.store.received[operation] ?? 0 }
     func writes(_ operation: String) async -> Int { await fixture.store.writes[operation] ?? 0 }
 
-    func stop() async { await server.shutdown() }
+    /// Stops the fixture; a 429 or 403 it had to answer (rather than one a fault rule made) fails the test.
+    func stop() async {
+        await server.shutdown()
+        let limits = fixture.keyLimit.counters
+        if limits.limited > 0 || limits.blocked > 0 {
+            Issue.record("AgentOS had to refuse this test's calls: \(limits.limited) × 429, \(limits.blocked) × 403")
+        }
+    }
 }
 
 func context(_ seconds: Double = 5) -> CallContext {

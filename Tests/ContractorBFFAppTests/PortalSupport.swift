@@ -5,6 +5,7 @@ import FixtureAgentOS
 import Foundation
 import HTTPServer
 import TestSupport
+import Testing
 
 /// The whole product on loopback: the fixture AgentOS on one ephemeral port, the BFF (its real
 /// configuration file, overridden for test-sized times) on another, talking HTTP to each other.
@@ -18,22 +19,24 @@ struct Portal: Sendable {
 
     static let secret = "test-session-secret-of-at-least-32-bytes"
 
-    /// `fixtureLimit`: the fixture enforces AgentOS's per-key limit (requests per minute) like the real one.
+    /// The fixture enforces AgentOS's per-key limit like the real one: `fixtureLimit` requests per minute,
+    /// or by default the very limit the BFF is configured to keep, so any call our budget lets through
+    /// beyond it is answered 429, and `stop()` fails the test.
     static func start(
         upstream configured: Bool = true, fixtureLimit: Int? = nil, environment: [String: String] = [:],
         _ adjust: (inout AppConfiguration) -> Void = { _ in }
     ) async throws -> Portal {
         let fixture = try FixtureAgentOS(
-            file: Paths.packageRoot.appendingPathComponent("Fixtures/agentos.json").path, keyLimit: KeyLimit.Settings(limit: fixtureLimit))
+            file: Paths.packageRoot.appendingPathComponent("Fixtures/agentos.json").path)
         let upstream = fixture.makeServer(logger: .discard)
         let upstreamPort = try upstream.start()
         var overrides = [
             "HOST": "127.0.0.1", "PORT": "0", "EVENT_LOOPS": "2", "ACCESS_LOG": "false", "SESSION_SECRET": secret,
             "AGENTOS_TIMEOUT_MS": "1000", "AGENTOS_DEADLINE_MS": "3000", "AGENTOS_BACKOFF_BASE_MS": "10", "AGENTOS_BACKOFF_CAP_MS": "40",
-            "AGENTOS_BREAKER_COOLDOWN_MS": "400", "AGENTOS_RATE_LIMIT": "100000", "PORTAL_INSIGHTS_TIMEOUT_MS": "2500",
+            "AGENTOS_BREAKER_COOLDOWN_MS": "400", "AGENTOS_RATE_LIMIT": "3000", "PORTAL_INSIGHTS_TIMEOUT_MS": "2500",
             // Reads go to the fixture every time, as the tests' call counts expect; the cache has its own tests.
             "CACHE_TTL_ACCOUNT_SECONDS": "0", "CACHE_TTL_JOBS_SECONDS": "0", "CACHE_TTL_STATEMENTS_SECONDS": "0", "CACHE_TTL_PENDING_SECONDS": "0",
-            "PORTAL_NOTES_CALLS_PER_VIEW": "200",
+            "PORTAL_NOTES_CALLS_PER_VIEW": "200", "AGENTOS_BUDGET_WARMUP_MS": "0",
             // Every test client is 127.0.0.1 with one session: the abuse limits get their own tests.
             "RATE_LIMIT_IP_PER_MINUTE": "1000000", "RATE_LIMIT_SESSION_PER_MINUTE": "1000000",
             "DATA_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("contractor-bff-test-\(UUID().uuidString)").path,
@@ -46,6 +49,7 @@ struct Portal: Sendable {
             file: Paths.packageRoot.appendingPathComponent(AppConfiguration.defaultFile).path,
             environment: overrides.merging(environment) { $1 })
         adjust(&configuration)
+        fixture.keyLimit.settings.limit = fixtureLimit ?? configuration.agentOS.rateLimit
         let log = LogCapture()
         let client = AgentOSClient(configuration: configuration.agentOS, logger: log.logger)
         // Opening the data directory's files is blocking I/O: off the cooperative pool the servers need.
@@ -58,9 +62,14 @@ struct Portal: Sendable {
         return Portal(fixture: fixture, upstream: upstream, server: server, port: port, application: application, log: log)
     }
 
+    /// Stops both servers; a 429 or 403 the fixture had to answer fails the test that caused it.
     func stop() async {
         await server.shutdown()
         await upstream.shutdown()
+        let limits = fixture.keyLimit.counters
+        if limits.limited > 0 || limits.blocked > 0 {
+            Issue.record("AgentOS had to refuse this test's calls: \(limits.limited) × 429, \(limits.blocked) × 403 (peak \(limits.peakInWindow) a minute)")
+        }
     }
 
     static func token(_ contractor: String = "C-1001", agency: String = "demo", expiresIn: Int = 900, secret: String = secret) -> String {

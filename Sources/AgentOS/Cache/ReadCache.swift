@@ -61,19 +61,24 @@ public final class CacheTrace: Sendable {
 }
 
 /// The reads of AgentOS kept in memory: bounded by entries and bytes (least recently used out first),
-/// one upstream call shared by concurrent identical reads (single flight), stale entries served while one
-/// background refresh runs (stale-while-revalidate) or when AgentOS fails (stale-if-error). Behind
+/// one upstream call shared by concurrent identical reads (single flight), stale entries served while a
+/// background refresh is queued (stale-while-revalidate) or when AgentOS fails (stale-if-error). Behind
 /// `ReadCaching` so a shared cache for several replicas can replace it.
 public protocol ReadCaching: Sendable {
-    typealias Fetch = @Sendable () async -> Result<JSONValue?, AgentOSError>
+    /// Reads AgentOS. `refresh` is true for a background refresh nobody waits for, which brings its own
+    /// deadline (the request that queued it may be long gone).
+    typealias Fetch = @Sendable (_ refresh: Bool) async -> Result<JSONValue?, AgentOSError>
     /// The value for `operation`, from the cache or from `fetch`; `fresh` skips the cached value (and
     /// stores what AgentOS answers).
     func read(_ operation: Operation, ttl: Duration, fresh: Bool, fetch: @escaping Fetch) async -> Result<(JSONValue?, CacheOutcome, Duration), AgentOSError>
     /// The cached value without calling AgentOS: nil when there is none (or it is older than stale-if-error).
-    func peek(_ operation: Operation, ttl: Duration) async -> (JSONValue?, CacheOutcome, Duration)?
+    /// With `fetch`, a value that is missing or stale is queued to be loaded from spare budget.
+    func peek(_ operation: Operation, ttl: Duration, fetch: Fetch?) async -> (JSONValue?, CacheOutcome, Duration)?
     /// Forgets every entry a write of `operation` may have changed.
     func invalidate(after operation: Operation) async
     var entryCount: Int { get async }
+    /// Reads waiting for spare budget to be loaded or refreshed.
+    var queuedRefreshes: Int { get async }
 }
 
 public actor ReadCache: ReadCaching {
@@ -85,14 +90,32 @@ public actor ReadCache: ReadCaching {
         var used: UInt64
     }
 
+    struct Flight {
+        let task: Task<Result<JSONValue?, AgentOSError>, Never>
+        let priority: UpstreamPriority
+    }
+
+    /// A read someone wanted that the cache could not give fresh: refreshed (or loaded) from spare budget,
+    /// the stalest and most wanted first.
+    struct Wanted {
+        let operation: Operation
+        let ttl: Duration
+        let fetch: Fetch
+        var wants: Int
+        let since: ContinuousClock.Instant
+    }
+
     private let policy: CachePolicy
     private let counters: CacheCounters
     private var entries: [String: Entry] = [:]
     private var bytes = 0
     private var clock: UInt64 = 0
-    private var inflight: [String: Task<Result<JSONValue?, AgentOSError>, Never>] = [:]
-    /// Bumped by invalidation, so a fetch that started before a write does not store what it read.
-    private var generation: [String: UInt64] = [:]
+    private var inflight: [String: Flight] = [:]
+    /// Bumped by every invalidation: a fetch that began before a write does not store what it read.
+    private var epoch: UInt64 = 0
+    private var wanted: [String: Wanted] = [:]
+    private var draining = false
+    private static let maxWanted = 1_000
 
     public init(policy: CachePolicy, counters: CacheCounters = CacheCounters()) {
         self.policy = policy
@@ -100,6 +123,7 @@ public actor ReadCache: ReadCaching {
     }
 
     public var entryCount: Int { entries.count }
+    public var queuedRefreshes: Int { wanted.count }
 
     public func read(_ operation: Operation, ttl: Duration, fresh: Bool, fetch: @escaping Fetch) async -> Result<(JSONValue?, CacheOutcome, Duration), AgentOSError> {
         let key = Self.key(operation)
@@ -110,32 +134,42 @@ public actor ReadCache: ReadCaching {
             entry.used = clock
             entries[key] = entry
             if age < ttl {
-                counters.add(\.hits)
+                counters.served(\.hits, age: age)
                 return .success((entry.value, .hit, age))
             }
             if age < ttl + policy.staleWhileRevalidate {
-                counters.add(\.stale)
-                if inflight[key] == nil { _ = start(key, operation, fetch, background: true) }
+                counters.served(\.stale, age: age)
+                if inflight[key] == nil { want(key, operation, ttl, fetch) }
                 return .success((entry.value, .stale, age))
             }
         }
         counters.add(\.misses)
+        let mine = UpstreamPriority.current ?? .interactive
+        var result: Result<JSONValue?, AgentOSError>
         if fresh {
             // A check of AgentOS as it is now: never joins a fetch that began earlier (before a write, say).
-            let result = await fetch()
-            if case .success(let value) = result { store(key, operation, value) }
-            return result.map { ($0, .miss, .zero) }
+            result = await fetchAndStore(key, operation, fetch)
+        } else if let flight = inflight[key] {
+            result = await flight.task.value
+            // The shared call was spare-only work the budget refused; this caller may spend more.
+            if case .failure(.rateLimited) = result, flight.priority < mine {
+                result = await fetchAndStore(key, operation, fetch)
+            }
+        } else {
+            result = await start(key, operation, fetch, priority: mine).task.value
         }
-        let task = inflight[key] ?? start(key, operation, fetch)
-        let result = await task.value
         switch result {
-        case .success(let value): return .success((value, .miss, .zero))
+        case .success(let value):
+            counters.servedAge(.zero)
+            return .success((value, .miss, .zero))
         case .failure(let error):
+            // Not loaded for want of budget: load it when there is some, so the next view finds it.
+            if case .rateLimited = error { want(key, operation, ttl, fetch) }
             // Stale-if-error: AgentOS could not answer (or the budget is spent), the last good data can.
             if Self.servesStale(error), let entry = entries[key] {
                 let age = entry.stored.duration(to: .now)
                 if age < ttl + policy.staleIfError {
-                    counters.add(\.staleOnError)
+                    counters.served(\.staleOnError, age: age)
                     return .success((entry.value, .stale, age))
                 }
             }
@@ -143,15 +177,18 @@ public actor ReadCache: ReadCaching {
         }
     }
 
-    public func peek(_ operation: Operation, ttl: Duration) -> (JSONValue?, CacheOutcome, Duration)? {
+    public func peek(_ operation: Operation, ttl: Duration, fetch: Fetch?) -> (JSONValue?, CacheOutcome, Duration)? {
         let key = Self.key(operation)
-        guard var entry = entries[key] else { return nil }
+        guard var entry = entries[key], entry.stored.duration(to: .now) < ttl + policy.staleIfError else {
+            if let fetch { want(key, operation, ttl, fetch) }
+            return nil
+        }
         let age = entry.stored.duration(to: .now)
-        guard age < ttl + policy.staleIfError else { return nil }
         clock += 1
         entry.used = clock
         entries[key] = entry
-        counters.add(age < ttl ? \.hits : \.stale)
+        if age >= ttl, let fetch, inflight[key] == nil { want(key, operation, ttl, fetch) }
+        counters.served(age < ttl ? \.hits : \.stale, age: age)
         return (entry.value, age < ttl ? .hit : .stale, age)
     }
 
@@ -172,31 +209,83 @@ public actor ReadCache: ReadCaching {
         default: return
         }
         for (key, entry) in entries where touched(entry.operation) { drop(key) }
-        // In-flight fetches do not say what they read; all of them are kept from being stored (a few
+        // In-flight fetches do not say what they read: none that began before now is stored (a few
         // unrelated ones included, which costs a later miss, never a stale answer).
-        for key in inflight.keys { generation[key, default: 0] += 1 }
+        epoch += 1
         counters.add(\.invalidations)
     }
 
-    private func start(_ key: String, _ operation: Operation, _ fetch: @escaping Fetch, background: Bool = false) -> Task<Result<JSONValue?, AgentOSError>, Never> {
-        let started = generation[key, default: 0]
-        // Unstructured: a caller that goes away does not cancel what the others wait for. A refresh nobody
-        // waits for spends only spare budget.
-        let priority: UpstreamPriority = background ? .background : UpstreamPriority.current ?? .interactive
-        let task = Task { await UpstreamPriority.$current.withValue(priority) { await fetch() } }
-        inflight[key] = task
+    private func start(_ key: String, _ operation: Operation, _ fetch: @escaping Fetch, priority: UpstreamPriority, refresh: Bool = false) -> Flight {
+        let started = epoch
+        // Unstructured: a caller that goes away does not cancel what the others wait for.
+        let task = Task { await UpstreamPriority.$current.withValue(priority) { await fetch(refresh) } }
+        let flight = Flight(task: task, priority: priority)
+        inflight[key] = flight
         Task { await self.settle(key, operation, task, started) }
-        return task
+        return flight
     }
 
     private func settle(_ key: String, _ operation: Operation, _ task: Task<Result<JSONValue?, AgentOSError>, Never>, _ started: UInt64) async {
         let result = await task.value
-        inflight[key] = nil
-        // A write since the fetch began may have changed what it read: keep nothing from it. (One fetch per
-        // key is in flight at a time, so its generation can be forgotten now.)
-        let current = generation.removeValue(forKey: key) ?? 0
-        guard case .success(let value) = result, current == started else { return }
+        if inflight[key]?.task == task { inflight[key] = nil }
+        guard case .success(let value) = result, epoch == started else { return }
         store(key, operation, value)
+    }
+
+    /// One call of this caller's own (not shared), stored unless a write came in meanwhile.
+    private func fetchAndStore(_ key: String, _ operation: Operation, _ fetch: @escaping Fetch) async -> Result<JSONValue?, AgentOSError> {
+        let started = epoch
+        let result = await fetch(false)
+        if case .success(let value) = result, epoch == started { store(key, operation, value) }
+        return result
+    }
+
+    // MARK: refreshes from spare budget
+
+    private func want(_ key: String, _ operation: Operation, _ ttl: Duration, _ fetch: @escaping Fetch) {
+        if wanted[key] != nil {
+            wanted[key]?.wants += 1
+        } else {
+            if wanted.count >= Self.maxWanted, let least = mostWanted(first: false) { wanted[least] = nil }
+            wanted[key] = Wanted(operation: operation, ttl: ttl, fetch: fetch, wants: 1, since: .now)
+        }
+        guard !draining else { return }
+        draining = true
+        Task { await self.drain() }
+    }
+
+    /// How much a queued read is worth a spare slot: how stale (its age over its TTL; missing data counts
+    /// as old as anything still served) times how wanted (reads since it was queued).
+    private func worth(_ key: String, _ item: Wanted, _ now: ContinuousClock.Instant) -> Double {
+        let age = entries[key].map { $0.stored.duration(to: now) } ?? item.ttl + policy.staleWhileRevalidate
+        return Double(item.wants) * (age / item.ttl)
+    }
+
+    private func mostWanted(first: Bool) -> String? {
+        let now = ContinuousClock.now
+        let ranked = wanted.map { (key: $0.key, worth: worth($0.key, $0.value, now)) }
+        return (first ? ranked.max { $0.worth < $1.worth } : ranked.min { $0.worth < $1.worth })?.key
+    }
+
+    /// Loads queued reads one at a time at background priority; when the budget has no spare slot, waits
+    /// as long as the limiter says (at most a few seconds, so newly wanted reads are ranked in).
+    private func drain() async {
+        while true {
+            let now = ContinuousClock.now
+            // A want older than the stale-while-revalidate span has no reader left to serve.
+            wanted = wanted.filter { $0.value.since.duration(to: now) < policy.staleWhileRevalidate }
+            guard let key = mostWanted(first: true), let item = wanted.removeValue(forKey: key) else {
+                draining = false
+                return
+            }
+            if let entry = entries[key], entry.stored.duration(to: now) < item.ttl { continue }
+            let flight = inflight[key] ?? start(key, item.operation, item.fetch, priority: .background, refresh: true)
+            let result = await flight.task.value
+            counters.add(\.refreshes)
+            guard case .failure(.rateLimited(let retryAfter)) = result else { continue }
+            if wanted[key] != nil { wanted[key]?.wants += item.wants } else { wanted[key] = item }
+            try? await Task.sleep(for: min(max(retryAfter, .milliseconds(100)), .seconds(5)))
+        }
     }
 
     private func store(_ key: String, _ operation: Operation, _ value: JSONValue?) {
@@ -235,10 +324,16 @@ public actor ReadCache: ReadCaching {
 }
 
 /// Cache counters for metrics: hits, misses, stale answers (while revalidating and on error), evictions,
-/// invalidations.
+/// invalidations, refreshes run from spare budget, and the age of the data served.
 public final class CacheCounters: Sendable {
+    /// Upper bounds (seconds) of the age histogram's buckets; the last bucket is everything older.
+    public static let ageBuckets = [0, 10, 30, 60, 120, 300, 600, 3_600]
+
     public struct Snapshot: Sendable, Equatable {
-        public var hits = 0, misses = 0, stale = 0, staleOnError = 0, evictions = 0, invalidations = 0
+        public var hits = 0, misses = 0, stale = 0, staleOnError = 0, evictions = 0, invalidations = 0, refreshes = 0
+        /// Reads answered, by the age of their data: counts per `ageBuckets` bound (≤), then one for older.
+        public var servedByAge = [Int](repeating: 0, count: CacheCounters.ageBuckets.count + 1)
+        public var servedAgeSecondsTotal = 0.0
     }
 
     private let state = Mutex(Snapshot())
@@ -246,6 +341,20 @@ public final class CacheCounters: Sendable {
     public init() {}
 
     func add(_ field: WritableKeyPath<Snapshot, Int>) { state.withLock { $0[keyPath: field] += 1 } }
+
+    func served(_ field: WritableKeyPath<Snapshot, Int>, age: Duration) {
+        add(field)
+        servedAge(age)
+    }
+
+    func servedAge(_ age: Duration) {
+        let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
+        let bucket = Self.ageBuckets.firstIndex { seconds <= Double($0) } ?? Self.ageBuckets.count
+        state.withLock {
+            $0.servedByAge[bucket] += 1
+            $0.servedAgeSecondsTotal += seconds
+        }
+    }
 
     public var snapshot: Snapshot { state.withLock { $0 } }
 }

@@ -1,8 +1,18 @@
-/// Who spends the per-key budget first. Writes may use every slot; interactive reads (a contractor waiting,
-/// nothing cached) all but the writes' reserve; background refreshes only what is spare beyond a further
-/// headroom, and never wait.
-public enum UpstreamPriority: Int, Sendable, Comparable {
-    case background, interactive, write
+/// Who spends the per-key budget first. Writes may use every slot; interactive reads (a page fails without
+/// them) all but the writes' reserve, waiting a little; supporting reads (a page only degrades without
+/// them: insights' parts) and background refreshes only what is spare, never waiting, and nothing while
+/// interactive reads are short of slots.
+public enum UpstreamPriority: Int, Sendable, Comparable, CustomStringConvertible {
+    case background, supporting, interactive, write
+
+    public var description: String {
+        switch self {
+        case .background: "background"
+        case .supporting: "supporting"
+        case .interactive: "interactive"
+        case .write: "write"
+        }
+    }
 
     @TaskLocal public static var current: UpstreamPriority?
 
@@ -15,6 +25,11 @@ public struct BudgetShares: Sendable, Equatable {
     public var writeReserve = 5
     /// Slots background refreshes leave to interactive reads, on top of the writes' reserve.
     public var backgroundHeadroom = 20
+    /// Slots supporting reads leave to interactive reads, on top of the writes' reserve.
+    public var supportingHeadroom = 10
+    /// After start, background work waits this long: every page is cold then, and spare slots cannot be
+    /// told from slots the next contractor's first page will need.
+    public var warmUp: Duration = .seconds(60)
     /// Longest an interactive read waits for a slot before it is refused (and the cache may answer stale).
     public var interactiveWait: Duration = .seconds(2)
 
@@ -26,8 +41,9 @@ public struct BudgetShares: Sendable, Equatable {
 /// nearly twice the limit into one window, and that is exactly the 429 this exists to prevent.
 public protocol UpstreamRateLimiting: Sendable {
     /// Takes a slot for one call of this priority, waiting while the wait ends before `deadline`; otherwise
-    /// throws `rateLimited` with the time until a slot frees.
-    func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError)
+    /// throws `rateLimited` with the time until a slot frees. Returns how long it waited.
+    @discardableResult
+    func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError) -> Duration
     /// A 429 arrived anyway: no calls until `duration` has passed.
     func coolDown(for duration: Duration) async
 }
@@ -42,15 +58,24 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
     private var granted: [ContinuousClock.Instant] = []
     private var head = 0
     private var coolDownUntil: ContinuousClock.Instant?
+    /// Until when interactive reads count as short of slots (one window after one last waited or was
+    /// refused): spare-only work takes nothing before then, so a burst of cold pages is not outbid by
+    /// refreshes and extras that arrived a moment earlier.
+    private var pressureUntil: ContinuousClock.Instant?
+    private let warmUntil: ContinuousClock.Instant
 
     public init(limit: Int, window: Duration, shares: BudgetShares = BudgetShares()) {
         self.limit = max(1, limit)
         self.window = window
         self.shares = shares
+        warmUntil = ContinuousClock.now + shares.warmUp
     }
 
-    public func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError) {
-        _ = try await acquireSlot(deadline: deadline, priority: priority)
+    @discardableResult
+    public func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError) -> Duration {
+        let asked = ContinuousClock.now
+        let slot = try await acquireSlot(deadline: deadline, priority: priority)
+        return max(.zero, asked.duration(to: slot))
     }
 
     /// The slots of a window this priority may fill (at least one, so a tiny limit still serves).
@@ -58,6 +83,7 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
         switch priority {
         case .write: limit
         case .interactive: max(1, limit - shares.writeReserve)
+        case .supporting: max(1, limit - shares.writeReserve - shares.supportingHeadroom)
         case .background: max(1, limit - shares.writeReserve - shares.backgroundHeadroom)
         }
     }
@@ -66,19 +92,22 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
     public func acquireSlot(deadline requested: ContinuousClock.Instant, priority: UpstreamPriority = .write) async throws(AgentOSError) -> ContinuousClock.Instant {
         var now = ContinuousClock.now
         let capacity = capacity(priority)
-        // Background work takes a spare slot now or none; an interactive read waits a little, not its whole deadline.
+        // Spare-only work takes a slot now or none; an interactive read waits a little, not its whole deadline.
         let deadline = switch priority {
-        case .background: now
+        case .background, .supporting: now
         case .interactive: min(requested, now + shares.interactiveWait)
         case .write: requested
         }
         if let until = coolDownUntil, until > now { throw .rateLimited(retryAfter: now.duration(to: until)) }
+        if priority < .interactive, let until = pressureUntil, until > now { throw .rateLimited(retryAfter: now.duration(to: until)) }
+        if priority == .background, warmUntil > now { throw .rateLimited(retryAfter: now.duration(to: warmUntil)) }
         expire(now)
         // The slot this call gets: now if fewer than `limit` are in the window, else when the oldest of
         // the last `limit` leaves it. Later callers plan around this reservation.
         var slot = nextSlot(now, counting: granted.count, capacity: capacity)
         // A deadline already gone (spent queueing for an in-flight place, say) is a timeout, not a rate limit.
         guard now < requested else { throw .timeout }
+        if priority == .interactive, slot > now { pressureUntil = now + window }
         guard slot <= deadline else { throw .rateLimited(retryAfter: now.duration(to: slot)) }
         insert(slot)
         while slot > now {

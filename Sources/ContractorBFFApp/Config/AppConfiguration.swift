@@ -115,6 +115,8 @@ public struct AppConfiguration: Sendable {
         agentOS.budget.writeReserve = try reader.integer("AGENTOS_WRITE_RESERVE")
         agentOS.budget.backgroundHeadroom = try reader.integer("AGENTOS_BACKGROUND_HEADROOM")
         agentOS.budget.interactiveWait = try reader.duration("AGENTOS_BUDGET_WAIT_MS")
+        agentOS.budget.supportingHeadroom = try reader.integer("AGENTOS_SUPPORTING_HEADROOM")
+        agentOS.budget.warmUp = try reader.duration("AGENTOS_BUDGET_WARMUP_MS")
         let account = Duration.seconds(try reader.integer("CACHE_TTL_ACCOUNT_SECONDS")), jobs = Duration.seconds(try reader.integer("CACHE_TTL_JOBS_SECONDS"))
         agentOS.cache.ttl = [
             "contractor": account, "contacts": account, "jobs": jobs, "job": jobs, "notes": jobs,

@@ -52,6 +52,8 @@ public struct ConfigKey: Sendable {
         ConfigKey(name: "AGENTOS_RATE_LIMIT", kind: .integer(1...100_000), help: "requests per rolling minute per key (AgentOS documents 50)"),
         ConfigKey(name: "AGENTOS_WRITE_RESERVE", kind: .integer(0...10_000), help: "slots of the per-minute budget only writes may take"),
         ConfigKey(name: "AGENTOS_BACKGROUND_HEADROOM", kind: .integer(0...10_000), help: "slots background refreshes leave to contractors' reads, beyond the write reserve"),
+        ConfigKey(name: "AGENTOS_SUPPORTING_HEADROOM", kind: .integer(0...10_000), help: "slots reads a page can do without (insights' parts) leave to contractors' reads, beyond the write reserve"),
+        ConfigKey(name: "AGENTOS_BUDGET_WARMUP_MS", kind: .milliseconds(0...3_600_000), help: "after start, background refreshes wait this long so cold pages get the budget first"),
         ConfigKey(name: "AGENTOS_BUDGET_WAIT_MS", kind: .milliseconds(0...60_000), help: "longest a contractor's read waits for budget before stale data or 503/TOO_MANY_REQUESTS"),
         ConfigKey(name: "CACHE_TTL_ACCOUNT_SECONDS", kind: .integer(0...86_400), help: "fresh lifetime of cached account and contacts reads; 0 = not cached"),
         ConfigKey(name: "CACHE_TTL_JOBS_SECONDS", kind: .integer(0...86_400), help: "fresh lifetime of cached jobs, job and notes reads; 0 = not cached"),

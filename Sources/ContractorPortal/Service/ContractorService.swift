@@ -83,7 +83,7 @@ public struct ContractorService: Sendable {
             if let embedded = job.embeddedNotes {
                 notes[index] = embedded
             } else if !job.jobId.isEmpty {
-                if let cached = await agentOS.cachedList(.notes(shortName: who.shortName, jobId: job.jobId)) {
+                if let cached = await agentOS.cachedList(.notes(shortName: who.shortName, jobId: job.jobId), context) {
                     notes[index] = cached.items.compactMap { ContractorJobNote(upstream: $0, jobId: job.jobId) }
                 } else {
                     wanted.append((index, job.jobId))
