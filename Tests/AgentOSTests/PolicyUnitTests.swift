@@ -4,6 +4,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import Synchronization
 import Testing
 import TestSupport
 
@@ -128,6 +129,73 @@ struct PolicyUnitTests {
         try await Task.sleep(until: pressed + .milliseconds(4_200), clock: .continuous)
         _ = try await limiter.acquireSlot(deadline: later, priority: .supporting)
         _ = try await limiter.acquireSlot(deadline: later, priority: .background)
+    }
+
+    /// The metrics see the budget: a read that waited for a slot (and how long), calls in the current
+    /// window and the busiest one.
+    @Test func budgetWaitsAndCallsPerWindowAreCounted() async throws {
+        let upstream = try await Upstream.start()
+        let client = upstream.client {
+            $0.rateLimit = 2
+            $0.rateWindow = .seconds(3)
+            $0.budget.writeReserve = 0
+            $0.budget.interactiveWait = .seconds(5)
+        }
+        for id in ["C-1001", "C-1002", "C-1003"] {
+            _ = try await client.record(.contractor(shortName: "demo", contractorId: id), context(10))
+        }
+        await upstream.stop()
+        let counters = client.counterSnapshot
+        #expect(counters.budgetWaits == ["interactive": 1], "the third read waited for the window to move on")
+        #expect(counters.budgetWaitMillisecondsTotal > 0 && counters.budgetWaitMillisecondsTotal <= 3_000)
+        #expect(counters.peakCallsInWindow == 2)
+        #expect(counters.callsInWindow <= 2)
+        #expect(counters.budgetRefusals.isEmpty)
+    }
+
+    /// Refreshes from spare slots go to the most wanted and stalest entries first: reads since queued ×
+    /// age over TTL. The first refresh is refused (no spare slot), and while it waits to try again one
+    /// entry is read three times.
+    @Test func queuedRefreshesRunMostWantedAndStalestFirst() async throws {
+        var policy = CachePolicy()
+        policy.staleWhileRevalidate = .seconds(60)
+        let counters = CacheCounters()
+        let cache = ReadCache(policy: policy, counters: counters)
+        let ttl = Duration.milliseconds(100)
+        let refreshed = Mutex<[String]>([])
+        func fetch(_ name: String) -> ReadCaching.Fetch {
+            { refresh in
+                guard refresh else { return .success(.string(name)) }
+                let first = refreshed.withLock { order in
+                    order.append(name)
+                    return order.count == 1
+                }
+                return first ? .failure(.rateLimited(retryAfter: .milliseconds(300))) : .success(.string(name + "'"))
+            }
+        }
+        let a = Operation.contractor(shortName: "demo", contractorId: "A")
+        let b = Operation.contractor(shortName: "demo", contractorId: "B")
+        let c = Operation.contractor(shortName: "demo", contractorId: "C")
+        _ = await cache.read(a, ttl: ttl, fresh: false, fetch: fetch("A"))
+        try await Task.sleep(for: .milliseconds(200))
+        _ = await cache.read(b, ttl: ttl, fresh: false, fetch: fetch("B"))
+        _ = await cache.read(c, ttl: ttl, fresh: false, fetch: fetch("C"))
+        try await Task.sleep(for: .milliseconds(150))
+        // All three are stale now. A is queued and refused; then B is wanted three times, C once.
+        let stale = await cache.read(a, ttl: ttl, fresh: false, fetch: fetch("A"))
+        #expect((try? stale.get())?.1 == .stale)
+        while refreshed.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(5)) }
+        for _ in 0..<3 { _ = await cache.read(b, ttl: ttl, fresh: false, fetch: fetch("B")) }
+        _ = await cache.read(c, ttl: ttl, fresh: false, fetch: fetch("C"))
+        let until = ContinuousClock.now + .seconds(5)
+        while await cache.queuedRefreshes > 0 || counters.snapshot.refreshes < 4, ContinuousClock.now < until {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        // B: 3 wants × ~4.5 TTLs old; A: 1 × ~6.5 (the oldest); C: 1 × ~4.5.
+        #expect(refreshed.withLock { $0 } == ["A", "B", "A", "C"])
+        let fresh = await cache.read(b, ttl: .seconds(60), fresh: false, fetch: fetch("B"))
+        #expect((try? fresh.get())?.0 == .string("B'"), "the refreshed value is stored")
+        #expect(counters.snapshot.refreshes == 4)
     }
 
     @Test func fixtureControlAPIOverHTTP() async throws {

@@ -28,6 +28,10 @@ struct CacheTests {
         }
         #expect(replies.allSatisfy { $0.status == 200 && $0.json["contractorId"] == .string("C-1001") })
         #expect(await portal.received("contractor") == 1, "100 concurrent reads, one AgentOS call")
+        #expect(portal.application.agentOS.cacheCounters.snapshot.servedByAge.first == 100, "all fresh from AgentOS: age 0")
+        #expect(await portal.get("/api/contractor/account").header("X-Cache") == "HIT")
+        let ages = portal.application.agentOS.cacheCounters.snapshot.servedByAge
+        #expect(ages[1] == 1 && ages.reduce(0, +) == 101, "the hit is under 10 s old: \(ages)")
         let again = await portal.get("/api/contractor/account")
         #expect(again.header("X-Cache") == "HIT")
         #expect(again.header("Age") != nil)

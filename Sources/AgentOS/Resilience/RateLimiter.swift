@@ -73,9 +73,7 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
 
     @discardableResult
     public func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError) -> Duration {
-        let asked = ContinuousClock.now
-        let slot = try await acquireSlot(deadline: deadline, priority: priority)
-        return max(.zero, asked.duration(to: slot))
+        try await grant(deadline: deadline, priority: priority).waited
     }
 
     /// The slots of a window this priority may fill (at least one, so a tiny limit still serves).
@@ -90,7 +88,12 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
 
     /// As `acquire`, returning the instant the call was counted at.
     public func acquireSlot(deadline requested: ContinuousClock.Instant, priority: UpstreamPriority = .write) async throws(AgentOSError) -> ContinuousClock.Instant {
-        var now = ContinuousClock.now
+        try await grant(deadline: requested, priority: priority).slot
+    }
+
+    private func grant(deadline requested: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError) -> (slot: ContinuousClock.Instant, waited: Duration) {
+        let asked = ContinuousClock.now
+        var now = asked
         let capacity = capacity(priority)
         // Spare-only work takes a slot now or none; an interactive read waits a little, not its whole deadline.
         let deadline = switch priority {
@@ -125,7 +128,7 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
             guard slot <= deadline else { throw .rateLimited(retryAfter: now.duration(to: slot)) }
             insert(slot)
         }
-        return slot
+        return (slot, slot > asked ? asked.duration(to: slot) : .zero)
     }
 
     /// The slot given the entries before index `end` (all of them, or only those already past).
