@@ -42,6 +42,11 @@ for size in $sizes; do
       "$(field '["ageMedian"]' <"$result")" "$(field '["ageP95"]' <"$result")" \
       "$(echo "$c" | field '["limit"]["peakPerWindow"]')" "$(echo "$c" | field '["limit"]["limited429"]')" "$(echo "$c" | field '["limit"]["blocked403"]')"
   done
+  for name in ours peer; do
+    printf '%-8s %-16s answered by minute: %s\n' "$size" "$name" "$(field '["answeredByMinute"]' <"$work/$name-$size.json")"
+  done
+  printf '%-8s %-16s p95 age by route: %s\n' "$size" ours "$(field '["ageP95ByPath"]' <"$work/ours-$size.json")"
   kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; PIDS=()
 done
-echo "ages in seconds (Age header; the peer sends none: its data is live when it answers at all); TTLs: account 600 s, jobs/notes 60 s, statements 300 s, pending 120 s"
+echo "ages in seconds (Age header: the oldest read a response used; the peer sends none: its data is live when it answers at all)"
+echo "TTLs: account 600 s, jobs/notes 60 s, statements 300 s, pending 120 s (insights: jobs, pending and statement, so up to 300 s)"

@@ -23,8 +23,9 @@ public struct AgentOSCounters: Sendable, Equatable {
 
 final class CounterStore: Sendable {
     private let counters = Mutex(AgentOSCounters())
-    /// Send times of the attempts in the current window (oldest first), for calls per window.
-    private let sent = Mutex<[ContinuousClock.Instant]>([])
+    /// Send times of attempts (oldest first) from `head` on are in the current window; the ones before it
+    /// are dropped in bulk, so counting stays O(1) amortised at any rate.
+    private let sent = Mutex<(times: [ContinuousClock.Instant], head: Int)>(([], 0))
     private let window: Duration
 
     init(window: Duration) { self.window = window }
@@ -35,9 +36,8 @@ final class CounterStore: Sendable {
     func recordAttempt() {
         let now = ContinuousClock.now
         let count = sent.withLock { sent in
-            sent.append(now)
-            sent.removeFirst(sent.prefix { $0 + window <= now }.count)
-            return sent.count
+            sent.times.append(now)
+            return Self.expire(&sent, now, window)
         }
         update {
             $0.attempts += 1
@@ -47,9 +47,19 @@ final class CounterStore: Sendable {
 
     var snapshot: AgentOSCounters {
         let now = ContinuousClock.now
-        let inWindow = sent.withLock { sent in sent.count - sent.prefix { $0 + window <= now }.count }
+        let inWindow = sent.withLock { Self.expire(&$0, now, window) }
         var snapshot = counters.withLock { $0 }
         snapshot.callsInWindow = inWindow
         return snapshot
+    }
+
+    /// Moves `head` past the times that left the window; returns how many are still in it.
+    private static func expire(_ sent: inout (times: [ContinuousClock.Instant], head: Int), _ now: ContinuousClock.Instant, _ window: Duration) -> Int {
+        while sent.head < sent.times.count, sent.times[sent.head] + window <= now { sent.head += 1 }
+        if sent.head > 1024, sent.head * 2 > sent.times.count {
+            sent.times.removeFirst(sent.head)
+            sent.head = 0
+        }
+        return sent.times.count - sent.head
     }
 }

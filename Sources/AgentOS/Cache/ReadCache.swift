@@ -101,6 +101,7 @@ public actor ReadCache: ReadCaching {
         let operation: Operation
         let ttl: Duration
         let fetch: Fetch
+        /// Reads that wanted it since it was queued, each by its weight.
         var wants: Int
         let since: ContinuousClock.Instant
     }
@@ -139,7 +140,7 @@ public actor ReadCache: ReadCaching {
             }
             if age < ttl + policy.staleWhileRevalidate {
                 counters.served(\.stale, age: age)
-                if inflight[key] == nil { want(key, operation, ttl, fetch) }
+                if inflight[key] == nil { want(key, operation, ttl, fetch, weight: Self.weight(UpstreamPriority.current ?? .interactive)) }
                 return .success((entry.value, .stale, age))
             }
         }
@@ -164,7 +165,7 @@ public actor ReadCache: ReadCaching {
             return .success((value, .miss, .zero))
         case .failure(let error):
             // Not loaded for want of budget: load it when there is some, so the next view finds it.
-            if case .rateLimited = error { want(key, operation, ttl, fetch) }
+            if case .rateLimited = error { want(key, operation, ttl, fetch, weight: Self.weight(mine)) }
             // Stale-if-error: AgentOS could not answer (or the budget is spent), the last good data can.
             if Self.servesStale(error), let entry = entries[key] {
                 let age = entry.stored.duration(to: .now)
@@ -180,14 +181,14 @@ public actor ReadCache: ReadCaching {
     public func peek(_ operation: Operation, ttl: Duration, fetch: Fetch?) -> (JSONValue?, CacheOutcome, Duration)? {
         let key = Self.key(operation)
         guard var entry = entries[key], entry.stored.duration(to: .now) < ttl + policy.staleIfError else {
-            if let fetch { want(key, operation, ttl, fetch) }
+            if let fetch { want(key, operation, ttl, fetch, weight: Self.weight(.background)) }
             return nil
         }
         let age = entry.stored.duration(to: .now)
         clock += 1
         entry.used = clock
         entries[key] = entry
-        if age >= ttl, let fetch, inflight[key] == nil { want(key, operation, ttl, fetch) }
+        if age >= ttl, let fetch, inflight[key] == nil { want(key, operation, ttl, fetch, weight: Self.weight(.background)) }
         counters.served(age < ttl ? \.hits : \.stale, age: age)
         return (entry.value, age < ttl ? .hit : .stale, age)
     }
@@ -242,12 +243,22 @@ public actor ReadCache: ReadCaching {
 
     // MARK: refreshes from spare budget
 
-    private func want(_ key: String, _ operation: Operation, _ ttl: Duration, _ fetch: @escaping Fetch) {
+    /// How much one read wanting an entry counts: a page that fails without it (4) over one that only
+    /// degrades (2) over a view's extras (1), so an agency's notes never crowd out its jobs and accounts.
+    static func weight(_ priority: UpstreamPriority) -> Int {
+        switch priority {
+        case .write, .interactive: 4
+        case .supporting: 2
+        case .background: 1
+        }
+    }
+
+    private func want(_ key: String, _ operation: Operation, _ ttl: Duration, _ fetch: @escaping Fetch, weight: Int) {
         if wanted[key] != nil {
-            wanted[key]?.wants += 1
+            wanted[key]?.wants += weight
         } else {
             if wanted.count >= Self.maxWanted, let least = mostWanted(first: false) { wanted[least] = nil }
-            wanted[key] = Wanted(operation: operation, ttl: ttl, fetch: fetch, wants: 1, since: .now)
+            wanted[key] = Wanted(operation: operation, ttl: ttl, fetch: fetch, wants: weight, since: .now)
         }
         guard !draining else { return }
         draining = true
@@ -255,9 +266,9 @@ public actor ReadCache: ReadCaching {
     }
 
     /// How much a queued read is worth a spare slot: how stale (its age over its TTL; missing data counts
-    /// as old as anything still served) times how wanted (reads since it was queued).
+    /// as twice its TTL old) times how wanted (reads since it was queued, weighted by what they were for).
     private func worth(_ key: String, _ item: Wanted, _ now: ContinuousClock.Instant) -> Double {
-        let age = entries[key].map { $0.stored.duration(to: now) } ?? item.ttl + policy.staleWhileRevalidate
+        let age = entries[key].map { $0.stored.duration(to: now) } ?? item.ttl * 2
         return Double(item.wants) * (age / item.ttl)
     }
 
@@ -268,7 +279,7 @@ public actor ReadCache: ReadCaching {
     }
 
     /// Loads queued reads one at a time at background priority; when the budget has no spare slot, waits
-    /// as long as the limiter says (at most a few seconds, so newly wanted reads are ranked in).
+    /// until the limiter says one frees (reads wanted meanwhile are ranked in at the next pick).
     private func drain() async {
         while true {
             let now = ContinuousClock.now
@@ -284,7 +295,7 @@ public actor ReadCache: ReadCaching {
             counters.add(\.refreshes)
             guard case .failure(.rateLimited(let retryAfter)) = result else { continue }
             if wanted[key] != nil { wanted[key]?.wants += item.wants } else { wanted[key] = item }
-            try? await Task.sleep(for: min(max(retryAfter, .milliseconds(100)), .seconds(5)))
+            try? await Task.sleep(for: min(max(retryAfter, .milliseconds(100)), .seconds(60)))
         }
     }
 

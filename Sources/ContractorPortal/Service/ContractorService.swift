@@ -72,9 +72,9 @@ public struct ContractorService: Sendable {
 
     /// Seed 002's jobs view: a page of jobs, each with its notes. Embedded notes are used when AgentOS sent
     /// them, cached ones next; at most `notesCallsPerView` notes calls are spent (`notesConcurrency` at a
-    /// time), and a job beyond that has `nil` notes: not loaded yet (the next view, or the job's own notes
-    /// call, loads them). Notes calls spend only spare budget (background priority); one refused or failed
-    /// leaves that job's notes not loaded.
+    /// time), and a job beyond that has `nil` notes: not loaded yet (the cache queues them for spare budget,
+    /// so a later view finds them). Notes calls spend only spare budget (background priority); one refused
+    /// or failed leaves that job's notes not loaded.
     public func maintenanceJobsWithNotes(_ who: ContractorIdentity, offset: Int?, count: Int?, _ context: CallContext) async throws(PortalError) -> [(job: ContractorMaintenanceJob, notes: [ContractorJobNote]?)] {
         let jobs = try await maintenanceJobs(who, offset: offset, count: count, context)
         var notes: [Int: [ContractorJobNote]] = [:]

@@ -44,18 +44,18 @@ extension ContractorService {
             // spare budget only (jobs, shared with the jobs view, are what the contractor waits for).
             group.addTask {
                 await UpstreamPriority.$current.withValue(.supporting) {
-                await .pending(Result { () async throws(AgentOSError) in
-                    try await agentOS.list(.pending(shortName: who.shortName, contractorId: who.contractorId), bounded)
-                        .items.compactMap(PendingStatementEntry.init(upstream:))
-                })
+                    await .pending(Result { () async throws(AgentOSError) in
+                        try await agentOS.list(.pending(shortName: who.shortName, contractorId: who.contractorId), bounded)
+                            .items.compactMap(PendingStatementEntry.init(upstream:))
+                    })
                 }
             }
             group.addTask {
                 await UpstreamPriority.$current.withValue(.supporting) {
-                await .statement(Result { () async throws(AgentOSError) in
-                    let record = try await agentOS.call(.statement(shortName: who.shortName, contractorId: who.contractorId, dateFrom: nil, dateTo: nil), bounded)
-                    return record.map(ContractorStatement.init(upstream:)) ?? .empty
-                })
+                    await .statement(Result { () async throws(AgentOSError) in
+                        let record = try await agentOS.call(.statement(shortName: who.shortName, contractorId: who.contractorId, dateFrom: nil, dateTo: nil), bounded)
+                        return record.map(ContractorStatement.init(upstream:)) ?? .empty
+                    })
                 }
             }
             group.addTask {
