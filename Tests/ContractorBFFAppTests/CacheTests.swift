@@ -205,4 +205,28 @@ struct CacheTests {
         #expect(await portal.application.agentOS.queuedRefreshes == 45, "queued for when the budget has spare slots")
         #expect((portal.application.agentOS.counterSnapshot.budgetRefusals["background"] ?? 0) >= 10)
     }
+
+    /// Insights read the same cached jobs page, pending entries and statement: a cold dashboard costs the
+    /// pages of jobs plus two, a warm one nothing, and the jobs view after it reuses the jobs page.
+    @Test func aWarmDashboardCostsNoUpstreamCall() async throws {
+        let portal = try await Self.start(ttl: 60)
+        defer { Task { await portal.stop() } }
+        func calls() async -> Int {
+            var total = 0
+            for operation in ["contractor", "jobs", "pending", "statement", "notes", "job"] { total += await portal.received(operation) }
+            return total
+        }
+        let cold = await portal.get("/api/trpc/contractor.insights")
+        #expect(cold.status == 200 && cold.data?["unavailable"] == .array([]))
+        let jobsPages = await portal.received("jobs")
+        #expect(jobsPages >= 1)
+        #expect(await calls() == jobsPages + 2, "the pages of jobs, pending entries and the statement")
+        let before = await calls()
+        let warm = await portal.get("/api/trpc/contractor.insights")
+        #expect(warm.header("X-Cache") == "HIT")
+        #expect(warm.data == cold.data)
+        #expect(await calls() == before, "a warm dashboard costs no AgentOS call")
+        _ = await portal.get("/api/contractor/jobs")
+        #expect(await portal.received("jobs") == jobsPages, "the jobs view reuses the first page insights read")
+    }
 }
