@@ -39,7 +39,10 @@ public final class AgentOSClient: Sendable {
         self.transport = transport
         self.logger = logger
         counters = CounterStore(window: configuration.rateWindow)
-        self.limiter = limiter ?? SlidingWindowLimiter(limit: configuration.rateLimit, window: configuration.rateWindow, shares: configuration.budget)
+        // The limiter's window is AgentOS's plus a margin: AgentOS counts a call when it arrives, some time after
+        // we send it (a new connection's handshakes, the network), and that time varies from call to call.
+        self.limiter = limiter ?? SlidingWindowLimiter(
+            limit: configuration.rateLimit, window: configuration.rateWindow + configuration.rateMargin, shares: configuration.budget)
         let counters = self.counters
         breaker = CircuitBreaker(
             threshold: configuration.breakerFailureThreshold, rate: configuration.breakerFailureRate,
@@ -206,15 +209,16 @@ public final class AgentOSClient: Sendable {
         deadline: ContinuousClock.Instant
     ) async throws(AgentOSError) -> (Verdict, status: Int) {
         try await breaker.permit()
+        let grant: BudgetGrant
         do throws(AgentOSError) {
             guard ContinuousClock.now < deadline else { throw AgentOSError.timeout }
             let priority: UpstreamPriority = operation.isIdempotent ? UpstreamPriority.current ?? .interactive : .write
             do {
-                let waited = try await limiter.acquire(deadline: deadline, priority: priority)
-                if waited > .zero {
+                grant = try await limiter.acquire(deadline: deadline, priority: priority)
+                if grant.waited > .zero {
                     counters.update {
                         $0.budgetWaits[priority.description, default: 0] += 1
-                        $0.budgetWaitMillisecondsTotal += waited.milliseconds
+                        $0.budgetWaitMillisecondsTotal += grant.waited.milliseconds
                     }
                 }
             } catch {
@@ -226,7 +230,9 @@ public final class AgentOSClient: Sendable {
             await breaker.abandon()
             throw error
         }
-        counters.recordAttempt()
+        let sent = ContinuousClock.now
+        await limiter.sending(grant, at: sent)
+        counters.recordAttempt(at: sent)
         var items = query
         if configuration.keyPlacement == .query { items.append(("api_key", key)) }
         let queryText = items.map { "\($0.0)=\(Operation.encodeSegment($0.1))" }.joined(separator: "&")

@@ -34,6 +34,8 @@ public struct AgentOSConfiguration: Sendable, Equatable {
     /// AgentOS's documented limit: 50 requests per rolling 60 s per key.
     public var rateLimit = 50
     public var rateWindow: Duration = .seconds(60)
+    /// Added to the window our budget keeps, for the varying time between our send and AgentOS's count.
+    public var rateMargin: Duration = .seconds(1)
     /// After a 429 without Retry-After, AgentOS's documented advice.
     public var defaultCoolDown: Duration = .seconds(60)
     public var cache = CachePolicy()

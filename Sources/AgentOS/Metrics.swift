@@ -32,9 +32,8 @@ final class CounterStore: Sendable {
 
     func update(_ change: (inout AgentOSCounters) -> Void) { counters.withLock { change(&$0) } }
 
-    /// One attempt went to AgentOS now.
-    func recordAttempt() {
-        let now = ContinuousClock.now
+    /// One attempt went to AgentOS at `now`.
+    func recordAttempt(at now: ContinuousClock.Instant) {
         let count = sent.withLock { sent in
             sent.times.append(now)
             return Self.expire(&sent, now, window)

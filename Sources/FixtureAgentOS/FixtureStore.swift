@@ -1,5 +1,6 @@
 import AgentOS
 import Foundation
+import Synchronization
 
 /// The fixture AgentOS's data: read from Fixtures/agentos.json, changed in memory by writes, with a count
 /// of every request and every write received so tests can assert "exactly one".
@@ -24,8 +25,7 @@ public actor FixtureStore {
     private var sequence = 0
 
     public init(file path: String) throws {
-        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-        let root = try JSONText.parse(bytes)
+        let root = try Self.document(path)
         guard case .string(let key)? = root["apiKey"], let agencies = root["agencies"]?.objectValue else {
             throw CocoaError(.fileReadCorruptFile)
         }
@@ -41,6 +41,20 @@ public actor FixtureStore {
         directory = loaded.mapValues { $0.contractors.keys.sorted() }
         original = loaded
         self.agencies = loaded
+    }
+
+    /// Documents already parsed, by path, stamped with size and modification time: a process that starts
+    /// many fixtures (the test suite starts one per test, all at once on two cores) parses the file once,
+    /// and an edited file is read again.
+    private static let parsed = Mutex<[String: (stamp: String, root: JSONValue)]>([:])
+
+    private static func document(_ path: String) throws -> JSONValue {
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        let stamp = "\(attributes[.size] ?? "")|\(attributes[.modificationDate] ?? "")"
+        if let known = parsed.withLock({ $0[path] }), known.stamp == stamp { return known.root }
+        let root = try JSONText.parse(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+        parsed.withLock { $0[path] = (stamp, root) }
+        return root
     }
 
     /// Back to the file's data, counters at zero.

@@ -72,18 +72,26 @@ struct PolicyUnitTests {
         let limiter = SlidingWindowLimiter(limit: 10, window: .seconds(60), shares: shares)
         let later = ContinuousClock.now + .seconds(30)
         // Background refreshes take what is spare (10 - 3 - 4 = 3) and are refused at once after that.
-        for _ in 0..<3 { _ = try await limiter.acquireSlot(deadline: later, priority: .background) }
-        let started = ContinuousClock.now
-        await #expect(throws: AgentOSError.self) { try await limiter.acquireSlot(deadline: later, priority: .background) }
-        #expect(ContinuousClock.now - started < .milliseconds(20), "background work never waits")
-        // Contractors' reads fill up to the writes' reserve (7), then wait briefly and are refused.
-        for _ in 0..<4 { _ = try await limiter.acquireSlot(deadline: later, priority: .interactive) }
-        await #expect(throws: AgentOSError.self) { try await limiter.acquireSlot(deadline: later, priority: .interactive) }
-        #expect(ContinuousClock.now - started < .seconds(1), "bounded by the budget wait, not the 30 s deadline")
-        // Writes still have their three.
-        for _ in 0..<3 { _ = try await limiter.acquireSlot(deadline: later, priority: .write) }
+        for _ in 0..<3 { _ = try await limiter.acquire(deadline: later, priority: .background) }
+        let background = ContinuousClock.now
+        await #expect(throws: AgentOSError.self) { try await limiter.acquire(deadline: later, priority: .background) }
+        #expect(ContinuousClock.now - background < .seconds(10), "background work never waits (here: to its 30 s deadline)")
+        // Contractors' reads fill up to the writes' reserve (7); the next slot is a minute away, beyond their
+        // wait, so the next read is refused at once, naming when to come back.
+        for _ in 0..<4 { _ = try await limiter.acquire(deadline: later, priority: .interactive) }
+        let interactive = ContinuousClock.now
         do {
-            _ = try await limiter.acquireSlot(deadline: .now + .milliseconds(50), priority: .write)
+            _ = try await limiter.acquire(deadline: later, priority: .interactive)
+            Issue.record("the reads' share is spent")
+        } catch {
+            guard case .rateLimited(let wait) = error else { throw error }
+            #expect(wait > .seconds(50))
+        }
+        #expect(ContinuousClock.now - interactive < .seconds(10), "bounded by the budget wait, not the 30 s deadline")
+        // Writes still have their three.
+        for _ in 0..<3 { _ = try await limiter.acquire(deadline: later, priority: .write) }
+        do {
+            _ = try await limiter.acquire(deadline: .now + .milliseconds(50), priority: .write)
             Issue.record("the window is full")
         } catch {
             guard case .rateLimited(let wait) = error else { throw error }
@@ -100,55 +108,68 @@ struct PolicyUnitTests {
         shares.supportingHeadroom = 2
         shares.backgroundHeadroom = 4
         shares.interactiveWait = .milliseconds(50)
-        shares.warmUp = .milliseconds(500)
-        let t0 = ContinuousClock.now
-        let limiter = SlidingWindowLimiter(limit: 10, window: .seconds(4), shares: shares)
-        let later = t0 + .seconds(60)
+        shares.warmUp = .seconds(3)
+        let window = Duration.seconds(6)
+        let limiter = SlidingWindowLimiter(limit: 10, window: window, shares: shares)
+        let later = ContinuousClock.now + .seconds(60)
         do {
-            _ = try await limiter.acquireSlot(deadline: later, priority: .background)
+            _ = try await limiter.acquire(deadline: later, priority: .background)
             Issue.record("background work during the warm-up")
         } catch {
             guard case .rateLimited(let wait) = error else { throw error }
-            #expect(wait <= .milliseconds(500), "until the warm-up ends")
+            #expect(wait <= .seconds(3), "until the warm-up ends")
         }
+        // Every moment below is measured from when the slots were really taken, so a slow machine makes
+        // the test longer, never wrong.
+        let filling = ContinuousClock.now
         // Supporting reads are not held by the warm-up; they fill 10 - 2 - 2 = 6 and are then refused at
         // once (a wait would have ended in a slot when the window moved on).
-        for _ in 0..<6 { _ = try await limiter.acquireSlot(deadline: later, priority: .supporting) }
-        await #expect(throws: AgentOSError.self) { try await limiter.acquireSlot(deadline: later, priority: .supporting) }
+        for _ in 0..<6 { _ = try await limiter.acquire(deadline: later, priority: .supporting) }
+        await #expect(throws: AgentOSError.self) { try await limiter.acquire(deadline: later, priority: .supporting) }
         // Interactive reads take the two left above the reserve; a third a second later is short of a slot.
-        for _ in 0..<2 { _ = try await limiter.acquireSlot(deadline: later, priority: .interactive) }
-        try await Task.sleep(until: t0 + .seconds(1), clock: .continuous)
-        await #expect(throws: AgentOSError.self) { try await limiter.acquireSlot(deadline: later, priority: .interactive) }
+        for _ in 0..<2 { _ = try await limiter.acquire(deadline: later, priority: .interactive) }
+        let filled = ContinuousClock.now
+        try await Task.sleep(until: filled + .seconds(1), clock: .continuous)
+        #expect(ContinuousClock.now < filling + window, "still inside the first slots' window")
+        await #expect(throws: AgentOSError.self) { try await limiter.acquire(deadline: later, priority: .interactive) }
         let pressed = ContinuousClock.now
         // Once the first slots have left the window it has room again, but interactive reads were pressed
         // less than a window ago: nothing for spare-only work until then; interactive reads go ahead.
-        try await Task.sleep(until: t0 + .milliseconds(4_200), clock: .continuous)
-        await #expect(throws: AgentOSError.self) { try await limiter.acquireSlot(deadline: later, priority: .supporting) }
-        await #expect(throws: AgentOSError.self) { try await limiter.acquireSlot(deadline: later, priority: .background) }
-        _ = try await limiter.acquireSlot(deadline: later, priority: .interactive)
-        try await Task.sleep(until: pressed + .milliseconds(4_200), clock: .continuous)
-        _ = try await limiter.acquireSlot(deadline: later, priority: .supporting)
-        _ = try await limiter.acquireSlot(deadline: later, priority: .background)
+        try await Task.sleep(until: filled + window + .milliseconds(200), clock: .continuous)
+        await #expect(throws: AgentOSError.self) { try await limiter.acquire(deadline: later, priority: .supporting) }
+        await #expect(throws: AgentOSError.self) { try await limiter.acquire(deadline: later, priority: .background) }
+        _ = try await limiter.acquire(deadline: later, priority: .interactive)
+        try await Task.sleep(until: pressed + window + .milliseconds(200), clock: .continuous)
+        _ = try await limiter.acquire(deadline: later, priority: .supporting)
+        _ = try await limiter.acquire(deadline: later, priority: .background)
     }
 
     /// The metrics see the budget: a read that waited for a slot (and how long), calls in the current
     /// window and the busiest one.
     @Test func budgetWaitsAndCallsPerWindowAreCounted() async throws {
         let upstream = try await Upstream.start()
+        let window = Duration.seconds(6), margin = Duration.seconds(1)
         let client = upstream.client {
             $0.rateLimit = 2
-            $0.rateWindow = .seconds(3)
+            $0.rateWindow = window
+            $0.rateMargin = margin
             $0.budget.writeReserve = 0
-            $0.budget.interactiveWait = .seconds(5)
+            $0.budget.interactiveWait = .seconds(15)
         }
-        for id in ["C-1001", "C-1002", "C-1003"] {
-            _ = try await client.record(.contractor(shortName: "demo", contractorId: id), context(10))
+        // Three reads at once: two take the window's slots, the third waits for the first to leave it
+        // (counted from its send, plus the margin), however long the calls themselves take.
+        await withTaskGroup(of: Void.self) { group in
+            for id in ["C-1001", "C-1002", "C-1003"] {
+                group.addTask { _ = try? await client.record(.contractor(shortName: "demo", contractorId: id), context(30)) }
+            }
         }
+        let received = await upstream.received("contractor")
         await upstream.stop()
         let counters = client.counterSnapshot
+        #expect(received == 3)
         #expect(counters.budgetWaits == ["interactive": 1], "the third read waited for the window to move on")
-        #expect(counters.budgetWaitMillisecondsTotal > 0 && counters.budgetWaitMillisecondsTotal <= 3_000)
-        #expect(counters.peakCallsInWindow == 2)
+        #expect(counters.budgetWaitMillisecondsTotal > 0 && counters.budgetWaitMillisecondsTotal <= (window + margin).milliseconds)
+        #expect(counters.peakCallsInWindow == 2, "AgentOS's window, counted from the sends, never held three")
         #expect(counters.callsInWindow <= 2)
         #expect(counters.budgetRefusals.isEmpty)
     }
@@ -170,7 +191,9 @@ struct PolicyUnitTests {
                     order.append(name)
                     return order.count == 1
                 }
-                return first ? .failure(.rateLimited(retryAfter: .milliseconds(300))) : .success(.string(name + "'"))
+                // Two seconds: time enough for the reads below to want B and C before A is tried again,
+                // even on a loaded machine.
+                return first ? .failure(.rateLimited(retryAfter: .seconds(2))) : .success(.string(name + "'"))
             }
         }
         let a = Operation.contractor(shortName: "demo", contractorId: "A")
@@ -187,7 +210,7 @@ struct PolicyUnitTests {
         while refreshed.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(5)) }
         for _ in 0..<3 { _ = await cache.read(b, ttl: ttl, fresh: false, fetch: fetch("B")) }
         _ = await cache.read(c, ttl: ttl, fresh: false, fetch: fetch("C"))
-        let until = ContinuousClock.now + .seconds(5)
+        let until = ContinuousClock.now + .seconds(15)
         while await cache.queuedRefreshes > 0 || counters.snapshot.refreshes < 4, ContinuousClock.now < until {
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -231,9 +254,9 @@ struct PolicyUnitTests {
     /// (retry after 0 s) although the window had room; it is a timeout.
     @Test func aDeadlineAlreadyGoneIsATimeoutNotARateLimit() async {
         let limiter = SlidingWindowLimiter(limit: 100, window: .seconds(60))
-        await #expect(throws: AgentOSError.timeout) { _ = try await limiter.acquireSlot(deadline: .now - .milliseconds(1)) }
+        await #expect(throws: AgentOSError.timeout) { _ = try await limiter.acquire(deadline: .now - .milliseconds(1), priority: .write) }
         let full = SlidingWindowLimiter(limit: 1, window: .seconds(60))
-        _ = try? await full.acquireSlot(deadline: .now + .seconds(1))
-        await #expect(throws: AgentOSError.self) { _ = try await full.acquireSlot(deadline: .now + .seconds(1)) }
+        _ = try? await full.acquire(deadline: .now + .seconds(1), priority: .write)
+        await #expect(throws: AgentOSError.self) { _ = try await full.acquire(deadline: .now + .seconds(1), priority: .write) }
     }
 }

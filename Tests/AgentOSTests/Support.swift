@@ -25,8 +25,10 @@ struct Upstream: Sendable {
 
     static func testConfiguration(port: Int) -> AgentOSConfiguration {
         var configuration = AgentOSConfiguration(baseURL: "http://127.0.0.1:\(port)", apiKey: "fixture-key")
-        configuration.attemptTimeout = .seconds(1)
-        configuration.deadline = .seconds(4)
+        // Generous enough that no call times out on a loaded two-core CI runner (the suite runs every test
+        // at once); the tests about timeouts set short ones of their own.
+        configuration.attemptTimeout = .seconds(5)
+        configuration.deadline = .seconds(20)
         configuration.backoffBase = .milliseconds(10)
         configuration.backoffCap = .milliseconds(40)
         configuration.breakerCoolDown = .milliseconds(400)
@@ -58,7 +60,7 @@ struct Upstream: Sendable {
     }
 }
 
-func context(_ seconds: Double = 5) -> CallContext {
+func context(_ seconds: Double = 20) -> CallContext {
     CallContext(requestID: "test-req", deadline: .now + .milliseconds(Int(seconds * 1000)))
 }
 

@@ -32,8 +32,10 @@ struct Portal: Sendable {
         let upstreamPort = try upstream.start()
         var overrides = [
             "HOST": "127.0.0.1", "PORT": "0", "EVENT_LOOPS": "2", "ACCESS_LOG": "false", "SESSION_SECRET": secret,
-            "AGENTOS_TIMEOUT_MS": "1000", "AGENTOS_DEADLINE_MS": "3000", "AGENTOS_BACKOFF_BASE_MS": "10", "AGENTOS_BACKOFF_CAP_MS": "40",
-            "AGENTOS_BREAKER_COOLDOWN_MS": "400", "AGENTOS_RATE_LIMIT": "3000", "PORTAL_INSIGHTS_TIMEOUT_MS": "2500",
+            // Times no healthy call reaches on a loaded two-core CI runner (every test runs at once), within the
+            // test client's 10 s read; tests about hangs set short ones of their own.
+            "AGENTOS_TIMEOUT_MS": "4000", "AGENTOS_DEADLINE_MS": "8000", "AGENTOS_BACKOFF_BASE_MS": "10", "AGENTOS_BACKOFF_CAP_MS": "40",
+            "AGENTOS_BREAKER_COOLDOWN_MS": "400", "AGENTOS_RATE_LIMIT": "3000", "PORTAL_INSIGHTS_TIMEOUT_MS": "6000",
             // Reads go to the fixture every time, as the tests' call counts expect; the cache has its own tests.
             "CACHE_TTL_ACCOUNT_SECONDS": "0", "CACHE_TTL_JOBS_SECONDS": "0", "CACHE_TTL_STATEMENTS_SECONDS": "0", "CACHE_TTL_PENDING_SECONDS": "0",
             "PORTAL_NOTES_CALLS_PER_VIEW": "200", "AGENTOS_BUDGET_WARMUP_MS": "0",

@@ -181,7 +181,8 @@ struct RESTRoutesTests {
     }
 
     @Test func upstreamFailuresMapToGatewayStatuses() async throws {
-        let portal = try await Portal.start()
+        // A hang ends in a second's attempt and three seconds' deadline.
+        let portal = try await Portal.start(environment: ["AGENTOS_TIMEOUT_MS": "1000", "AGENTOS_DEADLINE_MS": "3000"])
         defer { Task { await portal.stop() } }
         portal.faults(.on("contractor") { $0.status = 500 })
         let failed = await portal.get("/api/contractor/account")

@@ -63,7 +63,8 @@ struct TRPCTests {
     }
 
     @Test func errorsCarryTRPCCodes() async throws {
-        let portal = try await Portal.start()
+        // A hang ends in a second's attempt and three seconds' deadline.
+        let portal = try await Portal.start(environment: ["AGENTOS_TIMEOUT_MS": "1000", "AGENTOS_DEADLINE_MS": "3000"])
         defer { Task { await portal.stop() } }
         let cases: [(Reply, String, Int, Int)] = [
             (await query(portal, "contractor.maintenanceJobs", #"{"count":500}"#), "BAD_REQUEST", -32600, 400),

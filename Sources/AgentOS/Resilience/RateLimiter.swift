@@ -41,11 +41,21 @@ public struct BudgetShares: Sendable, Equatable {
 /// nearly twice the limit into one window, and that is exactly the 429 this exists to prevent.
 public protocol UpstreamRateLimiting: Sendable {
     /// Takes a slot for one call of this priority, waiting while the wait ends before `deadline`; otherwise
-    /// throws `rateLimited` with the time until a slot frees. Returns how long it waited.
+    /// throws `rateLimited` with the time until a slot frees.
     @discardableResult
-    func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError) -> Duration
+    func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError) -> BudgetGrant
+    /// The granted call goes out now. AgentOS counts a call when it arrives, and an in-flight place or a
+    /// busy connection can hold it a while after its slot was granted: the slot is counted from the send,
+    /// so two calls never reach AgentOS closer together than the window their slots were a window apart.
+    func sending(_ grant: BudgetGrant, at instant: ContinuousClock.Instant) async
     /// A 429 arrived anyway: no calls until `duration` has passed.
     func coolDown(for duration: Duration) async
+}
+
+/// A slot of the budget: when it was counted, and how long the call waited for it.
+public struct BudgetGrant: Sendable, Equatable {
+    public let slot: ContinuousClock.Instant
+    public let waited: Duration
 }
 
 public actor SlidingWindowLimiter: UpstreamRateLimiting {
@@ -72,8 +82,14 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
     }
 
     @discardableResult
-    public func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError) -> Duration {
-        try await grant(deadline: deadline, priority: priority).waited
+    public func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError) -> BudgetGrant {
+        try await grant(deadline: deadline, priority: priority)
+    }
+
+    public func sending(_ grant: BudgetGrant, at instant: ContinuousClock.Instant) {
+        guard instant > grant.slot else { return }
+        remove(grant.slot)
+        insert(instant)
     }
 
     /// The slots of a window this priority may fill (at least one, so a tiny limit still serves).
@@ -86,12 +102,7 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
         }
     }
 
-    /// As `acquire`, returning the instant the call was counted at.
-    public func acquireSlot(deadline requested: ContinuousClock.Instant, priority: UpstreamPriority = .write) async throws(AgentOSError) -> ContinuousClock.Instant {
-        try await grant(deadline: requested, priority: priority).slot
-    }
-
-    private func grant(deadline requested: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError) -> (slot: ContinuousClock.Instant, waited: Duration) {
+    private func grant(deadline requested: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError) -> BudgetGrant {
         let asked = ContinuousClock.now
         var now = asked
         let capacity = capacity(priority)
@@ -128,7 +139,7 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
             guard slot <= deadline else { throw .rateLimited(retryAfter: now.duration(to: slot)) }
             insert(slot)
         }
-        return (slot, slot > asked ? asked.duration(to: slot) : .zero)
+        return BudgetGrant(slot: slot, waited: slot > asked ? asked.duration(to: slot) : .zero)
     }
 
     /// The slot given the entries before index `end` (all of them, or only those already past).

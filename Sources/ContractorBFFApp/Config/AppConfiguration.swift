@@ -112,6 +112,7 @@ public struct AppConfiguration: Sendable {
         agentOS.maxInFlight = try reader.integer("AGENTOS_MAX_IN_FLIGHT")
         agentOS.queueWait = try reader.duration("AGENTOS_QUEUE_WAIT_MS")
         agentOS.rateLimit = try reader.integer("AGENTOS_RATE_LIMIT")
+        agentOS.rateMargin = try reader.duration("AGENTOS_RATE_MARGIN_MS")
         agentOS.budget.writeReserve = try reader.integer("AGENTOS_WRITE_RESERVE")
         agentOS.budget.backgroundHeadroom = try reader.integer("AGENTOS_BACKGROUND_HEADROOM")
         agentOS.budget.interactiveWait = try reader.duration("AGENTOS_BUDGET_WAIT_MS")

@@ -50,6 +50,7 @@ public struct ConfigKey: Sendable {
         ConfigKey(name: "AGENTOS_MAX_IN_FLIGHT", kind: .integer(1...10_000), help: "calls in flight to AgentOS at once"),
         ConfigKey(name: "AGENTOS_QUEUE_WAIT_MS", kind: .milliseconds(0...600_000), help: "longest wait for an in-flight place"),
         ConfigKey(name: "AGENTOS_RATE_LIMIT", kind: .integer(1...100_000), help: "requests per rolling minute per key (AgentOS documents 50)"),
+        ConfigKey(name: "AGENTOS_RATE_MARGIN_MS", kind: .milliseconds(0...60_000), help: "added to the rolling minute our budget keeps, for the time between our send and AgentOS counting the call"),
         ConfigKey(name: "AGENTOS_WRITE_RESERVE", kind: .integer(0...10_000), help: "slots of the per-minute budget only writes may take"),
         ConfigKey(name: "AGENTOS_BACKGROUND_HEADROOM", kind: .integer(0...10_000), help: "slots background refreshes leave to contractors' reads, beyond the write reserve"),
         ConfigKey(name: "AGENTOS_SUPPORTING_HEADROOM", kind: .integer(0...10_000), help: "slots reads a page can do without (insights' parts) leave to contractors' reads, beyond the write reserve"),
