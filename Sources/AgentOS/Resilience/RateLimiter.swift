@@ -44,9 +44,9 @@ public protocol UpstreamRateLimiting: Sendable {
     /// throws `rateLimited` with the time until a slot frees.
     @discardableResult
     func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError) -> BudgetGrant
-    /// The granted call goes out now. AgentOS counts a call when it arrives, and an in-flight place or a
-    /// busy connection can hold it a while after its slot was granted: the slot is counted from the send,
-    /// so two calls never reach AgentOS closer together than the window their slots were a window apart.
+    /// The granted call goes out now. AgentOS counts a call when it arrives, and waiting for an in-flight
+    /// place can hold it a while after its slot was granted: the slot is counted from the send, so calls
+    /// a window apart in the budget are sent a window apart too.
     func sending(_ grant: BudgetGrant, at instant: ContinuousClock.Instant) async
     /// A 429 arrived anyway: no calls until `duration` has passed.
     func coolDown(for duration: Duration) async
