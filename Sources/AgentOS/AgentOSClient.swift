@@ -345,7 +345,8 @@ actor RecentEvents {
 }
 
 extension Duration {
-    var milliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
+    var milliseconds: Double { self / .milliseconds(1) }
+    var seconds: Double { self / .seconds(1) }
 }
 
 extension String {

@@ -23,20 +23,18 @@ public struct AgentOSCounters: Sendable, Equatable {
 
 final class CounterStore: Sendable {
     private let counters = Mutex(AgentOSCounters())
-    /// Send times of attempts (oldest first) from `head` on are in the current window; the ones before it
-    /// are dropped in bulk, so counting stays O(1) amortised at any rate.
-    private let sent = Mutex<(times: [ContinuousClock.Instant], head: Int)>(([], 0))
-    private let window: Duration
+    /// Send times of attempts in AgentOS's window.
+    private let sent: Mutex<WindowLog>
 
-    init(window: Duration) { self.window = window }
+    init(window: Duration) { sent = Mutex(WindowLog(window: window)) }
 
     func update(_ change: (inout AgentOSCounters) -> Void) { counters.withLock { change(&$0) } }
 
     /// One attempt went to AgentOS at `now`.
     func recordAttempt(at now: ContinuousClock.Instant) {
         let count = sent.withLock { sent in
-            sent.times.append(now)
-            return Self.expire(&sent, now, window)
+            sent.insert(now)
+            return sent.expire(now)
         }
         update {
             $0.attempts += 1
@@ -46,19 +44,9 @@ final class CounterStore: Sendable {
 
     var snapshot: AgentOSCounters {
         let now = ContinuousClock.now
-        let inWindow = sent.withLock { Self.expire(&$0, now, window) }
+        let inWindow = sent.withLock { $0.expire(now) }
         var snapshot = counters.withLock { $0 }
         snapshot.callsInWindow = inWindow
         return snapshot
-    }
-
-    /// Moves `head` past the times that left the window; returns how many are still in it.
-    private static func expire(_ sent: inout (times: [ContinuousClock.Instant], head: Int), _ now: ContinuousClock.Instant, _ window: Duration) -> Int {
-        while sent.head < sent.times.count, sent.times[sent.head] + window <= now { sent.head += 1 }
-        if sent.head > 1024, sent.head * 2 > sent.times.count {
-            sent.times.removeFirst(sent.head)
-            sent.head = 0
-        }
-        return sent.times.count - sent.head
     }
 }

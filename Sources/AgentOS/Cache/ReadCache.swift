@@ -359,7 +359,7 @@ public final class CacheCounters: Sendable {
     }
 
     func servedAge(_ age: Duration) {
-        let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
+        let seconds = age.seconds
         let bucket = Self.ageBuckets.firstIndex { seconds <= Double($0) } ?? Self.ageBuckets.count
         state.withLock {
             $0.servedByAge[bucket] += 1

@@ -62,11 +62,8 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
     private let limit: Int
     private let window: Duration
     private let shares: BudgetShares
-    /// Start times of calls in the current window, sorted (granted slots include reserved ones). Entries
-    /// before `head` have left the window; they are dropped in bulk, so every step is O(log n) amortised
-    /// even with a limit of many thousands.
-    private var granted: [ContinuousClock.Instant] = []
-    private var head = 0
+    /// Send times of calls in the window, and the slots reserved for calls waiting.
+    private var granted: WindowLog
     private var coolDownUntil: ContinuousClock.Instant?
     /// Until when interactive reads count as short of slots (one window after one last waited or was
     /// refused): spare-only work takes nothing before then, so a burst of cold pages is not outbid by
@@ -77,6 +74,7 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
     public init(limit: Int, window: Duration, shares: BudgetShares = BudgetShares()) {
         self.limit = max(1, limit)
         self.window = window
+        granted = WindowLog(window: window)
         self.shares = shares
         warmUntil = ContinuousClock.now + shares.warmUp
     }
@@ -88,8 +86,8 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
 
     public func sending(_ grant: BudgetGrant, at instant: ContinuousClock.Instant) {
         guard instant > grant.slot else { return }
-        remove(grant.slot)
-        insert(instant)
+        granted.remove(grant.slot)
+        granted.insert(instant)
     }
 
     /// The slots of a window this priority may fill (at least one, so a tiny limit still serves).
@@ -115,7 +113,7 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
         if let until = coolDownUntil, until > now { throw .rateLimited(retryAfter: now.duration(to: until)) }
         if priority < .interactive, let until = pressureUntil, until > now { throw .rateLimited(retryAfter: now.duration(to: until)) }
         if priority == .background, warmUntil > now { throw .rateLimited(retryAfter: now.duration(to: warmUntil)) }
-        expire(now)
+        granted.expire(now)
         // The slot this call gets: now if fewer than `limit` are in the window, else when the oldest of
         // the last `limit` leaves it. Later callers plan around this reservation.
         var slot = nextSlot(now, counting: granted.count, capacity: capacity)
@@ -123,55 +121,28 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
         guard now < requested else { throw .timeout }
         if priority == .interactive, slot > now { pressureUntil = now + window }
         guard slot <= deadline else { throw .rateLimited(retryAfter: now.duration(to: slot)) }
-        insert(slot)
+        granted.insert(slot)
         while slot > now {
             do { try await Task.sleep(until: slot, clock: .continuous) } catch {
-                remove(slot)
+                granted.remove(slot)
                 throw .timeout
             }
             // Sleeps wake late, and others' reservations may have gone out later than planned: check
             // again against the calls that really went out, and wait again if the window is still full.
-            remove(slot)
+            granted.remove(slot)
             now = .now
-            expire(now)
-            slot = nextSlot(now, counting: firstIndex { $0 > now }, capacity: capacity)
+            granted.expire(now)
+            slot = nextSlot(now, counting: granted.count(through: now), capacity: capacity)
             guard now < requested else { throw .timeout }
             guard slot <= deadline else { throw .rateLimited(retryAfter: now.duration(to: slot)) }
-            insert(slot)
+            granted.insert(slot)
         }
         return BudgetGrant(slot: slot, waited: slot > asked ? asked.duration(to: slot) : .zero)
     }
 
-    /// The slot given the entries before index `end` (all of them, or only those already past).
-    private func nextSlot(_ now: ContinuousClock.Instant, counting end: Int, capacity: Int) -> ContinuousClock.Instant {
-        end - head < capacity ? now : granted[end - capacity] + window
-    }
-
-    /// Index of the first entry (from `head`) for which `isAfter` holds; entries are sorted.
-    private func firstIndex(where isAfter: (ContinuousClock.Instant) -> Bool) -> Int {
-        var low = head, high = granted.count
-        while low < high {
-            let middle = (low + high) / 2
-            if isAfter(granted[middle]) { high = middle } else { low = middle + 1 }
-        }
-        return low
-    }
-
-    private func expire(_ now: ContinuousClock.Instant) {
-        head = firstIndex { $0 + window > now }
-        if head > 1024 && head * 2 > granted.count {
-            granted.removeFirst(head)
-            head = 0
-        }
-    }
-
-    private func insert(_ slot: ContinuousClock.Instant) {
-        granted.insert(slot, at: firstIndex { $0 > slot })
-    }
-
-    private func remove(_ slot: ContinuousClock.Instant) {
-        let index = firstIndex { $0 >= slot }
-        if index < granted.count, granted[index] == slot { granted.remove(at: index) }
+    /// The slot given `counted` entries of the window (all of them, or only those already past).
+    private func nextSlot(_ now: ContinuousClock.Instant, counting counted: Int, capacity: Int) -> ContinuousClock.Instant {
+        counted < capacity ? now : granted[counted - capacity] + window
     }
 
     public func coolDown(for duration: Duration) {

@@ -75,8 +75,7 @@ public final class URLSessionTransport: Transport {
                 }
                 task.withLock { $0 = dataTask }
                 dataTask.resume()
-                let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-                DispatchQueue.global().asyncAfter(deadline: .now() + max(0, seconds), execute: expiry.item)
+                DispatchQueue.global().asyncAfter(deadline: .now() + max(0, timeout.seconds), execute: expiry.item)
             }
         } onCancel: {
             if outcome.resume(.failure(.cancelled)) { task.withLock { $0?.cancel() } }
