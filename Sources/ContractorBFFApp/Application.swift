@@ -18,6 +18,9 @@ public struct Application: Sendable {
     public let sessions: SessionAuthenticator
     public let users: any UserStore
     public let responder: Responder
+    /// The server core's own refusals in the shape of the API their target names.
+    public let renderRefusal: RefusalRenderer
+    let events: JobEventHub
     private let passwords: PasswordWork
     /// Password hashes computed for sign-ins so far.
     public var passwordHashesComputed: Int { passwords.computed.current }
@@ -30,7 +33,9 @@ public struct Application: Sendable {
         self.upstreamMode = upstreamMode
         let security = configuration.security
         let directory = configuration.dataDirectory
-        service = ContractorService(agentOS: agentOS, logger: logger, settings: configuration.portal)
+        let events = JobEventHub(settings: configuration.events)
+        self.events = events
+        service = ContractorService(agentOS: agentOS, logger: logger, settings: configuration.portal, observer: events)
         let refreshTokens = try FileRefreshTokenStore(directory: directory, lifetimeSeconds: security.refreshTokenTTL)
         let tokens = SessionTokens(secret: configuration.sessionSecret)
         sessions = SessionAuthenticator(tokens: tokens, revocations: refreshTokens, logger: logger)
@@ -41,7 +46,7 @@ public struct Application: Sendable {
         let idempotency = try FileIdempotencyStore(
             directory: directory, ttlSeconds: configuration.idempotencyTTLSeconds,
             upstreamDeadlineMs: Int(deadline.seconds) * 1000 + Int(deadline.attoseconds / 1_000_000_000_000_000))
-        let writes = PortalWrites(service: service, writeGuard: WriteGuard(store: idempotency, audit: audit))
+        let writes = PortalWrites(service: service, writeGuard: WriteGuard(store: idempotency, audit: audit), events: events)
         let csrf = CSRFTokens(secret: configuration.sessionSecret)
         let clientAddress = ClientAddress(trustedProxies: security.trustedProxies)
         passwords = PasswordWork(limit: security.passwordHashConcurrency)
@@ -53,17 +58,41 @@ public struct Application: Sendable {
         SystemRoutes.register(on: &router, agentOS: agentOS, mode: upstreamMode)
         auth.register(on: &router)
         ContractorRoutes.register(on: &router, service: service, writes: writes, sessions: sessions)
-        TRPCRoutes.register(on: &router, TRPCRoutes.Services(service: service, writes: writes, sessions: sessions, maxBatch: configuration.trpcMaxBatch))
+        EventRoutes.register(on: &router, events: events, sessions: sessions, settings: configuration.events)
+        TRPCRoutes.register(on: &router, TRPCRoutes.Services(
+            service: service, writes: writes, sessions: sessions, settings: configuration.trpc, events: events, eventSettings: configuration.events))
         let origins = Set(security.portalOrigins)
+        let wire = TRPCWire(transformer: configuration.trpc.transformer)
+        // tRPC clients read tRPC's error shape, also for refusals made before the procedure ran; which API
+        // a request is for is read from its decoded path, as the router reads it.
+        let renderError: @Sendable (Request, any Error) -> Response = { request, error in
+            APIPath.isTRPC(request.pathSegments)
+                ? wire.refusal(TRPCError.wholeRequest(error), requestID: request.requestID)
+                : RESTError.response(for: error, requestID: request.requestID)
+        }
+        renderRefusal = { refusal, context in
+            APIPath.segments(ofTarget: context.target).map(APIPath.isTRPC) == true
+                ? wire.refusal(TRPCError(refusal), requestID: context.requestID)
+                : ErrorResponse.refusals(refusal, context)
+        }
         responder = Responder(router: router, middleware: [
-            SecurityHeaders(origins: origins, renderError: { request, error in
-                // tRPC clients read tRPC's error shape, also for refusals made before the procedure ran.
-                request.path.hasPrefix(TRPCRoutes.prefix) ? TRPCRoutes.refusal(request, error) : ErrorResponse.make(for: error, requestID: request.requestID)
-            }),
+            SecurityHeaders(origins: origins, extraHeaders: security.corsExtraHeaders, renderError: renderError),
+            SessionResolution(sessions: sessions),
             RateLimiting(limits: limits, sessions: sessions, clientAddress: clientAddress, perIP: security.perIPPerMinute, perSession: security.perSessionPerMinute),
             CSRFProtection(origins: origins, sessions: sessions, csrf: csrf),
         ])
     }
+}
+
+extension Application {
+    /// The server is stopping: every open event stream ends with its API's end frame (tRPC's `return`),
+    /// so clients reconnect to another replica rather than read a cut connection.
+    public func drainEventStreams() {
+        events.drain()
+    }
+
+    /// Event streams open right now.
+    public var openEventStreams: Int { events.subscriberCount }
 }
 
 /// Liveness and readiness, for load balancers and orchestrators.

@@ -125,7 +125,8 @@ public actor FixtureStore {
 
     // MARK: writes, applied so later reads show them
 
-    func setCompletion(_ agency: String, _ jobID: String, completed: Bool) -> JSONValue? {
+    /// Also public, for tests: a job's status changed in AgentOS by someone other than the gateway.
+    public func setCompletion(_ agency: String, _ jobID: String, completed: Bool) -> JSONValue? {
         guard var state = agencies[agency], let index = state.jobs.firstIndex(where: { Self.jobID($0) == jobID }),
               var fields = state.jobs[index].objectValue else { return nil }
         writes["setCompletion", default: 0] += 1
@@ -137,7 +138,8 @@ public actor FixtureStore {
         return .object(fields)
     }
 
-    func addNote(_ agency: String, _ jobID: String, text: String, author: String) -> JSONValue? {
+    /// Also public, for tests: a note added in AgentOS by someone other than the gateway.
+    public func addNote(_ agency: String, _ jobID: String, text: String, author: String) -> JSONValue? {
         guard job(agency, jobID) != nil else { return nil }
         writes["addNote", default: 0] += 1
         sequence += 1

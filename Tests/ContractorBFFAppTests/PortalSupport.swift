@@ -59,14 +59,16 @@ struct Portal: Sendable {
             Result { try Application(configuration: configuration, logger: log.logger, agentOS: client, upstreamMode: configured ? .configured : .notConfigured) }
         }
         let application = try opened.get()
-        let server = HTTPServer(configuration: configuration.server, logger: log.logger) { await application.responder.respond($0) }
+        let server = HTTPServer(configuration: configuration.server, logger: log.logger, renderRefusal: application.renderRefusal) {
+            await application.responder.respond($0)
+        }
         let port = try server.start()
         return Portal(fixture: fixture, upstream: upstream, server: server, port: port, application: application, log: log)
     }
 
     /// Stops both servers; a 429 or 403 the fixture had to answer fails the test that caused it.
     func stop() async {
-        await server.shutdown()
+        await server.shutdown(whileDraining: { application.drainEventStreams() })
         await upstream.shutdown()
         let limits = fixture.keyLimit.counters
         if limits.limited > 0 || limits.blocked > 0 {

@@ -43,46 +43,54 @@ struct TRPCTests {
         #expect(unknownAccount.data == .null, "seed 003: null when AgentOS says 404")
     }
 
-    @Test func mutationsTakePlainAndSuperjsonInputs() async throws {
+    /// With TRPC_TRANSFORMER=none a superjson-encoded input is refused before anything runs: a client
+    /// that could not read the answer never gets its write applied behind it.
+    @Test func mutationsTakePlainInputsAndRefuseSuperjsonWhenTheTransformerIsNone() async throws {
         let portal = try await Portal.start()
         defer { Task { await portal.stop() } }
         let note = await mutate(portal, "contractor.addJobNote", #"{"jobId":"J-0004","text":"On my way"}"#)
         #expect(note.status == 200)
         #expect(note.data?["text"] == .string("On my way"))
         let wrapped = await mutate(portal, "contractor.addJobNote", #"{"json":{"jobId":"J-0004","text":"Done"},"meta":{"values":{}}}"#)
-        #expect(wrapped.data?["text"] == .string("Done"))
+        #expect(wrapped.status == 400)
+        #expect(wrapped.json["error"]?["message"]?.string?.contains("TRPC_TRANSFORMER") == true)
         let completion = await mutate(portal, "contractor.toggleJobCompletion", #"{"jobId":"J-0004","completed":true}"#)
         #expect(completion.data?["completed"] == .bool(true))
         let noFlag = await mutate(portal, "contractor.toggleJobCompletion", #"{"jobId":"J-0004"}"#)
         #expect(noFlag.trpcCode == "BAD_REQUEST")
         let invoice = await mutate(portal, "contractor.submitInvoice", #"{"jobId":"J-0004","amount":99.99,"reference":"T-1"}"#)
         #expect(invoice.data?["success"] == .bool(true))
+        let plainQuery = await query(portal, "contractor.maintenanceJobDetails", #"{"jobId":"J-0004"}"#)
+        #expect(plainQuery.data?["status"] == .string("Completed"))
         let superjsonQuery = await query(portal, "contractor.maintenanceJobDetails", #"{"json":{"jobId":"J-0004"}}"#)
-        #expect(superjsonQuery.data?["status"] == .string("Completed"))
-        #expect(await portal.writes() == ["addNote": 2, "setCompletion": 1, "submitInvoice": 1])
+        #expect(superjsonQuery.trpcCode == "BAD_REQUEST")
+        #expect(await portal.writes() == ["addNote": 1, "setCompletion": 1, "submitInvoice": 1])
     }
 
     @Test func errorsCarryTRPCCodes() async throws {
         // A hang ends in a second's attempt and three seconds' deadline.
         let portal = try await Portal.start(environment: ["AGENTOS_TIMEOUT_MS": "1000", "AGENTOS_DEADLINE_MS": "3000"])
         defer { Task { await portal.stop() } }
-        let cases: [(Reply, String, Int, Int)] = [
-            (await query(portal, "contractor.maintenanceJobs", #"{"count":500}"#), "BAD_REQUEST", -32600, 400),
-            (await query(portal, "contractor.account", token: nil), "UNAUTHORIZED", -32001, 401),
-            (await query(portal, "contractor.account", #"{"shortName":"other-agency"}"#), "FORBIDDEN", -32003, 403),
-            (await query(portal, "contractor.nothing"), "NOT_FOUND", -32004, 404),
-            (await mutate(portal, "contractor.account", "{}"), "METHOD_NOT_SUPPORTED", -32005, 405),
-            (await query(portal, "contractor.addJobNote", #"{"jobId":"J-0001","text":"x"}"#), "METHOD_NOT_SUPPORTED", -32005, 405),
-            (await query(portal, "contractor.maintenanceJobDetails", "{not json"), "PARSE_ERROR", -32700, 400),
-            (await query(portal, "contractor.maintenanceJobDetails", "[1]"), "BAD_REQUEST", -32600, 400),
+        // A call's error names its path; a refusal of the whole request (no session, unreadable input) has none,
+        // as tRPC writes it.
+        let cases: [(Reply, String, Int, Int, perCall: Bool)] = [
+            (await query(portal, "contractor.maintenanceJobs", #"{"count":500}"#), "BAD_REQUEST", -32600, 400, true),
+            (await query(portal, "contractor.account", token: nil), "UNAUTHORIZED", -32001, 401, false),
+            (await query(portal, "contractor.account", #"{"shortName":"other-agency"}"#), "FORBIDDEN", -32003, 403, true),
+            (await query(portal, "contractor.nothing"), "NOT_FOUND", -32004, 404, true),
+            (await mutate(portal, "contractor.account", "{}"), "METHOD_NOT_SUPPORTED", -32005, 405, true),
+            (await query(portal, "contractor.addJobNote", #"{"jobId":"J-0001","text":"x"}"#), "METHOD_NOT_SUPPORTED", -32005, 405, true),
+            (await query(portal, "contractor.maintenanceJobDetails", "{not json"), "PARSE_ERROR", -32700, 400, false),
+            (await query(portal, "contractor.maintenanceJobDetails", "[1]"), "BAD_REQUEST", -32600, 400, true),
         ]
-        for (reply, code, number, status) in cases {
+        for (reply, code, number, status, perCall) in cases {
             #expect(reply.status == status, "\(code) \(reply.text)")
             #expect(reply.trpcCode == code, "\(reply.text)")
             #expect(reply.json["error"]?["code"] == .number(String(number)))
             #expect(reply.json["error"]?["data"]?["httpStatus"] == .number(String(status)))
-            #expect(reply.json["error"]?["data"]?["path"]?.string?.hasPrefix("contractor.") == true)
+            #expect((reply.json["error"]?["data"]?["path"]?.string?.hasPrefix("contractor.") == true) == perCall, "\(reply.text)")
             #expect(reply.json["error"]?["message"]?.string?.isEmpty == false)
+            #expect(reply.json["error"]?["data"]?["stack"] == nil, "never a stack")
         }
         #expect(await portal.writes().isEmpty, "a mutation sent as GET must not run")
         portal.faults(.on("contractor") { $0.hang = true })
@@ -98,7 +106,7 @@ struct TRPCTests {
     @Test func batchesAnswerInOrderWith207WhenStatusesDiffer() async throws {
         let portal = try await Portal.start()
         defer { Task { await portal.stop() } }
-        let input = #"{"0":{"jobId":"J-0001"},"2":{"json":{"count":2}}}"#
+        let input = #"{"0":{"jobId":"J-0001"},"2":{"count":2}}"#
         let reply = await portal.get(Self.base + "contractor.maintenanceJobDetails,contractor.nothing,contractor.maintenanceJobs?batch=1&input=" + encoded(input))
         #expect(reply.status == 207)
         #expect(reply.json.count == 3)
@@ -112,7 +120,7 @@ struct TRPCTests {
         #expect(notBatched.status == 400)
         let tooMany = await portal.get(Self.base + Array(repeating: "contractor.status", count: 11).joined(separator: ",") + "?batch=1")
         #expect(tooMany.status == 400)
-        #expect(tooMany.json.count == 11)
+        #expect(tooMany.json["error"]?["data"]?["code"] == .string("BAD_REQUEST"), "an oversized batch is refused whole, with one answer")
         let mutations = await portal.send("POST", Self.base + "contractor.addJobNote,contractor.addJobNote?batch=1",
                                           body: #"{"0":{"jobId":"J-0006","text":"first"},"1":{"jobId":"J-0006","text":"second"}}"#)
         #expect(mutations.status == 200)
@@ -121,6 +129,6 @@ struct TRPCTests {
         #expect(notes.data?[1]?["text"] == .string("second"))
         let unauthorised = await portal.get(Self.base + "contractor.status,contractor.account?batch=1", token: nil)
         #expect(unauthorised.status == 401)
-        #expect(unauthorised.json[0]?["error"]?["data"]?["code"] == .string("UNAUTHORIZED"))
+        #expect(unauthorised.json["error"]?["data"]?["code"] == .string("UNAUTHORIZED"))
     }
 }

@@ -61,6 +61,13 @@ public final class RawConnection: @unchecked Sendable {
         return true
     }
 
+    /// The bytes received and not yet read by `readResponse`, handed over and forgotten (for clients that
+    /// parse a streamed answer themselves).
+    public func takeBuffered() -> [UInt8] {
+        defer { buffer.removeAll() }
+        return buffer
+    }
+
     /// Half-closes: tells the server no more bytes come.
     public func shutdownWrite() { Glibc.shutdown(fd, Int32(SHUT_WR)) }
 

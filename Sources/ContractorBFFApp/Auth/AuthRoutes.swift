@@ -121,7 +121,7 @@ struct AuthService: Sendable {
 
     func logout(_ request: Request) async throws -> Response {
         var family: String?
-        if case .success(let session) = await sessions.authenticate(request) { family = session.claims.sessionID }
+        if case .success(let session) = await sessions.session(of: request) { family = session.claims.sessionID }
         if family == nil, let presented = try presentedRefreshToken(request), case .valid(let grant)? = try? await refreshTokens.redeem(presented) {
             family = grant.family
         }
@@ -166,7 +166,7 @@ struct AuthService: Sendable {
     }
 
     func requireSession(_ request: Request) async throws -> Session {
-        switch await sessions.authenticate(request) {
+        switch await sessions.session(of: request) {
         case .success(let session): return session
         case .failure(let refusal): throw RESTError.from(refusal)
         }

@@ -188,7 +188,9 @@ enum Serve {
                 return 73
             }
         }
-        let server = HTTPServer(configuration: configuration.server, logger: logger) { await application.responder.respond($0) }
+        let server = HTTPServer(configuration: configuration.server, logger: logger, renderRefusal: application.renderRefusal) {
+            await application.responder.respond($0)
+        }
         do {
             let port = try server.start()
             CLI.printError("listening on http://\(configuration.server.host):\(port) (AgentOS: \(mode.rawValue); Ctrl-C stops)")
@@ -199,7 +201,7 @@ enum Serve {
         }
         let signal = await signals.next()
         logger.log(.info, "signal", ["signal": .int(Int(signal))])
-        await server.shutdown()
+        await server.shutdown(whileDraining: { application.drainEventStreams() })
         await fixtureServer?.shutdown()
         return 0
     }

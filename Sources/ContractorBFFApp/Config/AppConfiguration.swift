@@ -34,7 +34,8 @@ public struct AppConfiguration: Sendable {
     public var fixtureRateLimit: Int?
     public var sessionSecret: String
     public var portal: ContractorService.Settings
-    public var trpcMaxBatch: Int
+    public var trpc: TRPCSettings
+    public var events: EventSettings
     /// Durable files live here (created 0700 on start).
     public var dataDirectory: String
     public var idempotencyTTLSeconds: Int
@@ -143,10 +144,46 @@ public struct AppConfiguration: Sendable {
             server: server, logLevel: Logger.Level(rawValue: level) ?? .info, agentOS: agentOS,
             fixtureWhenUnconfigured: try reader.choice("FIXTURE_MODE") == "auto", fixtureData: try reader.text("FIXTURE_DATA"),
             fixtureRateLimit: try reader.integer("FIXTURE_RATE_LIMIT").nonZero,
-            sessionSecret: secret, portal: portal, trpcMaxBatch: try reader.integer("TRPC_MAX_BATCH"),
+            sessionSecret: secret, portal: portal, trpc: try TRPCSettings(reader), events: try EventSettings(reader),
             dataDirectory: try reader.text("DATA_DIR"), idempotencyTTLSeconds: try reader.integer("IDEMPOTENCY_TTL_SECONDS"),
             security: security,
             sources: sources, values: values)
+    }
+
+    /// How tRPC clients are spoken to.
+    public struct TRPCSettings: Sendable {
+        public var maxBatch: Int
+        public var transformer: TRPCTransformer
+        public var allowMethodOverride: Bool
+
+        init(_ reader: Reader) throws(ConfigError) {
+            maxBatch = try reader.integer("TRPC_MAX_BATCH")
+            transformer = TRPCTransformer(rawValue: try reader.choice("TRPC_TRANSFORMER")) ?? .none
+            allowMethodOverride = try reader.flag("TRPC_ALLOW_METHOD_OVERRIDE")
+        }
+    }
+
+    /// The job-event streams (tRPC subscription and REST server-sent events).
+    public struct EventSettings: Sendable {
+        public var pingInterval: Duration?
+        public var maxPerSession: Int
+        public var maxSubscribers: Int
+        public var bufferPerContractor: Int
+
+        init(_ reader: Reader) throws(ConfigError) {
+            let ping = try reader.duration("EVENTS_PING_MS")
+            pingInterval = ping > .zero ? ping : nil
+            maxPerSession = try reader.integer("EVENTS_MAX_PER_SESSION")
+            maxSubscribers = try reader.integer("EVENTS_MAX_SUBSCRIBERS")
+            bufferPerContractor = try reader.integer("EVENTS_BUFFER_PER_CONTRACTOR")
+        }
+
+        public init(pingInterval: Duration? = .seconds(15), maxPerSession: Int = 4, maxSubscribers: Int = 2000, bufferPerContractor: Int = 200) {
+            self.pingInterval = pingInterval
+            self.maxPerSession = maxPerSession
+            self.maxSubscribers = maxSubscribers
+            self.bufferPerContractor = bufferPerContractor
+        }
     }
 
     /// Sign-in, abuse protection and browser security, read from their keys.
@@ -161,6 +198,7 @@ public struct AppConfiguration: Sendable {
         public var loginPerMinute: Int
         public var lockoutMaxSeconds: Int
         public var passwordHashConcurrency: Int
+        public var corsExtraHeaders: [String]
 
         init(_ reader: Reader) throws(ConfigError) {
             func list(_ text: String?) -> [String] {
@@ -183,6 +221,18 @@ public struct AppConfiguration: Sendable {
             loginPerMinute = try reader.integer("LOGIN_LIMIT_PER_MINUTE")
             lockoutMaxSeconds = try reader.integer("LOGIN_LOCKOUT_MAX_SECONDS")
             passwordHashConcurrency = try reader.integer("PASSWORD_HASH_CONCURRENCY")
+            corsExtraHeaders = list(try reader.optionalText("CORS_EXTRA_HEADERS"))
+            for name in corsExtraHeaders where name.isEmpty || !name.utf8.allSatisfy(Self.isTokenByte) {
+                throw .badValue(key: "CORS_EXTRA_HEADERS", value: name, expected: "header names separated by commas", source: reader.sources["CORS_EXTRA_HEADERS"] ?? "default")
+            }
+        }
+
+        /// RFC 9110 §5.6.2 tchar: what a field name may be made of.
+        static func isTokenByte(_ byte: UInt8) -> Bool {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"): true
+            default: Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
+            }
         }
     }
 

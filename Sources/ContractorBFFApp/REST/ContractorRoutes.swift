@@ -14,7 +14,7 @@ enum ContractorRoutes {
         func route(_ method: HTTPMethod, _ path: String, _ action: @escaping Action) {
             router.on(method, path) { request in
                 let session: Session
-                switch await sessions.authenticate(request) {
+                switch await sessions.session(of: request) {
                 case .success(let found): session = found
                 case .failure(let refusal): throw RESTError.from(refusal)
                 }

@@ -32,6 +32,37 @@ enum RESTError {
     static func from(_ refusal: SessionRefusal) -> HTTPError {
         HTTPError(401, refusal.message, headers: ["WWW-Authenticate": refusal.challenge])
     }
+
+    static func from(_ refusal: GatewayRefusal) -> HTTPError {
+        switch refusal {
+        case .rateLimited(let wait, _): HTTPError(429, refusal.message, headers: ["Retry-After": String(wait)])
+        case .originNotAllowed, .csrfInvalid: HTTPError(403, refusal.message)
+        case .unauthenticated(let session): from(session)
+        }
+    }
+
+    /// A REST event stream that cannot start: too many open (429), or its resume point is gone (409:
+    /// refetch, then subscribe without Last-Event-ID).
+    static func from(_ refusal: SubscribeRefusal) -> HTTPError {
+        switch refusal {
+        case .tooMany: HTTPError(429, refusal.message, headers: ["Retry-After": "5"])
+        case .gone: HTTPError(409, refusal.message)
+        }
+    }
+
+    /// The one place where anything thrown under a REST route becomes its response.
+    static func response(for error: any Error, requestID: String) -> Response {
+        let http: HTTPError = switch error {
+        case let error as HTTPError: error
+        case let error as GatewayRefusal: from(error)
+        case let error as RoutingError: error.httpError
+        case let error as PortalError: from(error)
+        case let error as WriteRefusal: from(error)
+        case let error as SessionRefusal: from(error)
+        default: HTTPError(500, "Internal server error")
+        }
+        return ErrorResponse.make(for: http, requestID: requestID)
+    }
 }
 
 /// How an AgentOS failure looks to a portal client, whichever the adapter: worth retrying after a wait

@@ -8,11 +8,27 @@ import HTTPServer
 /// `renderError`, so error answers get the same treatment and each API its own error shape.
 struct SecurityHeaders: Middleware {
     let origins: Set<String>
+    /// What a preflight allows: the built-in list plus `CORS_EXTRA_HEADERS`.
+    let allowedHeaders: String
     let renderError: @Sendable (Request, any Error) -> Response
 
     static let allowedMethods = "GET, POST, PATCH, OPTIONS"
-    static let allowedHeaders = "Authorization, Content-Type, Idempotency-Key, X-CSRF-Token, X-Request-Id"
+    /// What the portal's own calls send, and what tRPC's links send: `trpc-accept` (httpBatchStreamLink),
+    /// `x-trpc-source` (create-t3-app's links), `Last-Event-ID` (a resumed subscription), `Accept` with
+    /// `application/jsonl` (the stream link's `streamHeader: 'accept'`), `Cache-Control` (EventSource).
+    static let builtInHeaders = [
+        "Authorization", "Content-Type", "Idempotency-Key", "X-CSRF-Token", "X-Request-Id",
+        "trpc-accept", "x-trpc-source", "Last-Event-ID", "Accept", "Cache-Control",
+    ]
+    /// What a client must be able to read of an answer.
     static let exposedHeaders = "Retry-After, X-Request-Id, Idempotent-Replayed, X-Cache, Age"
+
+    init(origins: Set<String>, extraHeaders: [String] = [], renderError: @escaping @Sendable (Request, any Error) -> Response) {
+        self.origins = origins
+        var seen = Set<String>()
+        allowedHeaders = (Self.builtInHeaders + extraHeaders).filter { seen.insert($0.lowercased()).inserted }.joined(separator: ", ")
+        self.renderError = renderError
+    }
 
     func handle(_ request: Request, next: Handler) async throws -> Response {
         let origin = request.headers["Origin"]
@@ -23,10 +39,10 @@ struct SecurityHeaders: Middleware {
             if allowed {
                 response = Response(status: 204)
                 response.headers.set("Access-Control-Allow-Methods", Self.allowedMethods)
-                response.headers.set("Access-Control-Allow-Headers", Self.allowedHeaders)
+                response.headers.set("Access-Control-Allow-Headers", allowedHeaders)
                 response.headers.set("Access-Control-Max-Age", "600")
             } else {
-                response = ErrorResponse.make(status: 403, message: "Origin not allowed", requestID: request.requestID)
+                response = renderError(request, GatewayRefusal.originNotAllowed)
             }
         } else {
             do { response = try await next(request) } catch { response = renderError(request, error) }
@@ -36,8 +52,9 @@ struct SecurityHeaders: Middleware {
             response.headers.set("Access-Control-Allow-Credentials", "true")
             response.headers.set("Access-Control-Expose-Headers", Self.exposedHeaders)
         }
-        // The answer depends on Origin, so caches must keep answers apart by it.
-        response.headers.set("Vary", "Origin")
+        // The answer depends on Origin, so caches must keep answers apart by it (beside what else it varies by).
+        let vary = response.headers["Vary"].map { $0 + ", Origin" } ?? "Origin"
+        response.headers.set("Vary", vary)
         if response.headers["Cache-Control"] == nil, request.headers["Authorization"] != nil || request.headers["Cookie"] != nil {
             response.headers.set("Cache-Control", "no-store")
         }
@@ -56,7 +73,8 @@ struct SecurityHeaders: Middleware {
     }
 }
 
-/// Token buckets per client address and per session on everything under /api/ (probes are never limited):
+/// Token buckets per client address and per session on everything under /api/ (decoded, as the router
+/// matches it; probes are never limited):
 /// over either, 429 with Retry-After before any handler runs.
 struct RateLimiting: Middleware {
     let limits: any RateLimitStore
@@ -66,14 +84,14 @@ struct RateLimiting: Middleware {
     let perSession: Int
 
     func handle(_ request: Request, next: Handler) async throws -> Response {
-        guard request.path.hasPrefix("/api/") else { return try await next(request) }
+        guard APIPath.isAPI(request.pathSegments) else { return try await next(request) }
         let client = clientAddress.of(peer: request.remoteAddress, forwardedFor: request.headers.values("X-Forwarded-For"))
         if let wait = await limits.take("ip:" + client, perMinute: perIP) {
-            throw HTTPError(429, "Too many requests; slow down", headers: ["Retry-After": String(wait)])
+            throw GatewayRefusal.rateLimited(retryAfterSeconds: wait, scope: .address)
         }
-        if SessionAuthenticator.token(in: request) != nil, case .success(let session) = await sessions.authenticate(request),
+        if SessionAuthenticator.token(in: request) != nil, case .success(let session) = await sessions.session(of: request),
            let wait = await limits.take("session:" + session.id, perMinute: perSession) {
-            throw HTTPError(429, "Too many requests for this session; slow down", headers: ["Retry-After": String(wait)])
+            throw GatewayRefusal.rateLimited(retryAfterSeconds: wait, scope: .session)
         }
         return try await next(request)
     }
@@ -94,16 +112,18 @@ struct CSRFProtection: Middleware {
         let hasCookies = SessionAuthenticator.cookie(SessionAuthenticator.cookieName, in: request) != nil
             || SessionAuthenticator.cookie(AuthService.refreshCookie, in: request) != nil
         // Sign-in itself has no cookie yet; its Origin is still checked when a browser sends one (login CSRF).
-        guard hasCookies || request.headers["Origin"] != nil || request.path == "/api/auth/login" else { return try await next(request) }
+        let segments = request.pathSegments
+        let signingIn = APIPath.is(segments, "/api/auth/login")
+        guard hasCookies || request.headers["Origin"] != nil || signingIn else { return try await next(request) }
         if let origin = Self.origin(of: request), !origins.contains(origin) {
-            throw HTTPError(403, "Origin not allowed")
+            throw GatewayRefusal.originNotAllowed
         }
         // Signing in and refreshing act on no session (only on the credentials sent): the Origin check suffices.
-        let actsOnSession = !["/api/auth/login", "/api/auth/refresh"].contains(request.path)
+        let actsOnSession = !signingIn && !APIPath.is(segments, "/api/auth/refresh")
         if actsOnSession, SessionAuthenticator.cookie(SessionAuthenticator.cookieName, in: request) != nil,
-           case .success(let session) = await sessions.authenticate(request) {
+           case .success(let session) = await sessions.session(of: request) {
             guard let presented = request.headers["X-CSRF-Token"], csrf.verify(presented, for: session.id) else {
-                throw HTTPError(403, "Missing or invalid CSRF token: send X-CSRF-Token from GET /api/security/csrf-token")
+                throw GatewayRefusal.csrfInvalid
             }
         }
         return try await next(request)

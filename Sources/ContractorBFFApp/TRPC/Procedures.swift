@@ -4,7 +4,7 @@ import ContractorPortal
 /// Seed 003's `contractor.*` procedures: the name, whether it is a query (GET) or a mutation (POST), and
 /// how its input maps onto the service.
 struct Procedure: Sendable {
-    enum Kind: Sendable { case query, mutation }
+    enum Kind: Sendable { case query, mutation, subscription }
     typealias Run = @Sendable (ContractorService, ContractorIdentity, InputObject, CallContext) async throws(PortalError) -> JSONValue
     /// Mutations are writes: they go through the write guard (Idempotency-Key, natural keys, recovery).
     /// They throw `PortalError` for bad input and `WriteRefusal` when the guard answers instead.
@@ -13,6 +13,8 @@ struct Procedure: Sendable {
     enum Body: Sendable {
         case query(Run)
         case mutation(Write)
+        /// Served over server-sent events by `TRPCRoutes.subscribe` (httpSubscriptionLink), never batched.
+        case subscription
     }
 
     let body: Body
@@ -21,10 +23,13 @@ struct Procedure: Sendable {
         switch body {
         case .query: .query
         case .mutation: .mutation
+        case .subscription: .subscription
         }
     }
 
     static let all: [String: Procedure] = [
+        // The signed-in contractor's job changes as they happen; input `{"lastEventId"?: string}`.
+        "contractor.onJobUpdate": Procedure(body: .subscription),
         "contractor.status": query { service, who, _, _ throws(PortalError) in service.status(who) },
         "contractor.insights": query { service, who, _, context throws(PortalError) in try await service.insights(who, context).json },
         "contractor.account": query { service, who, _, context throws(PortalError) in

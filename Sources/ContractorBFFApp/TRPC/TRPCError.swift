@@ -12,11 +12,14 @@ enum TRPCCode: String, Sendable {
     case notFound = "NOT_FOUND"
     case methodNotSupported = "METHOD_NOT_SUPPORTED"
     case timeout = "TIMEOUT"
+    case preconditionFailed = "PRECONDITION_FAILED"
     case payloadTooLarge = "PAYLOAD_TOO_LARGE"
+    case unsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
     case conflict = "CONFLICT"
     case unprocessableContent = "UNPROCESSABLE_CONTENT"
     case tooManyRequests = "TOO_MANY_REQUESTS"
     case internalServerError = "INTERNAL_SERVER_ERROR"
+    case notImplemented = "NOT_IMPLEMENTED"
     case badGateway = "BAD_GATEWAY"
     case serviceUnavailable = "SERVICE_UNAVAILABLE"
     case gatewayTimeout = "GATEWAY_TIMEOUT"
@@ -31,10 +34,12 @@ enum TRPCCode: String, Sendable {
         case .methodNotSupported: -32005
         case .timeout: -32008
         case .conflict: -32009
+        case .preconditionFailed: -32012
         case .payloadTooLarge: -32013
+        case .unsupportedMediaType: -32015
         case .unprocessableContent: -32022
         case .tooManyRequests: -32029
-        case .internalServerError, .badGateway, .serviceUnavailable, .gatewayTimeout: -32603
+        case .internalServerError, .notImplemented, .badGateway, .serviceUnavailable, .gatewayTimeout: -32603
         }
     }
 
@@ -47,10 +52,13 @@ enum TRPCCode: String, Sendable {
         case .methodNotSupported: 405
         case .timeout: 408
         case .conflict: 409
+        case .preconditionFailed: 412
         case .payloadTooLarge: 413
+        case .unsupportedMediaType: 415
         case .unprocessableContent: 422
         case .tooManyRequests: 429
         case .internalServerError: 500
+        case .notImplemented: 501
         case .badGateway: 502
         case .serviceUnavailable: 503
         case .gatewayTimeout: 504
@@ -58,22 +66,44 @@ enum TRPCCode: String, Sendable {
     }
 }
 
-/// One failed call, as tRPC writes it: `{"error":{"message","code","data":{"code","httpStatus","path"}}}`.
+/// One failed call (or a whole request refused), before an adapter writes it: tRPC's shape is
+/// `{"message","code","data":{"code","httpStatus","path"}}` (getErrorShape), never with a stack.
 struct TRPCError: Error, Sendable {
     var code: TRPCCode
     var message: String
     /// Seconds for `Retry-After`, when waiting is the remedy.
     var retryAfter: Int?
+    /// The HTTP status, where the server core's refusal has one tRPC has no code for (414, 431, 505…).
+    var status: Int?
+    /// Fields the answer must carry (`WWW-Authenticate` of a 401, `Allow` of a 405).
+    var headers: HTTPHeaders = [:]
 
-    init(_ code: TRPCCode, _ message: String, retryAfter: Int? = nil) {
+    init(_ code: TRPCCode, _ message: String, retryAfter: Int? = nil, status: Int? = nil, headers: HTTPHeaders = [:]) {
         self.code = code
         self.message = message
         self.retryAfter = retryAfter
+        self.status = status
+        self.headers = headers
     }
 
-    /// The one place where portal failures become tRPC errors. AgentOS rate limits are TOO_MANY_REQUESTS;
-    /// its absence or open breaker SERVICE_UNAVAILABLE; its timeout GATEWAY_TIMEOUT (TIMEOUT is 408,
-    /// which says the client was slow, and it was not).
+    var httpStatus: Int { status ?? code.httpStatus }
+
+    /// The one place where anything thrown on the way to a procedure becomes a tRPC error.
+    init(rendering error: any Error) {
+        switch error {
+        case let error as TRPCError: self = error
+        case let error as PortalError: self.init(error)
+        case let error as WriteRefusal: self.init(error)
+        case let error as GatewayRefusal: self.init(error)
+        case let error as SessionRefusal: self.init(error)
+        case let error as RoutingError: self.init(error)
+        default: self.init(.internalServerError, "Internal server error")
+        }
+    }
+
+    /// Portal failures. AgentOS rate limits are TOO_MANY_REQUESTS; its absence or open breaker
+    /// SERVICE_UNAVAILABLE; its timeout GATEWAY_TIMEOUT (TIMEOUT is 408, which says the client was slow,
+    /// and it was not).
     init(_ error: PortalError) {
         switch error {
         case .invalid: self.init(.badRequest, error.message)
@@ -100,13 +130,44 @@ struct TRPCError: Error, Sendable {
         self.init(code, refusal.message, retryAfter: refusal.retryAfter)
     }
 
-    func json(path: String, requestID: String) -> JSONValue {
-        .object(["error": .object([
-            "message": .string(message), "code": .number(String(code.jsonRPC)),
-            "data": .object([
-                "code": .string(code.rawValue), "httpStatus": .number(String(code.httpStatus)), "path": .string(path),
-                "requestId": .string(requestID),
-            ]),
-        ])])
+    init(_ refusal: GatewayRefusal) {
+        switch refusal {
+        case .rateLimited(let wait, _): self.init(.tooManyRequests, refusal.message, retryAfter: wait)
+        case .originNotAllowed, .csrfInvalid: self.init(.forbidden, refusal.message)
+        case .unauthenticated(let session): self.init(session)
+        }
+    }
+
+    init(_ refusal: SessionRefusal) {
+        self.init(.unauthorized, refusal.message, headers: ["WWW-Authenticate": refusal.challenge])
+    }
+
+    init(_ routing: RoutingError) {
+        switch routing {
+        case .notFound: self.init(.notFound, "Not found")
+        case .methodNotAllowed: self.init(.methodNotSupported, "Method not allowed", headers: ["Allow": routing.allowHeader ?? ""])
+        }
+    }
+
+    /// The server core's own refusals. tRPC has no code for some statuses: those keep their status, with
+    /// the nearest code (a 414 is still a bad request).
+    init(_ refusal: ServerRefusal) {
+        switch refusal {
+        case .malformed(.contentTooLarge): self.init(.payloadTooLarge, refusal.message)
+        case .malformed(.notImplemented): self.init(.notImplemented, refusal.message)
+        case .malformed: self.init(.badRequest, refusal.message, status: refusal.status)
+        case .invalidTarget: self.init(.badRequest, refusal.message)
+        case .timedOut(.head), .timedOut(.body): self.init(.timeout, refusal.message)
+        case .timedOut(.handler): self.init(.serviceUnavailable, refusal.message)
+        }
+    }
+
+    /// The error shape; `path` is nil for a refusal of the whole request (as tRPC leaves it out then).
+    func shape(path: String?, requestID: String) -> JSONValue {
+        var data: [String: JSONValue] = [
+            "code": .string(code.rawValue), "httpStatus": .number(String(httpStatus)), "requestId": .string(requestID),
+        ]
+        if let path { data["path"] = .string(path) }
+        return .object(["message": .string(message), "code": .number(String(code.jsonRPC)), "data": .object(data)])
     }
 }

@@ -2,10 +2,12 @@ import AgentOS
 import ContractorPortal
 import HTTPServer
 
-/// Seed 003's procedures over tRPC's HTTP wire format (trpc.io/docs/rpc): queries by GET with `?input=`,
-/// mutations by POST with a JSON body; `?batch=1` with comma-joined paths and inputs keyed "0", "1", …
-/// answered as an array in order (207 when the calls' statuses differ). Inputs may be plain JSON or
-/// superjson-style `{"json": …}`; answers are plain JSON.
+/// Seed 003's procedures over tRPC 11's HTTP wire format, as its links speak it (trpc.io/docs/rpc and
+/// tRPC's resolveResponse): queries by GET with `?input=`, mutations by POST with a JSON body; `?batch=1`
+/// with comma-joined paths and inputs keyed "0", "1", … answered as an array in order (httpBatchLink,
+/// 207 when the calls' statuses differ) or, with `trpc-accept: application/jsonl`, as JSON lines that
+/// stream as the calls finish (httpBatchStreamLink); subscriptions as server-sent events
+/// (httpSubscriptionLink). Inputs and answers go through the configured transformer (`TRPCTransformer`).
 enum TRPCRoutes {
     static let prefix = "/api/trpc/"
 
@@ -15,69 +17,56 @@ enum TRPCRoutes {
         var input: JSONValue?
     }
 
-    /// One call's place in the answer: its element (`{"result":…}` or `{"error":…}`) and HTTP status.
-    struct CallAnswer: Sendable {
-        var element: JSONValue
-        var status: Int
-        var retryAfter: Int?
-        var replayed = false
-
-        init(_ result: Result<JSONValue, TRPCError>, path: String, requestID: String) {
-            switch result {
-            case .success(let data):
-                element = .object(["result": .object(["data": data])])
-                status = 200
-            case .failure(let error):
-                element = error.json(path: path, requestID: requestID)
-                status = error.code.httpStatus
-                retryAfter = error.retryAfter
-            }
-        }
-
-        /// A write's outcome as the guard gives it, first or replayed: the stored element, as sent.
-        init(_ answer: PortalWrites.Answer) {
-            element = (try? JSONText.parse(answer.outcome.body)) ?? .null
-            status = answer.outcome.status
-            retryAfter = answer.outcome.retryAfter
-            replayed = answer.replayed
-        }
-    }
-
     struct Services: Sendable {
         let service: ContractorService
         let writes: PortalWrites
         let sessions: SessionAuthenticator
-        let maxBatch: Int
+        let settings: AppConfiguration.TRPCSettings
+        let events: JobEventHub
+        let eventSettings: AppConfiguration.EventSettings
     }
 
     static func register(on router: inout Router, _ services: Services) {
         let handler: Handler = { request in await handle(request, services) }
+        // HEAD reaches the GET route (RFC 9110 §9.3.2) and is answered 204 there, as tRPC does.
         router.get(prefix + ":path", handler)
         router.post(prefix + ":path", handler)
     }
 
     static func handle(_ request: Request, _ services: Services) async -> Response {
-        let maxBatch = services.maxBatch
-        let paths = (request.parameters["path"] ?? "").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        let batch = ["1", "true"].contains(request.query("batch") ?? "")
-        // Whole-request refusals first: they answer every call alike.
-        func refuseAll(_ error: TRPCError) -> Response {
-            respond(paths.map { CallAnswer(.failure(error), path: $0, requestID: request.requestID) }, batch: batch)
+        let wire = TRPCWire(transformer: services.settings.transformer)
+        let requestID = request.requestID
+        func refuse(_ error: TRPCError) -> Response { wire.refusal(error, requestID: requestID) }
+        // tRPC answers HEAD before reading anything (a serverless warm-up).
+        if request.method == .head {
+            var response = Response(status: 204)
+            response.headers.set("Vary", TRPCWire.vary)
+            return response
         }
-        guard batch || paths.count == 1 else { return refuseAll(TRPCError(.badRequest, "Batching needs ?batch=1")) }
-        guard paths.count <= maxBatch else { return refuseAll(TRPCError(.badRequest, "A batch may hold at most \(maxBatch) calls")) }
+        let rawPath = request.parameters["path"] ?? ""
+        let batch = ["1", "true"].contains(request.query("batch") ?? "")
+        // Counted before anything is built per call: an oversized batch costs one answer, not one per call.
+        let count = rawPath.utf8.reduce(1) { $1 == UInt8(ascii: ",") ? $0 + 1 : $0 }
+        guard batch || count == 1 else { return refuse(TRPCError(.badRequest, "Batching needs ?batch=1")) }
+        guard count <= services.settings.maxBatch else {
+            return refuse(TRPCError(.badRequest, "A batch may hold at most \(services.settings.maxBatch) calls (set the link's maxItems to match)"))
+        }
+        let streamed = wantsJSONLines(request)
+        if streamed && !batch { return refuse(TRPCError(.badRequest, "Streaming requests must be batched (you can do a batch of 1)")) }
+        if request.method == .post, let refusal = contentTypeRefusal(request) { return refuse(refusal) }
+        let paths = rawPath.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        if !batch, let procedure = Procedure.all[paths[0]], procedure.kind == .subscription {
+            return await subscribe(request, path: paths[0], services, wire)
+        }
         let rawInput: [UInt8]?
         if request.method == .post {
-            if !request.body.isEmpty, let type = request.headers["Content-Type"], !type.lowercased().hasPrefix("application/json") {
-                return refuseAll(TRPCError(.badRequest, "body must be sent as application/json"))
-            }
             rawInput = request.body.isEmpty ? nil : request.body
         } else {
             rawInput = request.query("input").map { Array($0.utf8) }
         }
         var input: JSONValue?
         if let rawInput {
-            guard let parsed = try? JSONText.parse(rawInput) else { return refuseAll(TRPCError(.parseError, "input is not valid JSON")) }
+            guard let parsed = try? JSONText.parse(rawInput) else { return refuse(TRPCError(.parseError, "input is not valid JSON")) }
             input = parsed
         }
         var calls: [Call] = []
@@ -87,32 +76,33 @@ enum TRPCRoutes {
                 switch input {
                 case nil, .null?: callInput = nil
                 case .object(let inputs)?: callInput = inputs[String(index)]
-                default: return refuseAll(TRPCError(.badRequest, #"a batch input must be an object keyed "0", "1", …"#))
+                default: return refuse(TRPCError(.badRequest, #"a batch input must be an object keyed "0", "1", …"#))
                 }
             }
-            calls.append(Call(path: path, procedure: lookup(path, method: request.method), input: callInput))
+            calls.append(Call(path: path, procedure: lookup(path, method: request.method, batch: batch, services.settings), input: callInput))
         }
         let session: Session
-        switch await services.sessions.authenticate(request) {
+        switch await services.sessions.session(of: request) {
         case .success(let found): session = found
-        case .failure(let refusal):
-            // An unknown path or wrong method still says so; every real procedure needs the session.
-            let unauthorized = TRPCError(.unauthorized, refusal.message)
-            return respond(calls.map { call in CallAnswer(.failure(call.procedure.failureValue ?? unauthorized), path: call.path, requestID: request.requestID) },
-                           batch: batch, challenge: refusal.challenge)
+        case .failure(let refusal): return refuse(TRPCError(refusal))
         }
         let mutations = calls.filter { (try? $0.procedure.get())?.kind == .mutation }.count
         let key = request.headers["Idempotency-Key"]
         // A key stands for one write: with two, a retry could not say which one it repeats.
         if key != nil, mutations > 1 {
-            return refuseAll(TRPCError(.badRequest, "An Idempotency-Key covers one mutation: send each keyed mutation in its own request"))
+            return refuse(TRPCError(.badRequest, "An Idempotency-Key covers one mutation: send each keyed mutation in its own request"))
         }
-        let context = CallContext(requestID: request.requestID, deadline: request.deadline)
+        let context = CallContext(requestID: requestID, deadline: request.deadline)
         let caller = Caller(services: services, session: session, context: context, key: key)
+        let sequential = mutations > 0 || calls.count == 1
+        if streamed && key == nil {
+            let all = calls
+            return wire.stream(calls: all.count, sequential: sequential) { index in await caller.run(all[index]) }
+        }
         let trace = CacheTrace()
-        let answers = await CacheTrace.$current.withValue(trace) { () async -> [CallAnswer?] in
+        let answers = await CacheTrace.$current.withValue(trace) { () async -> [CallAnswer] in
             var answers = [CallAnswer?](repeating: nil, count: calls.count)
-            if mutations > 0 || calls.count == 1 {
+            if sequential {
                 // Mutations in a batch run one after another, in the order sent: a later one may rely on an earlier.
                 for (index, call) in calls.enumerated() { answers[index] = await caller.run(call) }
             } else {
@@ -121,45 +111,51 @@ enum TRPCRoutes {
                     for await (index, answer) in group { answers[index] = answer }
                 }
             }
-            return answers
+            return zip(calls, answers).map { call, answer in
+                answer ?? CallAnswer(.failure(TRPCError(.internalServerError, "Internal server error")), path: call.path, requestID: requestID)
+            }
         }
-        var response = respond(zip(calls, answers).map { call, answer in
-            answer ?? CallAnswer(.failure(TRPCError(.internalServerError, "Internal server error")), path: call.path, requestID: request.requestID)
-        }, batch: batch)
+        // A keyed mutation by the stream link runs before the head, so that the head can say it was replayed.
+        if streamed { return wire.stream(answers) }
+        var response = wire.response(answers, batch: batch)
         CacheHeaders.apply(trace, to: &response)
         return response
     }
 
-    /// A refusal made before any procedure ran (rate limit, CSRF, Origin), in tRPC's shape: one error per
-    /// call of the batch, or the single error.
-    static func refusal(_ request: Request, _ error: any Error) -> Response {
-        let http = error as? HTTPError ?? HTTPError(500, "Internal server error")
-        let code: TRPCCode = switch http.status {
-        case 400: .badRequest
-        case 401: .unauthorized
-        case 403: .forbidden
-        case 404: .notFound
-        case 405: .methodNotSupported
-        case 413: .payloadTooLarge
-        case 429: .tooManyRequests
-        case 503: .serviceUnavailable
-        default: .internalServerError
+    /// httpBatchStreamLink asks with `trpc-accept: application/jsonl`, or with `streamHeader: 'accept'`
+    /// with `Accept: application/jsonl` among the accepted types.
+    static func wantsJSONLines(_ request: Request) -> Bool {
+        if let value = request.headers["trpc-accept"] { return value.trimmingCharacters(in: .whitespaces).lowercased() == "application/jsonl" }
+        return request.headers.values("Accept").contains { header in
+            header.split(separator: ",").contains { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased() == "application/jsonl" }
         }
-        let paths = (request.parameters["path"] ?? String(request.path.dropFirst(prefix.count)))
-            .split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        let batch = ["1", "true"].contains(request.query("batch") ?? "")
-        let trpcError = TRPCError(code, http.message, retryAfter: http.headers["Retry-After"].flatMap { Int($0) })
-        var response = respond((batch ? paths : [paths.first ?? ""]).map { CallAnswer(.failure(trpcError), path: $0, requestID: request.requestID) }, batch: batch)
-        for (name, value) in http.headers where response.headers[name] == nil { response.headers.add(name, value) }
-        return response
     }
 
-    static func lookup(_ path: String, method: HTTPMethod) -> Result<Procedure, TRPCError> {
+    /// tRPC 11's content types: JSON for every link; `multipart/form-data` and `application/octet-stream`
+    /// are for upload mutations only, which no procedure takes yet; anything else is 415.
+    static func contentTypeRefusal(_ request: Request) -> TRPCError? {
+        guard let type = request.headers["Content-Type"] else { return TRPCError(.unsupportedMediaType, "Missing content-type header") }
+        let media = type.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased()
+        switch media {
+        case "application/json": return nil
+        case "multipart/form-data", "application/octet-stream":
+            return TRPCError(.unsupportedMediaType, "\(media) is for file uploads, which no procedure here takes; send application/json")
+        default:
+            return TRPCError(.unsupportedMediaType, "Unsupported content-type \"\(type)\"")
+        }
+    }
+
+    static func lookup(_ path: String, method: HTTPMethod, batch: Bool, _ settings: AppConfiguration.TRPCSettings) -> Result<Procedure, TRPCError> {
         guard let procedure = Procedure.all[path] else { return .failure(TRPCError(.notFound, "No procedure found on path \"\(path)\"")) }
         switch (procedure.kind, method) {
-        case (.query, .get), (.query, .head), (.mutation, .post): return .success(procedure)
+        case (.query, .get), (.mutation, .post): return .success(procedure)
+        case (.query, .post) where settings.allowMethodOverride: return .success(procedure)
+        case (.query, .post):
+            return .failure(TRPCError(.methodNotSupported, "Unsupported POST-request to query procedure at path \"\(path)\" (the server accepts queries by POST with TRPC_ALLOW_METHOD_OVERRIDE)"))
         case (.query, _): return .failure(TRPCError(.methodNotSupported, "\(path) is a query: send it with GET"))
         case (.mutation, _): return .failure(TRPCError(.methodNotSupported, "\(path) is a mutation: send it with POST"))
+        case (.subscription, _) where batch: return .failure(TRPCError(.badRequest, "Cannot batch subscription calls"))
+        case (.subscription, _): return .failure(TRPCError(.methodNotSupported, "\(path) is a subscription: open it with GET (httpSubscriptionLink)"))
         }
     }
 
@@ -178,25 +174,24 @@ enum TRPCRoutes {
             case .failure(let error): return CallAnswer(.failure(error), path: call.path, requestID: requestID)
             }
             do {
-                let input = try InputObject(unwrapSuperjson(call.input))
+                let input = try InputObject(try services.settings.transformer.input(call.input))
                 try input.checkIdentity(session.identity)
                 switch procedure.body {
                 case .query(let run):
                     return CallAnswer(.success(try await run(services.service, session.identity, input, context)), path: call.path, requestID: requestID)
                 case .mutation(let write):
                     return CallAnswer(try await write(services.writes, key, session.identity, input, context, renderer(path: call.path, requestID: requestID)))
+                case .subscription:
+                    return CallAnswer(.failure(TRPCError(.badRequest, "Cannot batch subscription calls")), path: call.path, requestID: requestID)
                 }
-            } catch let error as PortalError {
-                return CallAnswer(.failure(TRPCError(error)), path: call.path, requestID: requestID)
-            } catch let refusal as WriteRefusal {
-                return CallAnswer(.failure(TRPCError(refusal)), path: call.path, requestID: requestID)
             } catch {
-                return CallAnswer(.failure(TRPCError(.internalServerError, "Internal server error")), path: call.path, requestID: requestID)
+                return CallAnswer(.failure(TRPCError(rendering: error)), path: call.path, requestID: requestID)
             }
         }
     }
 
-    /// tRPC's shapes for a write: the call's element, so a replay inside a batch reads like the first answer.
+    /// tRPC's shapes for a write: the call's untransformed element, so a replay inside a batch reads like
+    /// the first answer, through whichever link and transformer asks.
     static func renderer(path: String, requestID: String) -> WriteRenderer {
         @Sendable func stored(_ answer: CallAnswer) -> StoredOutcome {
             StoredOutcome(status: answer.status, body: answer.element.serialized(), retryAfter: answer.retryAfter)
@@ -211,21 +206,63 @@ enum TRPCRoutes {
         }, failure: { error in stored(CallAnswer(.failure(TRPCError(error)), path: path, requestID: requestID)) })
     }
 
-    /// superjson sends `{"json": value, "meta": {...}}`; the value is the input.
-    static func unwrapSuperjson(_ input: JSONValue?) -> JSONValue? {
-        guard case .object(let fields)? = input, fields["json"] != nil, Set(fields.keys).isSubset(of: ["json", "meta"]) else { return input }
-        return fields["json"]
+    // MARK: subscriptions
+
+    /// `contractor.onJobUpdate` over server-sent events. Refusals once the procedure is known (no
+    /// session, too many streams, events no longer buffered) are the stream's one `serialized-error`, as
+    /// tRPC's own server answers a subscription whose procedure failed.
+    static func subscribe(_ request: Request, path: String, _ services: Services, _ wire: TRPCWire) async -> Response {
+        let requestID = request.requestID
+        guard request.method == .get else {
+            return wire.refusal(TRPCError(.methodNotSupported, "\(path) is a subscription: open it with GET (httpSubscriptionLink)"), requestID: requestID)
+        }
+        func refuse(_ error: TRPCError) -> Response { wire.refusedSubscription(error, path: path, requestID: requestID) }
+        let session: Session
+        switch await services.sessions.session(of: request) {
+        case .success(let found): session = found
+        case .failure(let refusal): return refuse(TRPCError(refusal))
+        }
+        let lastEventID: String?
+        do {
+            var raw: JSONValue?
+            if let text = request.query("input") {
+                guard let parsed = try? JSONText.parse(Array(text.utf8)) else { return refuse(TRPCError(.parseError, "input is not valid JSON")) }
+                raw = parsed
+            }
+            let input = try InputObject(try services.settings.transformer.input(raw))
+            try input.checkIdentity(session.identity)
+            // httpSubscriptionLink puts the last id in the input when it reconnects; a browser's own
+            // EventSource reconnect sends Last-Event-ID.
+            lastEventID = try input.string("lastEventId") ?? request.headers["Last-Event-ID"]
+        } catch {
+            return refuse(TRPCError(rendering: error))
+        }
+        let subscription: JobEventHub.Subscription
+        do throws(SubscribeRefusal) {
+            subscription = try services.events.subscribe(session.identity, session: session.id, after: lastEventID)
+        } catch {
+            return refuse(TRPCError(error))
+        }
+        let ping = services.eventSettings.pingInterval
+        let format = wire.eventFormat(path: path, requestID: requestID, reconnectAfterInactivity: ping.map { $0 * 3 })
+        let who = EventStreamer.Session(session: session, authenticator: services.sessions)
+        return Response(status: 200, headers: format.headers, body: EventStreamer.body(subscription, format, ping: ping, who))
+    }
+}
+
+extension TRPCError {
+    init(_ refusal: SubscribeRefusal) {
+        switch refusal {
+        case .tooMany: self.init(.tooManyRequests, refusal.message, retryAfter: 5)
+        // Not a retryable code: the link would reconnect with the same last id and be refused again.
+        case .gone: self.init(.preconditionFailed, refusal.message)
+        }
     }
 
-    static func respond(_ answers: [CallAnswer], batch: Bool, challenge: String? = nil) -> Response {
-        let statuses = answers.map(\.status)
-        let status = Set(statuses).count == 1 ? statuses[0] : 207
-        var response = Response.json(status: status, (batch ? JSONValue.array(answers.map(\.element)) : answers[0].element).serialized())
-        response.headers.set("Cache-Control", "no-store")
-        if let retryAfter = answers.lazy.compactMap(\.retryAfter).first { response.headers.set("Retry-After", String(retryAfter)) }
-        if answers.contains(where: \.replayed) { response.headers.set("Idempotent-Replayed", "true") }
-        if let challenge { response.headers.set("WWW-Authenticate", challenge) }
-        return response
+    /// A whole request refused before it reached the tRPC handler (middleware, the router, the server
+    /// core), in tRPC's shape.
+    static func wholeRequest(_ error: any Error) -> TRPCError {
+        TRPCError(rendering: error)
     }
 }
 

@@ -24,6 +24,8 @@ struct PortalWrites: Sendable {
 
     let service: ContractorService
     let writeGuard: WriteGuard
+    /// Told of every write that AgentOS took, for the contractor's job-event streams.
+    var events: JobEventHub?
 
     func addNote(
         key: String?, _ who: ContractorIdentity, jobId rawJobId: String, text rawText: String, field: String,
@@ -51,7 +53,7 @@ struct PortalWrites: Sendable {
                 return match.map { .found(render.answer(.note($0))) } ?? .absent
             } catch PortalError.notFound { return .absent } catch { return .unreachable }
         }, perform: { _ in
-            await Self.settle(render) { () async throws(PortalError) in
+            await self.settle(who, render) { () async throws(PortalError) in
                 .note(try await service.addJobNote(who, jobId: jobId, text: text, field: field, context))
             }
         })
@@ -89,7 +91,7 @@ struct PortalWrites: Sendable {
             } catch PortalError.notFound { return .absent } catch { return .unreachable }
         }, perform: { recovery in
             let state: Bool = if case .bool(let stored)? = recovery["completed"] { stored } else { target }
-            return await Self.settle(render) { () async throws(PortalError) in
+            return await self.settle(who, render) { () async throws(PortalError) in
                 .completion(try await service.setJobCompletion(who, jobId: jobId, completed: state, context))
             }
         })
@@ -134,7 +136,7 @@ struct PortalWrites: Sendable {
                 return .found(render.answer(.invoice(result)))
             } catch { return .unreachable }
         }, perform: { _ in
-            await Self.settle(render) { () async throws(PortalError) in .invoice(try await service.submitInvoice(who, invoice, context)) }
+            await self.settle(who, render) { () async throws(PortalError) in .invoice(try await service.submitInvoice(who, invoice, context)) }
         })
     }
 
@@ -154,9 +156,11 @@ struct PortalWrites: Sendable {
 
     /// How a write ended, for the guard: answered, refused before anything was applied, or failed in a way
     /// that may have left it applied at AgentOS (a timeout, a lost connection, a 5xx, an unreadable 2xx).
-    static func settle(_ render: WriteRenderer, _ body: () async throws(PortalError) -> WriteAnswer) async -> WriteResult {
+    func settle(_ who: ContractorIdentity, _ render: WriteRenderer, _ body: () async throws(PortalError) -> WriteAnswer) async -> WriteResult {
         do {
-            return .final(render.answer(try await body()))
+            let answer = try await body()
+            events?.wrote(answer, by: who)
+            return .final(render.answer(answer))
         } catch {
             let outcome = render.failure(error)
             guard case .upstream(let upstream) = error else { return .notSent(outcome) }

@@ -26,11 +26,13 @@ public struct ContractorService: Sendable {
     public let settings: Settings
     let agentOS: AgentOSClient
     let logger: Logger
+    let observer: (any JobObserver)?
 
-    public init(agentOS: AgentOSClient, logger: Logger, settings: Settings = Settings()) {
+    public init(agentOS: AgentOSClient, logger: Logger, settings: Settings = Settings(), observer: (any JobObserver)? = nil) {
         self.agentOS = agentOS
         self.logger = logger
         self.settings = settings
+        self.observer = observer
     }
 
     // MARK: account and contacts
@@ -225,17 +227,22 @@ public struct ContractorService: Sendable {
             logger.log(.warning, "job_ownership_refused", ["requestId": .string(context.requestID), "owner": .bool(job.owner != nil)])
             throw .notFound("Job not found")
         }
+        observer?.saw(jobs: [job], of: who)
         return job
     }
 
     func notes(of jobId: String, _ who: ContractorIdentity, _ context: CallContext) async throws(AgentOSError) -> [ContractorJobNote] {
         let list = try await agentOS.list(.notes(shortName: who.shortName, jobId: jobId), context)
-        return list.items.compactMap { ContractorJobNote(upstream: $0, jobId: jobId) }
+        let notes = list.items.compactMap { ContractorJobNote(upstream: $0, jobId: jobId) }
+        observer?.saw(notes: notes, ofJob: jobId, of: who)
+        return notes
     }
 
     /// Jobs from the contractor's own list, less any whose owner field names someone else.
     func ownJobs(_ items: [JSONValue], _ who: ContractorIdentity) -> [ContractorMaintenanceJob] {
-        items.compactMap(ContractorMaintenanceJob.init(upstream:)).filter { $0.owner == nil || $0.owner == who.contractorId }
+        let jobs = items.compactMap(ContractorMaintenanceJob.init(upstream:)).filter { $0.owner == nil || $0.owner == who.contractorId }
+        observer?.saw(jobs: jobs, of: who)
+        return jobs
     }
 
     /// seed 003's captureError for the non-critical calls: logged with the request id, answered `[]`.

@@ -50,6 +50,10 @@ public struct RequestParser: Sendable {
     var leadingEmptyLines = 0
     var currentHead: RequestHead?
     var body: [UInt8] = []
+    /// The target of the request being read, as far as it is known (at most `targetSeenBytes`), kept so
+    /// that a refusal of this request can be answered in the shape of the API it was for.
+    public private(set) var targetSeen: String?
+    static let targetSeenBytes = 512
 
     public init(limits: ParserLimits = ParserLimits()) {
         self.limits = limits
@@ -115,6 +119,7 @@ public struct RequestParser: Sendable {
     // MARK: head
 
     private mutating func parseHead(_ buffer: [UInt8], from index: inout Int) throws(ParseError) -> Event? {
+        if scanned == 0 { targetSeen = nil }
         // RFC 9112 §2.2: ignore empty lines before the request line (a few: a stream of them is an attack).
         while scanned == 0, index < buffer.count, buffer[index] == cr || buffer[index] == lf {
             guard buffer.count - index >= 2 else { return nil }
@@ -135,6 +140,7 @@ public struct RequestParser: Sendable {
                 let lineLength = lineEnd - 1 - (start + lineStart)
                 if requestLineEnd == nil {
                     requestLineEnd = lineEnd - 1 - start
+                    targetSeen = Self.targetPrefix(buffer[start..<(lineEnd - 1)])
                 } else if lineLength == 0 {
                     let head = try Self.head(buffer, start: start, requestLineEnd: requestLineEnd ?? 0, end: lineEnd - 1, limits: limits)
                     index = position
@@ -153,11 +159,21 @@ public struct RequestParser: Sendable {
                     throw .headerFieldsTooLarge("header section over \(limits.maxHeaderBytes) bytes")
                 }
             } else if position - start > requestLineLimit {
+                targetSeen = Self.targetPrefix(buffer[start..<position])
                 throw Self.overlongRequestLine(buffer, start: start, limits: limits)
             }
         }
         scanned = position - start
         return nil
+    }
+
+    /// The bytes between the request line's first space and the next space (or the end of what was read),
+    /// bounded; nil when there is no space yet.
+    static func targetPrefix(_ line: ArraySlice<UInt8>) -> String? {
+        guard let space = line.firstIndex(of: sp) else { return nil }
+        let rest = line[(space + 1)...]
+        let end = rest.firstIndex(of: sp) ?? rest.endIndex
+        return String(decoding: rest[..<min(end, rest.startIndex + targetSeenBytes)], as: UTF8.self)
     }
 
     private mutating func resetHeadScan() {

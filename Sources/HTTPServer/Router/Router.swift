@@ -66,7 +66,7 @@ public struct Router: Sendable {
         return parameters
     }
 
-    /// The router as one handler: unmatched requests throw the 404 or 405 that says why.
+    /// The router as one handler: unmatched requests throw the `RoutingError` (404 or 405) that says why.
     public var handler: Handler {
         let router = self
         return { request in
@@ -76,11 +76,9 @@ public struct Router: Sendable {
                 request.parameters = parameters
                 return try await handler(request)
             case .methodNotAllowed(let allowed):
-                var seen = Set<HTTPMethod>()
-                let list = allowed.filter { seen.insert($0).inserted }.map(\.rawValue).joined(separator: ", ")
-                throw HTTPError(405, "Method not allowed", headers: ["Allow": list])
+                throw RoutingError.methodNotAllowed(allowed: allowed)
             case .notFound:
-                throw HTTPError.notFound
+                throw RoutingError.notFound
             }
         }
     }

@@ -25,6 +25,8 @@ final class Connection: @unchecked Sendable {
     struct Exchange {
         var method: String
         var path: String
+        /// The request-target as received (for a refusal rendered in the shape of the API it names).
+        var target: String
         var requestID: String
         var startedAt: UInt64
         var isHead: Bool
@@ -62,6 +64,14 @@ final class Connection: @unchecked Sendable {
 
     var hasUnreadInput: Bool { inboundStart < inbound.count }
     var hasPendingOutput: Bool { outboundStart < outbound.count }
+
+    /// A handler is working on the request, or its answer is still being streamed.
+    var isAnswering: Bool {
+        switch phase {
+        case .handling, .streaming: true
+        default: false
+        }
+    }
 
     var isClosed: Bool {
         if case .closed = phase { return true }

@@ -12,6 +12,7 @@ public enum ErrorResponse {
         if let error = error as? HTTPError {
             return make(status: error.status, message: error.message, requestID: requestID, headers: error.headers)
         }
+        if let error = error as? RoutingError { return make(for: error.httpError, requestID: requestID) }
         return make(status: 500, message: "Internal server error", requestID: requestID)
     }
 }

@@ -8,14 +8,19 @@ final class ServerShared: Sendable {
     let configuration: ServerConfiguration
     let logger: Logger
     let responder: @Sendable (Request) async -> Response
+    let renderRefusal: RefusalRenderer
     let listenFD: Int32
     let openConnections = Atomic<Int>(0)
     // Timeouts in the loops' unit, monotonic nanoseconds.
     let headerTimeout: UInt64, bodyTimeout: UInt64, sendTimeout: UInt64, keepAliveTimeout: UInt64
     let handlerTimeout: UInt64, lingerTimeout: UInt64, tick: UInt64
 
-    init(configuration: ServerConfiguration, logger: Logger, listenFD: Int32, responder: @escaping @Sendable (Request) async -> Response) {
+    init(
+        configuration: ServerConfiguration, logger: Logger, listenFD: Int32, renderRefusal: @escaping RefusalRenderer,
+        responder: @escaping @Sendable (Request) async -> Response
+    ) {
         self.configuration = configuration
+        self.renderRefusal = renderRefusal
         self.logger = logger
         self.listenFD = listenFD
         self.responder = responder
@@ -165,7 +170,9 @@ final class EventLoop: @unchecked Sendable {
             // A client that hangs up while its request is handled is gone: cancel the handler rather than
             // compute an answer nobody reads (a client that only half-closes after sending loses its
             // answer too; none of the portal's clients do that).
-            if event.events & (CLINUX_EPOLLHUP | CLINUX_EPOLLRDHUP) != 0, case .handling = connection.phase {
+            // The same holds for a streamed answer (a JSON-lines batch, server-sent events): closing cancels
+            // the task that feeds it, and so the work still running for it.
+            if event.events & (CLINUX_EPOLLHUP | CLINUX_EPOLLRDHUP) != 0, connection.isAnswering {
                 closeNow(connection)
                 return
             }
@@ -348,7 +355,7 @@ final class EventLoop: @unchecked Sendable {
         connection.serial &+= 1
         connection.keepAlive = head.keepAlive
         connection.exchange = Connection.Exchange(
-            method: head.method, path: String(head.target.prefix { $0 != "?" }), requestID: requestID,
+            method: head.method, path: String(head.target.prefix { $0 != "?" }), target: head.target, requestID: requestID,
             startedAt: now, isHead: head.method == "HEAD", version: head.version)
         connection.phase = .handling(deadline: now + shared.handlerTimeout)
         let request: Request
@@ -358,7 +365,8 @@ final class EventLoop: @unchecked Sendable {
                 body: body, requestID: requestID, remoteAddress: connection.remoteAddress,
                 deadline: .now + shared.configuration.handlerTimeout)
         } catch {
-            respond(connection, ErrorResponse.make(for: error, requestID: requestID))
+            let context = RefusalContext(requestID: requestID, target: head.target)
+            respond(connection, shared.renderRefusal(.invalidTarget(error.message), context))
             return
         }
         let serial = connection.serial
@@ -380,12 +388,7 @@ final class EventLoop: @unchecked Sendable {
 
     /// A framing error: answer it, then close, whatever the client asked for.
     private func refuse(_ connection: Connection, _ error: ParseError) {
-        let requestID = ids.requestID()
-        connection.serial &+= 1
-        connection.keepAlive = false
-        connection.exchange = Connection.Exchange(
-            method: "-", path: "-", requestID: requestID, startedAt: now, isHead: false, version: .http11)
-        respond(connection, ErrorResponse.make(status: error.status, message: error.message, requestID: requestID))
+        answerItself(connection, .malformed(error))
     }
 
     // MARK: writing
@@ -590,15 +593,16 @@ final class EventLoop: @unchecked Sendable {
             if idle || !connection.hasUnreadInput {
                 closeNow(connection)
             } else {
-                timedOut(connection, status: 408, message: "Timed out reading the request head")
+                timedOut(connection, .head)
             }
         case .readingBody:
-            timedOut(connection, status: 408, message: "Timed out reading the request body")
+            timedOut(connection, .body)
         case .handling:
             connection.task?.cancel()
             connection.task = nil
-            guard let requestID = connection.exchange?.requestID else { return closeNow(connection) }
-            respond(connection, ErrorResponse.make(status: 503, message: "The request took too long to handle", requestID: requestID))
+            guard let exchange = connection.exchange else { return closeNow(connection) }
+            let context = RefusalContext(requestID: exchange.requestID, target: exchange.target)
+            respond(connection, shared.renderRefusal(.timedOut(.handler), context))
         case .lingering:
             closeNow(connection)
         case .streaming, .flushing, .closed:
@@ -606,13 +610,19 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
-    private func timedOut(_ connection: Connection, status: Int, message: String) {
+    private func timedOut(_ connection: Connection, _ phase: ServerRefusal.Phase) {
+        answerItself(connection, .timedOut(phase))
+    }
+
+    /// The server's own answer to a request it could not read in full: rendered by the application's
+    /// renderer for the target as far as it was read, and the connection closed after it.
+    private func answerItself(_ connection: Connection, _ refusal: ServerRefusal) {
         let requestID = ids.requestID()
         connection.serial &+= 1
         connection.keepAlive = false
         connection.exchange = Connection.Exchange(
-            method: "-", path: "-", requestID: requestID, startedAt: now, isHead: false, version: .http11)
-        respond(connection, ErrorResponse.make(status: status, message: message, requestID: requestID))
+            method: "-", path: "-", target: "", requestID: requestID, startedAt: now, isHead: false, version: .http11)
+        respond(connection, shared.renderRefusal(refusal, RefusalContext(requestID: requestID, target: connection.parser.targetSeen)))
     }
 
     // MARK: small things

@@ -8,11 +8,18 @@ public final class HTTPServer: Sendable {
     public let configuration: ServerConfiguration
     private let logger: Logger
     private let responder: @Sendable (Request) async -> Response
+    private let renderRefusal: RefusalRenderer
     private let running = Mutex<(shared: ServerShared, loops: [EventLoop])?>(nil)
 
-    public init(configuration: ServerConfiguration, logger: Logger, responder: @escaping @Sendable (Request) async -> Response) {
+    /// `renderRefusal` writes the server's own refusals (malformed requests, oversized heads and bodies,
+    /// timeouts) in the shape the application's clients read; by default `ErrorResponse`'s.
+    public init(
+        configuration: ServerConfiguration, logger: Logger, renderRefusal: @escaping RefusalRenderer = ErrorResponse.refusals,
+        responder: @escaping @Sendable (Request) async -> Response
+    ) {
         self.configuration = configuration
         self.logger = logger
+        self.renderRefusal = renderRefusal
         self.responder = responder
     }
 
@@ -24,7 +31,7 @@ public final class HTTPServer: Sendable {
         signal(SIGPIPE, SIG_IGN)
         Self.raiseDescriptorLimit()
         let (fd, port) = try Socket.listen(host: configuration.host, port: configuration.port)
-        let shared = ServerShared(configuration: configuration, logger: logger, listenFD: fd, responder: responder)
+        let shared = ServerShared(configuration: configuration, logger: logger, listenFD: fd, renderRefusal: renderRefusal, responder: responder)
         let count = configuration.eventLoops > 0 ? configuration.eventLoops : ProcessInfo.processInfo.activeProcessorCount
         var loops: [EventLoop] = []
         do {
@@ -45,14 +52,17 @@ public final class HTTPServer: Sendable {
     }
 
     /// Graceful stop: no new connections, idle ones closed, in-flight requests given the drain timeout to
-    /// finish (each answered with `Connection: close`), then everything closed.
-    public func shutdown() async {
+    /// finish (each answered with `Connection: close`), then everything closed. `whileDraining` runs once
+    /// new connections are refused and before the wait: where the application ends its long-lived streams
+    /// (server-sent events) in their own words, which the server cannot do for it.
+    public func shutdown(whileDraining: @Sendable () async -> Void = {}) async {
         guard let (shared, loops) = running.withLock({ state in
             defer { state = nil }
             return state
         }) else { return }
         logger.log(.info, "draining", ["openConnections": .int(shared.openConnections.load(ordering: .relaxed))])
         loops.forEach { $0.beginDrain() }
+        await whileDraining()
         let deadline = ContinuousClock.now + configuration.drainTimeout
         while shared.openConnections.load(ordering: .relaxed) > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
