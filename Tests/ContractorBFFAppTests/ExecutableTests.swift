@@ -120,6 +120,25 @@ struct ExecutableTests {
         #expect(exit == ChildProcess.Exit(code: 0, signalled: false))
     }
 
+    /// SIGTERM ends every open event stream with tRPC's `return` before the process drains and exits.
+    @Test func sigtermEndsEventStreamsWithReturn() async throws {
+        let (process, lines) = try await start(["serve"], environment: ["PORT": "0", "HOST": "127.0.0.1"]) { lines in
+            lines.filter { $0["event"] as? String == "listening" }.count == 2
+        }
+        let fixturePort = lines.first { $0["event"] as? String == "fixture_agentos" }?["port"] as? Int
+        let port = try #require(lines.filter { $0["event"] as? String == "listening" }.compactMap { $0["port"] as? Int }.first { $0 != fixturePort })
+        let token = try await run(["token", "--contractor", "C-1001", "--agency", "demo"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let stream = try #require(StreamingClient(
+            port: port, "GET /api/trpc/contractor.onJobUpdate HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer \(token)\r\n\r\n"))
+        #expect(await stream.readHead())
+        #expect(await stream.read { $0.contains("event: connected") })
+        process.signal(SIGTERM)
+        #expect(await stream.readToEnd())
+        #expect(stream.text.hasSuffix("event: return\ndata: \n\n\n"))
+        let exit = await offPool { process.wait() }
+        #expect(exit == ChildProcess.Exit(code: 0, signalled: false))
+    }
+
     @Test func withoutAgentOSAndFixtureOffReadyzSaysNotConfigured() async throws {
         let (process, lines) = try await start(["serve"], environment: ["PORT": "0", "HOST": "127.0.0.1", "FIXTURE_MODE": "off"]) { lines in
             lines.contains { $0["event"] as? String == "listening" }

@@ -164,7 +164,7 @@ struct TRPCLinkTests {
         #expect(note.json["result"]?["data"]?["json"]?["text"] == .string("sj"))
         let plain = await portal.send("POST", Self.base + "contractor.addJobNote", body: #"{"jobId":"J-0004","text":"plain"}"#)
         #expect(plain.status == 400)
-        #expect(plain.json["error"]?["json"]?["message"]?.string?.contains("superjson") == true)
+        #expect(plain.json["error"]?["message"]?.string?.contains("superjson") == true, "refused in the plain JSON the client speaks")
         let map = await portal.send("POST", Self.base + "contractor.addJobNote", body: #"{"json":{"jobId":"J-0004","text":[]},"meta":{"values":{"text":["map"]},"v":1}}"#)
         #expect(map.status == 400)
         #expect(map.json["error"]?["json"]?["message"]?.string?.contains("input.text") == true)
@@ -247,6 +247,20 @@ struct TRPCLinkTests {
         let encodedPath = await portal.send("GET", "/%61pi/trpc/contractor.account", token: nil)
         #expect(encodedPath.status == 401)
         #expect(encodedPath.trpcCode == "UNAUTHORIZED")
+    }
+
+    /// The session is verified once per request and handed to the rate limiter, the CSRF check and the
+    /// handler (each used to verify it again): one refusal logged per request, whatever the route.
+    @Test func theSessionIsVerifiedOncePerRequest() async throws {
+        let portal = try await Portal.start()
+        defer { Task { await portal.stop() } }
+        let expired = Portal.token(expiresIn: -120)
+        for (index, (method, target)) in [("GET", Self.base + "contractor.account"), ("POST", Self.base + "contractor.addJobNote"), ("GET", "/api/contractor/account")].enumerated() {
+            let id = "once-\(index)"
+            let reply = await portal.send(method, target, token: expired, body: method == "POST" ? "{}" : nil, headers: ["X-Request-Id": id])
+            #expect(reply.status == 401)
+            #expect(portal.log.events("session_refused").filter { $0["requestId"] as? String == id }.count == 1, "\(target)")
+        }
     }
 
     @Test func crossOriginPortalsMaySendWhatTheLinksSend() async throws {

@@ -53,7 +53,8 @@ struct TRPCTests {
         #expect(note.data?["text"] == .string("On my way"))
         let wrapped = await mutate(portal, "contractor.addJobNote", #"{"json":{"jobId":"J-0004","text":"Done"},"meta":{"values":{}}}"#)
         #expect(wrapped.status == 400)
-        #expect(wrapped.json["error"]?["message"]?.string?.contains("TRPC_TRANSFORMER") == true)
+        // Refused in the encoding the client speaks, so a superjson client can read why.
+        #expect(wrapped.json["error"]?["json"]?["message"]?.string?.contains("TRPC_TRANSFORMER") == true)
         let completion = await mutate(portal, "contractor.toggleJobCompletion", #"{"jobId":"J-0004","completed":true}"#)
         #expect(completion.data?["completed"] == .bool(true))
         let noFlag = await mutate(portal, "contractor.toggleJobCompletion", #"{"jobId":"J-0004"}"#)
@@ -63,7 +64,7 @@ struct TRPCTests {
         let plainQuery = await query(portal, "contractor.maintenanceJobDetails", #"{"jobId":"J-0004"}"#)
         #expect(plainQuery.data?["status"] == .string("Completed"))
         let superjsonQuery = await query(portal, "contractor.maintenanceJobDetails", #"{"json":{"jobId":"J-0004"}}"#)
-        #expect(superjsonQuery.trpcCode == "BAD_REQUEST")
+        #expect(superjsonQuery.json["error"]?["json"]?["data"]?["code"] == .string("BAD_REQUEST"))
         #expect(await portal.writes() == ["addNote": 1, "setCompletion": 1, "submitInvoice": 1])
     }
 

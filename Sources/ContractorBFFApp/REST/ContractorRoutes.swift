@@ -96,7 +96,7 @@ enum ContractorRoutes {
     static func renderer(_ requestID: String) -> WriteRenderer {
         @Sendable func failure(_ error: PortalError) -> StoredOutcome {
             let response = ErrorResponse.make(for: RESTError.from(error), requestID: requestID)
-            return StoredOutcome(status: response.status, body: response.bodyBytes ?? [], retryAfter: response.headers["Retry-After"].flatMap { Int($0) })
+            return StoredOutcome(status: response.status, body: response.bodyBytes ?? [], retryAfter: RESTError.retryAfter(error))
         }
         return WriteRenderer(via: "rest", answer: { answer in
             switch answer {

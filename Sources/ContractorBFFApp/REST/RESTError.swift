@@ -19,6 +19,12 @@ enum RESTError {
         }
     }
 
+    /// The wait a portal failure asks for, as a value (what `from(_:)` writes into `Retry-After`).
+    static func retryAfter(_ error: PortalError) -> Int? {
+        guard case .upstream(let upstream) = error, case .unavailable(let seconds) = UpstreamFailure(upstream) else { return nil }
+        return seconds
+    }
+
     static func from(_ refusal: WriteRefusal) -> HTTPError {
         let status = switch refusal {
         case .badKey: 400

@@ -77,6 +77,9 @@ struct TRPCError: Error, Sendable {
     var status: Int?
     /// Fields the answer must carry (`WWW-Authenticate` of a 401, `Allow` of a 405).
     var headers: HTTPHeaders = [:]
+    /// The encoding to write this error in when it is not the configured one: an input in the other
+    /// transformer's encoding is refused in that encoding, so the client can read the reason.
+    var encoding: TRPCTransformer?
 
     init(_ code: TRPCCode, _ message: String, retryAfter: Int? = nil, status: Int? = nil, headers: HTTPHeaders = [:]) {
         self.code = code

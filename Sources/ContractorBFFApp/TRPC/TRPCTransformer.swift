@@ -15,11 +15,16 @@ public enum TRPCTransformer: String, Sendable {
         let wrapped = Self.superjsonEnvelope(raw)
         switch (self, wrapped) {
         case (.none, .some):
-            throw TRPCError(.badRequest, "The input is superjson-encoded, but this server speaks plain JSON (TRPC_TRANSFORMER=none): configure the client link without a transformer, or the server with TRPC_TRANSFORMER=superjson")
+            var error = TRPCError(.badRequest, "The input is superjson-encoded, but this server speaks plain JSON (TRPC_TRANSFORMER=none): configure the client link without a transformer, or the server with TRPC_TRANSFORMER=superjson")
+            // Written in the encoding the client evidently speaks, so it can read why.
+            error.encoding = .superjson
+            throw error
         case (.none, nil):
             return raw
         case (.superjson, nil):
-            throw TRPCError(.badRequest, #"The input is not superjson-encoded ({"json": …}), but this server expects superjson (TRPC_TRANSFORMER=superjson): configure the client link with the superjson transformer, or the server with TRPC_TRANSFORMER=none"#)
+            var error = TRPCError(.badRequest, #"The input is not superjson-encoded ({"json": …}), but this server expects superjson (TRPC_TRANSFORMER=superjson): configure the client link with the superjson transformer, or the server with TRPC_TRANSFORMER=none"#)
+            error.encoding = TRPCTransformer.none
+            throw error
         case (.superjson, let envelope?):
             return try SuperjsonInput.decode(json: envelope.json, meta: envelope.meta)
         }

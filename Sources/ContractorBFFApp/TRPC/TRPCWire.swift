@@ -13,7 +13,7 @@ struct TRPCWire: Sendable {
     func element(_ answer: CallAnswer) -> JSONValue {
         switch answer.outcome {
         case .data(let data): .object(["result": .object(["data": transformer.output(data)])])
-        case .error(let shape): .object(["error": transformer.output(shape)])
+        case .error(let shape): .object(["error": (answer.encoding ?? transformer).output(shape)])
         }
     }
 
@@ -200,6 +200,9 @@ struct CallAnswer: Sendable {
     var status: Int
     var retryAfter: Int?
     var replayed = false
+    /// Another encoding than the configured one for this call's error (see `TRPCError.encoding`); the
+    /// batch and single links read each element on its own, so one element can differ.
+    var encoding: TRPCTransformer?
 
     init(_ result: Result<JSONValue, TRPCError>, path: String, requestID: String) {
         switch result {
@@ -210,6 +213,7 @@ struct CallAnswer: Sendable {
             outcome = .error(shape: error.shape(path: path, requestID: requestID))
             status = error.httpStatus
             retryAfter = error.retryAfter
+            encoding = error.encoding
         }
     }
 
