@@ -36,12 +36,12 @@ def stream_link():
     conn.request("GET", batch_path, headers={"Authorization": "Bearer " + token, "trpc-accept": "application/jsonl"})
     response = conn.getresponse()
     assert response.status == 200, response.status
-    head = json.loads(response.fp.readline())
+    head = json.loads(response.readline())
     pending = {int(key) for key in head}
     waiting = {}  # chunk id -> call index whose data it will carry
     first = None
     while pending:
-        line = response.fp.readline()
+        line = response.readline()
         if not line:
             raise SystemExit("stream ended early")
         chunk_id, _, value = json.loads(line)
