@@ -83,7 +83,14 @@ struct Portal: Sendable {
 
     /// One request on its own connection; `token` becomes a bearer header.
     func send(_ method: String, _ target: String, token: String? = Portal.token(), body: String? = nil, headers: [String: String] = [:]) async -> Reply {
-        var head = "\(method) \(target) HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
+        let request = Self.request(method, target, token: token, body: body, headers: headers.merging(["Connection": "close"]) { $1 })
+        let (response, _) = await exchange(port: port, request, readTimeout: 10, closeWithin: 0)
+        return Reply(raw: response)
+    }
+
+    /// A request's text; a body is sent as JSON unless `headers` say otherwise.
+    static func request(_ method: String, _ target: String, token: String?, body: String?, headers: [String: String]) -> String {
+        var head = "\(method) \(target) HTTP/1.1\r\nHost: test\r\n"
         if let token { head += "Authorization: Bearer \(token)\r\n" }
         var headers = headers
         if let body {
@@ -91,9 +98,7 @@ struct Portal: Sendable {
             headers["Content-Length"] = String(body.utf8.count)
         }
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
-        let request = head + "\r\n" + (body ?? "")
-        let (response, _) = await exchange(port: port, request, readTimeout: 10, closeWithin: 0)
-        return Reply(raw: response)
+        return head + "\r\n" + (body ?? "")
     }
 
     func get(_ target: String, token: String? = Portal.token()) async -> Reply { await send("GET", target, token: token) }

@@ -130,14 +130,6 @@ final class StreamingClient: @unchecked Sendable {
 extension Portal {
     /// Opens a request whose answer streams; `token` becomes a bearer header.
     func open(_ method: String, _ target: String, token: String? = Portal.token(), body: String? = nil, headers: [String: String] = [:]) -> StreamingClient? {
-        var head = "\(method) \(target) HTTP/1.1\r\nHost: test\r\n"
-        if let token { head += "Authorization: Bearer \(token)\r\n" }
-        var headers = headers
-        if let body {
-            if headers["Content-Type"] == nil { headers["Content-Type"] = "application/json" }
-            headers["Content-Length"] = String(body.utf8.count)
-        }
-        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
-        return StreamingClient(port: port, head + "\r\n" + (body ?? ""))
+        StreamingClient(port: port, Self.request(method, target, token: token, body: body, headers: headers))
     }
 }
