@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 count="${1:-10000}"
 build_release
 ulimit -n 20000
-DATA_DIR="$(mktemp -d)" PORT=18082 HOST=127.0.0.1 ACCESS_LOG=false KEEPALIVE_TIMEOUT_MS=600000 "$BFF" >/dev/null 2>&1 & server=$!; PIDS+=($server)
+DATA_DIR="$(mktemp -d)" PORT=18082 HOST=127.0.0.1 ACCESS_LOG=false KEEPALIVE_TIMEOUT_MS=600000 MAX_CONNECTIONS_PER_ADDRESS=1000000 "$BFF" >/dev/null 2>&1 & server=$!; PIDS+=($server)
 wait_port 18082
 rss() { awk '/VmRSS/ {print $2}' "/proc/$server/status"; }
 threads() { awk '/Threads/ {print $2}' "/proc/$server/status"; }

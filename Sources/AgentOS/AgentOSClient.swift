@@ -7,11 +7,15 @@ public struct CallContext: Sendable {
     public var deadline: ContinuousClock.Instant
     /// Read past the cache (what is read is still stored): for checks that must see AgentOS as it is now.
     public var fresh = false
+    /// Whose call this is (a contractor of the agency), so the budget can bound each one's share; nil
+    /// for the gateway's own work (refreshes), which has its own priority.
+    public var tenant: String?
 
-    public init(requestID: String, deadline: ContinuousClock.Instant, fresh: Bool = false) {
+    public init(requestID: String, deadline: ContinuousClock.Instant, fresh: Bool = false, tenant: String? = nil) {
         self.requestID = requestID
         self.deadline = deadline
         self.fresh = fresh
+        self.tenant = tenant
     }
 }
 
@@ -168,7 +172,8 @@ public final class AgentOSClient: Sendable {
             attempts += 1
             let verdict: Verdict
             do {
-                (verdict, lastStatus) = try await attempt(operation, base: base, key: key, path: path, query: query, body: body, deadline: deadline)
+                (verdict, lastStatus) = try await attempt(
+                    operation, base: base, key: key, path: path, query: query, body: body, deadline: deadline, tenant: context.tenant)
             } catch {
                 await finish(Self.describe(error))
                 throw error
@@ -206,7 +211,7 @@ public final class AgentOSClient: Sendable {
 
     private func attempt(
         _ operation: Operation, base: String, key: String, path: String, query: [(String, String)], body: JSONValue?,
-        deadline: ContinuousClock.Instant
+        deadline: ContinuousClock.Instant, tenant: String?
     ) async throws(AgentOSError) -> (Verdict, status: Int) {
         try await breaker.permit()
         let grant: BudgetGrant
@@ -214,7 +219,7 @@ public final class AgentOSClient: Sendable {
             guard ContinuousClock.now < deadline else { throw AgentOSError.timeout }
             let priority: UpstreamPriority = operation.isIdempotent ? UpstreamPriority.current ?? .interactive : .write
             do {
-                grant = try await limiter.acquire(deadline: deadline, priority: priority)
+                grant = try await limiter.acquire(deadline: deadline, priority: priority, tenant: tenant)
                 if grant.waited > .zero {
                     counters.update {
                         $0.budgetWaits[priority.description, default: 0] += 1

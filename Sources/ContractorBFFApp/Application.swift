@@ -20,6 +20,9 @@ public struct Application: Sendable {
     public let responder: Responder
     /// The server core's own refusals in the shape of the API their target names.
     public let renderRefusal: RefusalRenderer
+    /// Addresses the server core does not cap by connection count: the trusted proxies, which carry many
+    /// clients each.
+    public let uncappedAddress: @Sendable (String) -> Bool
     let events: JobEventHub
     private let passwords: PasswordWork
     /// Password hashes computed for sign-ins so far.
@@ -36,8 +39,8 @@ public struct Application: Sendable {
         let events = JobEventHub(settings: configuration.events)
         self.events = events
         service = ContractorService(agentOS: agentOS, logger: logger, settings: configuration.portal, observer: events)
-        let refreshTokens = try FileRefreshTokenStore(directory: directory, lifetimeSeconds: security.refreshTokenTTL)
-        let tokens = SessionTokens(secret: configuration.sessionSecret)
+        let refreshTokens = try FileRefreshTokenStore(directory: directory, lifetimeSeconds: security.refreshTokenTTL, reuseGraceSeconds: security.refreshReuseGrace)
+        let tokens = SessionTokens(secret: configuration.sessionSecret, maxLifetimeSeconds: security.sessionMaxLifetime)
         sessions = SessionAuthenticator(tokens: tokens, revocations: refreshTokens, logger: logger)
         users = try FileUserStore(directory: directory)
         let audit = try AuditLog(directory: directory, logger: logger)
@@ -49,6 +52,7 @@ public struct Application: Sendable {
         let writes = PortalWrites(service: service, writeGuard: WriteGuard(store: idempotency, audit: audit), events: events)
         let csrf = CSRFTokens(secret: configuration.sessionSecret)
         let clientAddress = ClientAddress(trustedProxies: security.trustedProxies)
+        uncappedAddress = { clientAddress.isTrusted($0) }
         passwords = PasswordWork(limit: security.passwordHashConcurrency)
         let auth = AuthService(
             users: users, refreshTokens: refreshTokens, tokens: tokens, sessions: sessions, limits: limits,

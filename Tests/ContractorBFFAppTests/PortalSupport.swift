@@ -40,7 +40,7 @@ struct Portal: Sendable {
             "CACHE_TTL_ACCOUNT_SECONDS": "0", "CACHE_TTL_JOBS_SECONDS": "0", "CACHE_TTL_STATEMENTS_SECONDS": "0", "CACHE_TTL_PENDING_SECONDS": "0",
             "PORTAL_NOTES_CALLS_PER_VIEW": "200", "AGENTOS_BUDGET_WARMUP_MS": "0",
             // Every test client is 127.0.0.1 with one session: the abuse limits get their own tests.
-            "RATE_LIMIT_IP_PER_MINUTE": "1000000", "RATE_LIMIT_SESSION_PER_MINUTE": "1000000",
+            "RATE_LIMIT_IP_PER_MINUTE": "1000000", "RATE_LIMIT_SESSION_PER_MINUTE": "1000000", "AGENTOS_CONTRACTOR_SHARE": "100000",
             "DATA_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("contractor-bff-test-\(UUID().uuidString)").path,
         ]
         if configured {
@@ -59,7 +59,9 @@ struct Portal: Sendable {
             Result { try Application(configuration: configuration, logger: log.logger, agentOS: client, upstreamMode: configured ? .configured : .notConfigured) }
         }
         let application = try opened.get()
-        let server = HTTPServer(configuration: configuration.server, logger: log.logger, renderRefusal: application.renderRefusal) {
+        let server = HTTPServer(
+            configuration: configuration.server, logger: log.logger, renderRefusal: application.renderRefusal, uncappedAddress: application.uncappedAddress
+        ) {
             await application.responder.respond($0)
         }
         let port = try server.start()

@@ -43,7 +43,7 @@ public enum CacheOutcome: String, Sendable, Comparable {
 public final class CacheTrace: Sendable {
     @TaskLocal public static var current: CacheTrace?
 
-    private let state = Mutex<(outcome: CacheOutcome?, age: Duration)>((nil, .zero))
+    private let state = Mutex<(outcome: CacheOutcome?, age: Duration, concealed: Bool)>((nil, .zero, false))
 
     public init() {}
 
@@ -54,8 +54,12 @@ public final class CacheTrace: Sendable {
         }
     }
 
-    /// nil when no cached read was made.
-    public var outcome: CacheOutcome? { state.withLock { $0.outcome } }
+    /// The answer must not say how its data was read: it was refused as not found, and whether (and how
+    /// long ago) someone read that job is another contractor's business.
+    public func conceal() { state.withLock { $0.concealed = true } }
+
+    /// nil when no cached read was made, or when the answer conceals it.
+    public var outcome: CacheOutcome? { state.withLock { $0.concealed ? nil : $0.outcome } }
     /// The age of the oldest data used, whole seconds.
     public var ageSeconds: Int { state.withLock { Int($0.age.components.seconds) } }
 }

@@ -32,6 +32,10 @@ public struct BudgetShares: Sendable, Equatable {
     public var warmUp: Duration = .seconds(60)
     /// Longest an interactive read waits for a slot before it is refused (and the cache may answer stale).
     public var interactiveWait: Duration = .seconds(2)
+    /// Slots of a window one tenant's reads may hold (nil: no bound). Writes are not bounded by it (they
+    /// have their reserve, and the per-session request limits); reads over it are refused at once, so one
+    /// contractor's flood cannot take the slots every other contractor's pages need.
+    public var perTenant: Int? = 12
 
     public init() {}
 }
@@ -43,13 +47,21 @@ public protocol UpstreamRateLimiting: Sendable {
     /// Takes a slot for one call of this priority, waiting while the wait ends before `deadline`; otherwise
     /// throws `rateLimited` with the time until a slot frees.
     @discardableResult
-    func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError) -> BudgetGrant
+    func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority, tenant: String?) async throws(AgentOSError) -> BudgetGrant
     /// The granted call goes out now. AgentOS counts a call when it arrives, and waiting for an in-flight
     /// place can hold it a while after its slot was granted: the slot is counted from the send, so calls
     /// a window apart in the budget are sent a window apart too.
     func sending(_ grant: BudgetGrant, at instant: ContinuousClock.Instant) async
     /// A 429 arrived anyway: no calls until `duration` has passed.
     func coolDown(for duration: Duration) async
+}
+
+extension UpstreamRateLimiting {
+    /// A call of nobody in particular (the gateway's own).
+    @discardableResult
+    public func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError) -> BudgetGrant {
+        try await acquire(deadline: deadline, priority: priority, tenant: nil)
+    }
 }
 
 /// A slot of the budget: when it was counted, and how long the call waited for it.
@@ -70,6 +82,8 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
     /// refreshes and extras that arrived a moment earlier.
     private var pressureUntil: ContinuousClock.Instant?
     private let warmUntil: ContinuousClock.Instant
+    /// Each tenant's slots in the window (reads only), for `BudgetShares.perTenant`.
+    private var tenants: [String: WindowLog] = [:]
 
     public init(limit: Int, window: Duration, shares: BudgetShares = BudgetShares()) {
         self.limit = max(1, limit)
@@ -80,8 +94,32 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
     }
 
     @discardableResult
-    public func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError) -> BudgetGrant {
-        try await grant(deadline: deadline, priority: priority)
+    public func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority, tenant: String?) async throws(AgentOSError) -> BudgetGrant {
+        guard let tenant, priority < .write, let share = shares.perTenant else { return try await grant(deadline: deadline, priority: priority) }
+        let now = ContinuousClock.now
+        var log = tenants[tenant] ?? WindowLog(window: window)
+        log.expire(now)
+        // Over its share, a tenant waits for nobody's slot: refused now, told when its oldest leaves.
+        if log.count >= share {
+            tenants[tenant] = log
+            throw .rateLimited(retryAfter: now.duration(to: log[log.count - share] + window))
+        }
+        // The place is held before the wait, so concurrent calls of one tenant cannot all pass the check.
+        log.insert(now)
+        tenants[tenant] = log
+        let result: Result<BudgetGrant, AgentOSError>
+        do { result = .success(try await grant(deadline: deadline, priority: priority)) } catch { result = .failure(error) }
+        tenants[tenant]?.remove(now)
+        if case .success(let granted) = result { tenants[tenant]?.insert(granted.slot) }
+        if tenants.count > 10_000 { tenants = tenants.filter { var log = $0.value; return log.expire(.now) > 0 } }
+        return try result.get()
+    }
+
+    /// Slots a tenant holds in the current window (for tests and metrics).
+    public func slots(of tenant: String) -> Int {
+        var log = tenants[tenant] ?? WindowLog(window: window)
+        log.expire(.now)
+        return log.count
     }
 
     public func sending(_ grant: BudgetGrant, at instant: ContinuousClock.Instant) {

@@ -18,8 +18,17 @@ struct AuthService: Sendable {
     let csrf: CSRFTokens
     let settings: AppConfiguration.SecuritySettings
     let clientAddress: ClientAddress
+    /// The answer each refresh token got, kept for the reuse grace, so a second tab refreshing with the
+    /// same token at the same moment gets the same new pair.
+    let rotations = RecentRotations()
 
     static let refreshCookie = "refresh"
+
+    /// 128 bits of SHA-256, hex: what limiter keys are made of.
+    static func digest(_ text: String) -> String { String(Crypto.hex(Crypto.sha256(Array(text.utf8))).prefix(32)) }
+
+    /// Milliseconds since 1970.
+    static func now() -> Int { Int(Date().timeIntervalSince1970 * 1000) }
     static let invalidCredentials = "Invalid email or password"
 
     func register(on router: inout Router) {
@@ -48,6 +57,9 @@ struct AuthService: Sendable {
         guard case .string(let rawEmail)? = input["email"], case .string(let password)? = input["password"] else {
             throw HTTPError(400, "email and password are required strings")
         }
+        // Refused before any limiter: no key, file line or hash is made from an oversized field.
+        guard rawEmail.utf8.count <= 254 else { throw HTTPError(400, "email must be at most 254 bytes") }
+        guard password.utf8.count <= Passwords.maximumLength * 4 else { throw HTTPError(400, "password must be at most \(Passwords.maximumLength) bytes") }
         let email = PortalUser.normalize(rawEmail)
         let client = clientAddress.of(peer: request.remoteAddress, forwardedFor: request.headers.values("X-Forwarded-For"))
         func event(_ outcome: String, _ status: Int, _ user: PortalUser?, _ detail: String? = nil) async {
@@ -55,17 +67,23 @@ struct AuthService: Sendable {
                 action: "auth.login", agency: user?.agency, contractor: user?.contractorId, target: nil, outcome: outcome, status: status,
                 requestID: request.requestID, detail: detail, client: client))
         }
-        // Per address, then per account: a locked account answers as a busy one, whoever asks.
+        // Keys are fixed-size digests of the normalised email (and of the address with it), never the text.
+        // Per address; then per account *and* address, so that one address guessing at an account locks
+        // only itself out (OWASP: a lock-out must not become a denial of service for the owner); the
+        // account as a whole locks only after LOGIN_ACCOUNT_LOCKOUT_THRESHOLD failures from everywhere.
         if let wait = await limits.take("login-ip:" + client, perMinute: settings.loginPerMinute) {
             await event("rate_limited", 429, nil, "address")
             throw tooMany("Too many sign-in attempts; try again later", wait)
         }
-        let account = "login-account:" + email
-        if let wait = await limits.lockedFor(account) {
-            await event("locked", 429, nil, "account locked")
-            throw tooMany("Too many sign-in attempts; try again later", wait)
+        let account = "login-account:" + Self.digest(email)
+        let pair = "login-pair:" + Self.digest(email + "\u{0}" + client)
+        for (key, what) in [(pair, "account locked for this address"), (account, "account locked")] {
+            if let wait = await limits.lockedFor(key) {
+                await event("locked", 429, nil, what)
+                throw tooMany("Too many sign-in attempts; try again later", wait)
+            }
         }
-        if let wait = await limits.take(account, perMinute: settings.loginPerMinute) {
+        if let wait = await limits.take(pair, perMinute: settings.loginPerMinute) {
             await event("rate_limited", 429, nil, "account")
             throw tooMany("Too many sign-in attempts; try again later", wait)
         }
@@ -77,13 +95,16 @@ struct AuthService: Sendable {
             throw HTTPError(503, "Sign-in is busy; try again shortly", headers: ["Retry-After": "1"])
         }
         guard matches, let user, !user.disabled, password.utf8.count <= Passwords.maximumLength else {
-            let locked = await limits.fail(account, maxSeconds: settings.lockoutMaxSeconds)
+            let locked = await limits.fail(pair, maxSeconds: settings.lockoutMaxSeconds, threshold: 1)
+            _ = await limits.fail(account, maxSeconds: settings.lockoutMaxSeconds, threshold: settings.loginAccountLockoutThreshold)
             await event("failed", 401, user, user == nil ? "unknown account" : user?.disabled == true ? "disabled" : "wrong password; locked \(locked)s")
             throw HTTPError(401, Self.invalidCredentials)
         }
+        await limits.succeed(pair)
         await limits.succeed(account)
         let family = Base64URL.encode(Crypto.randomBytes(16))
-        let response = try await signedIn(RefreshGrant(email: user.email, agency: user.agency, contractorId: user.contractorId, role: user.role, family: family))
+        let response = try await signedIn(RefreshGrant(
+            email: user.email, agency: user.agency, contractorId: user.contractorId, role: user.role, family: family, signedInAt: Self.now()))
         await event("ok", 200, user)
         return response
     }
@@ -103,17 +124,27 @@ struct AuthService: Sendable {
         case .invalid:
             await event("invalid", nil)
             throw signedOut(HTTPError(401, "Invalid or expired refresh token"))
+        case .justSpent(let family):
+            if let answer = await rotations.answer(for: token, within: settings.refreshReuseGrace) {
+                await event("grace", RefreshGrant(email: "", agency: "", contractorId: "", role: "", family: family, signedInAt: 0), "same pair again")
+                return answer
+            }
+            throw HTTPError(401, "Invalid or expired refresh token")
         case .reused(let family):
             // A spent token came back: it was copied. Everything of this sign-in ends (OWASP).
-            await event("reused", RefreshGrant(email: "", agency: "", contractorId: "", role: "", family: family), "family revoked")
+            await event("reused", RefreshGrant(email: "", agency: "", contractorId: "", role: "", family: family, signedInAt: 0), "family revoked")
             throw signedOut(HTTPError(401, "Invalid or expired refresh token"))
         case .valid(let grant):
-            guard let user = await users.user(email: grant.email), !user.disabled, user.contractorId == grant.contractorId, user.agency == grant.agency else {
+            // A sign-in from before the password was set or the account disabled ends here, for good.
+            guard let user = await users.user(email: grant.email), !user.disabled, user.contractorId == grant.contractorId, user.agency == grant.agency,
+                  grant.signedInAt > user.sessionsNotBefore else {
                 await refreshTokens.revoke(family: grant.family)
-                await event("refused", grant, "account disabled or changed")
+                await event("refused", grant, "account disabled, changed or its password set since this sign-in")
                 throw signedOut(HTTPError(401, "Invalid or expired refresh token"))
             }
-            let response = try await signedIn(RefreshGrant(email: user.email, agency: user.agency, contractorId: user.contractorId, role: user.role, family: grant.family))
+            let response = try await signedIn(RefreshGrant(
+                email: user.email, agency: user.agency, contractorId: user.contractorId, role: user.role, family: grant.family, signedInAt: grant.signedInAt))
+            await rotations.remember(response, for: token)
             await event("ok", grant)
             return response
         }
@@ -154,7 +185,7 @@ struct AuthService: Sendable {
         ])
         var response = Response.json(body.serialized())
         response.headers.add("Set-Cookie", Self.cookie(SessionAuthenticator.cookieName, access, maxAge: settings.accessTokenTTL))
-        response.headers.add("Set-Cookie", Self.cookie(Self.refreshCookie, issued.token, maxAge: issued.expiresAt - now))
+        response.headers.add("Set-Cookie", Self.cookie(Self.refreshCookie, issued.token, maxAge: issued.expiresAt - now, path: Self.refreshPath))
         return noStore(response)
     }
 
@@ -180,6 +211,8 @@ struct AuthService: Sendable {
 
     func clearCookies(_ headers: inout HTTPHeaders) {
         headers.add("Set-Cookie", Self.cookie(SessionAuthenticator.cookieName, "", maxAge: 0))
+        headers.add("Set-Cookie", Self.cookie(Self.refreshCookie, "", maxAge: 0, path: Self.refreshPath))
+        // A refresh cookie set before it was scoped to /api/auth is cleared where it was set.
         headers.add("Set-Cookie", Self.cookie(Self.refreshCookie, "", maxAge: 0))
     }
 
@@ -194,8 +227,46 @@ struct AuthService: Sendable {
     }
 
     /// OWASP's session cookie: not readable by scripts, HTTPS only, not sent on cross-site subrequests.
-    static func cookie(_ name: String, _ value: String, maxAge: Int) -> String {
-        "\(name)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; Secure; SameSite=Lax"
+    static func cookie(_ name: String, _ value: String, maxAge: Int, path: String = "/") -> String {
+        "\(name)=\(value); Path=\(path); Max-Age=\(maxAge); HttpOnly; Secure; SameSite=Lax"
+    }
+
+    /// The refresh token is needed by the sign-in routes only, so it is sent to them only.
+    static let refreshPath = "/api/auth"
+}
+
+/// Answers to recent refreshes, by the hash of the token spent, held for the reuse grace only (in memory:
+/// the new refresh token is never written anywhere in the clear).
+actor RecentRotations {
+    private var answers: [String: (response: Response, at: ContinuousClock.Instant)] = [:]
+    private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
+
+    func remember(_ response: Response, for token: String) {
+        let now = ContinuousClock.now
+        answers = answers.filter { now - $0.value.at < .seconds(60) }
+        let key = FileRefreshTokenStore.hash(token)
+        answers[key] = (response, now)
+        waiting.removeValue(forKey: key)?.forEach { $0.resume() }
+    }
+
+    /// The answer the token's first use got; waits a moment for it when that use is still being answered.
+    func answer(for token: String, within grace: Int) async -> Response? {
+        let key = FileRefreshTokenStore.hash(token)
+        if answers[key] == nil {
+            await withCheckedContinuation { continuation in
+                waiting[key, default: []].append(continuation)
+                Task { [weak self] in
+                    try? await Task.sleep(for: .seconds(2))
+                    await self?.giveUp(key)
+                }
+            }
+        }
+        guard let (response, at) = answers[key], ContinuousClock.now - at <= .seconds(grace) else { return nil }
+        return response
+    }
+
+    private func giveUp(_ key: String) {
+        waiting.removeValue(forKey: key)?.forEach { $0.resume() }
     }
 }
 

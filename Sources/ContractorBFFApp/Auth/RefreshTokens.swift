@@ -9,6 +9,9 @@ public struct RefreshGrant: Sendable, Equatable {
     public var contractorId: String
     public var role: String
     public var family: String
+    /// When the family's sign-in happened (milliseconds since 1970): a password set or an account disabled
+    /// after it ends the family.
+    public var signedInAt: Int
 }
 
 public enum Redemption: Sendable, Equatable {
@@ -16,6 +19,9 @@ public enum Redemption: Sendable, Equatable {
     case valid(RefreshGrant)
     /// Spent before: someone replayed it. The whole family is revoked.
     case reused(family: String)
+    /// Spent within the reuse grace, by what looks like a second tab refreshing at the same moment: not
+    /// theft; the caller answers with the pair the first use got.
+    case justSpent(family: String)
     /// Unknown, expired, or of a revoked family.
     case invalid
 }
@@ -45,18 +51,26 @@ public actor FileRefreshTokenStore: RefreshTokenStore {
         var grant: RefreshGrant
         var expiresAt: Int
         var spent: Bool
+        /// When it was spent, in this process (the grace does not survive a restart: a replay then is reuse).
+        var spentAt: Int?
     }
 
     private let file: DurableFile
     private let lifetime: Int
+    private let grace: Int
     private let clock: @Sendable () -> Int
     private var tokens: [String: Record] = [:]
     /// Revoked families and until when the revocation matters (the longest a token of theirs could live).
     private var revoked: [String: Int] = [:]
+    /// Each family's most recently spent token (its hash): the only one the reuse grace covers.
+    private var lastSpent: [String: String] = [:]
 
     /// `clock` gives seconds since 1970.
-    public init(directory: String, lifetimeSeconds: Int, clock: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970) }) throws(RefreshStoreError) {
+    public init(
+        directory: String, lifetimeSeconds: Int, reuseGraceSeconds: Int = 0, clock: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970) }
+    ) throws(RefreshStoreError) {
         lifetime = lifetimeSeconds
+        grace = reuseGraceSeconds
         self.clock = clock
         let now = clock()
         var tokens: [String: Record] = [:], revoked: [String: Int] = [:]
@@ -89,10 +103,15 @@ public actor FileRefreshTokenStore: RefreshTokenStore {
         let hash = Self.hash(token)
         guard var record = tokens[hash], record.expiresAt > clock(), revoked[record.grant.family] == nil else { return .invalid }
         if record.spent {
+            if lastSpent[record.grant.family] == hash, let spentAt = record.spentAt, clock() - spentAt <= grace {
+                return .justSpent(family: record.grant.family)
+            }
             revoke(family: record.grant.family)
             return .reused(family: record.grant.family)
         }
         record.spent = true
+        record.spentAt = clock()
+        lastSpent[record.grant.family] = hash
         try persist(hash, record)
         return .valid(record.grant)
     }
@@ -103,6 +122,7 @@ public actor FileRefreshTokenStore: RefreshTokenStore {
         // Best effort on disk: the revocation holds in memory regardless, and spent tokens stay spent.
         try? file.append(Self.encodeRevocation(family, until))
         for (hash, record) in tokens where record.grant.family == family { tokens[hash] = nil }
+        lastSpent[family] = nil
     }
 
     public func isRevoked(family: String) -> Bool { revoked[family] != nil }
@@ -118,7 +138,7 @@ public actor FileRefreshTokenStore: RefreshTokenStore {
         .object([
             "hash": .string(hash), "family": .string(record.grant.family), "email": .string(record.grant.email),
             "agency": .string(record.grant.agency), "contractorId": .string(record.grant.contractorId), "role": .string(record.grant.role),
-            "expiresAt": .number(String(record.expiresAt)), "spent": .bool(record.spent),
+            "expiresAt": .number(String(record.expiresAt)), "spent": .bool(record.spent), "signedInAt": .number(String(record.grant.signedInAt)),
         ])
     }
 
@@ -130,7 +150,9 @@ public actor FileRefreshTokenStore: RefreshTokenStore {
         guard case .string(let hash)? = value["hash"], case .string(let family)? = value["family"], case .string(let email)? = value["email"],
               case .string(let agency)? = value["agency"], case .string(let contractor)? = value["contractorId"],
               case .string(let role)? = value["role"], case .number(let expires)? = value["expiresAt"], let expiresAt = Int(expires) else { return nil }
-        let grant = RefreshGrant(email: email, agency: agency, contractorId: contractor, role: role, family: family)
+        var signedInAt = 0
+        if case .number(let at)? = value["signedInAt"], let seconds = Int(at) { signedInAt = seconds }
+        let grant = RefreshGrant(email: email, agency: agency, contractorId: contractor, role: role, family: family, signedInAt: signedInAt)
         return (hash, Record(grant: grant, expiresAt: expiresAt, spent: value["spent"] == .bool(true)))
     }
 }

@@ -9,6 +9,9 @@ public struct PortalUser: Sendable, Equatable {
     public var contractorId: String
     public var role: String
     public var disabled: Bool
+    /// Sign-ins up to this (milliseconds since 1970) are over: set when the password is set or the account
+    /// disabled, so every refresh family issued before ends at its next refresh.
+    public var sessionsNotBefore: Int = 0
 
     public init(email: String, passwordHash: String, agency: String, contractorId: String, role: String = "contractor", disabled: Bool = false) {
         self.email = email
@@ -107,6 +110,7 @@ public actor FileUserStore: UserStore {
         .object([
             "email": .string(user.email), "passwordHash": .string(user.passwordHash), "agency": .string(user.agency),
             "contractorId": .string(user.contractorId), "role": .string(user.role), "disabled": .bool(user.disabled),
+            "sessionsNotBefore": .number(String(user.sessionsNotBefore)),
         ])
     }
 
@@ -115,6 +119,8 @@ public actor FileUserStore: UserStore {
               case .string(let agency)? = value["agency"], case .string(let contractor)? = value["contractorId"] else { return nil }
         var role = "contractor"
         if case .string(let stored)? = value["role"] { role = stored }
-        return PortalUser(email: email, passwordHash: hash, agency: agency, contractorId: contractor, role: role, disabled: value["disabled"] == .bool(true))
+        var user = PortalUser(email: email, passwordHash: hash, agency: agency, contractorId: contractor, role: role, disabled: value["disabled"] == .bool(true))
+        if case .number(let at)? = value["sessionsNotBefore"], let seconds = Int(at) { user.sessionsNotBefore = seconds }
+        return user
     }
 }

@@ -188,7 +188,9 @@ enum Serve {
                 return 73
             }
         }
-        let server = HTTPServer(configuration: configuration.server, logger: logger, renderRefusal: application.renderRefusal) {
+        let server = HTTPServer(
+            configuration: configuration.server, logger: logger, renderRefusal: application.renderRefusal, uncappedAddress: application.uncappedAddress
+        ) {
             await application.responder.respond($0)
         }
         do {
@@ -277,9 +279,13 @@ enum TokenCommand {
             CLI.printError("refused: SESSION_SECRET is the development default and AGENTOS_BASE_URL points at a real AgentOS")
             return 78
         }
+        guard ttl <= configuration.security.sessionMaxLifetime else {
+            CLI.printError("--ttl is longer than SESSION_MAX_LIFETIME_SECONDS (\(configuration.security.sessionMaxLifetime) s): the server would refuse the token")
+            return 64
+        }
         let now = Int(Date().timeIntervalSince1970)
         let claims = SessionClaims(subject: contractor, agency: agency, issuedAt: now, expiresAt: now + ttl, role: role)
-        print(SessionTokens(secret: configuration.sessionSecret).sign(claims))
+        print(SessionTokens(secret: configuration.sessionSecret, maxLifetimeSeconds: configuration.security.sessionMaxLifetime).sign(claims))
         return 0
     }
 

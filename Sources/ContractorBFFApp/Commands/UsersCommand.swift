@@ -15,7 +15,8 @@ enum UsersCommand {
         Manages who may sign in (POST /api/auth/login) in DATA_DIR/users.jsonl. `add` and `set-password`
         read the password from the terminal without echo, or from the first line of stdin when it is not
         a terminal (at least 12 characters). Stored as PBKDF2-HMAC-SHA256, 600,000 rounds, per-user salt.
-        A running server sees changes at the next sign-in or refresh.
+        A running server sees changes at the next sign-in or refresh; set-password and disable end every
+        earlier sign-in of the user (its refresh tokens stop working at their next use).
         """
 
     static func run(_ arguments: [String]) async -> Int32 {
@@ -78,6 +79,9 @@ enum UsersCommand {
                 } else {
                     user.disabled = action == "disable"
                 }
+                // A new password or a disabled account ends every sign-in made before it: their refresh
+                // tokens are refused (and their families revoked) at the next refresh.
+                if action != "enable" { user.sessionsNotBefore = Int(Date().timeIntervalSince1970 * 1000) }
                 try await store.save(user)
                 print("\(action == "set-password" ? "password set for" : action + "d") \(email)")
             default:

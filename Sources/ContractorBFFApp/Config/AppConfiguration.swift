@@ -81,6 +81,8 @@ public struct AppConfiguration: Sendable {
         server.port = try reader.integer("PORT")
         server.eventLoops = try reader.integer("EVENT_LOOPS")
         server.maxConnections = try reader.integer("MAX_CONNECTIONS")
+        server.maxConnectionsPerAddress = try reader.integer("MAX_CONNECTIONS_PER_ADDRESS")
+        server.bodyDeadline = try reader.duration("BODY_DEADLINE_MS")
         server.limits.maxBodyBytes = try reader.integer("MAX_BODY_BYTES")
         server.limits.maxRequestTargetBytes = try reader.integer("MAX_REQUEST_TARGET_BYTES")
         server.limits.maxHeaderBytes = try reader.integer("MAX_HEADER_BYTES")
@@ -119,6 +121,7 @@ public struct AppConfiguration: Sendable {
         agentOS.budget.interactiveWait = try reader.duration("AGENTOS_BUDGET_WAIT_MS")
         agentOS.budget.supportingHeadroom = try reader.integer("AGENTOS_SUPPORTING_HEADROOM")
         agentOS.budget.warmUp = try reader.duration("AGENTOS_BUDGET_WARMUP_MS")
+        agentOS.budget.perTenant = try reader.integer("AGENTOS_CONTRACTOR_SHARE")
         let account = Duration.seconds(try reader.integer("CACHE_TTL_ACCOUNT_SECONDS")), jobs = Duration.seconds(try reader.integer("CACHE_TTL_JOBS_SECONDS"))
         agentOS.cache.ttl = [
             "contractor": account, "contacts": account, "jobs": jobs, "job": jobs, "notes": jobs,
@@ -199,6 +202,9 @@ public struct AppConfiguration: Sendable {
         public var lockoutMaxSeconds: Int
         public var passwordHashConcurrency: Int
         public var corsExtraHeaders: [String]
+        public var sessionMaxLifetime: Int
+        public var refreshReuseGrace: Int
+        public var loginAccountLockoutThreshold: Int
 
         init(_ reader: Reader) throws(ConfigError) {
             func list(_ text: String?) -> [String] {
@@ -222,6 +228,9 @@ public struct AppConfiguration: Sendable {
             lockoutMaxSeconds = try reader.integer("LOGIN_LOCKOUT_MAX_SECONDS")
             passwordHashConcurrency = try reader.integer("PASSWORD_HASH_CONCURRENCY")
             corsExtraHeaders = list(try reader.optionalText("CORS_EXTRA_HEADERS"))
+            sessionMaxLifetime = try reader.integer("SESSION_MAX_LIFETIME_SECONDS")
+            refreshReuseGrace = try reader.integer("REFRESH_REUSE_GRACE_SECONDS")
+            loginAccountLockoutThreshold = try reader.integer("LOGIN_ACCOUNT_LOCKOUT_THRESHOLD")
             for name in corsExtraHeaders where name.isEmpty || !name.utf8.allSatisfy(Self.isTokenByte) {
                 throw .badValue(key: "CORS_EXTRA_HEADERS", value: name, expected: "header names separated by commas", source: reader.sources["CORS_EXTRA_HEADERS"] ?? "default")
             }

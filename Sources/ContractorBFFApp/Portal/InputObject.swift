@@ -64,8 +64,13 @@ struct InputObject: Sendable {
     /// Money as a JSON number, read exactly from its literal (never through a Double).
     func requiredDecimal(_ name: String) throws(PortalError) -> Decimal {
         guard let value = present(name) else { throw .invalid(field: name, reason: "is required") }
-        guard case .number(let literal) = value, !literal.contains(where: { $0 == "e" || $0 == "E" }),
-              let amount = Decimal(string: literal, locale: Locale(identifier: "en_US_POSIX")) else {
+        guard case .number(let literal) = value, !literal.contains(where: { $0 == "e" || $0 == "E" }) else {
+            throw .invalid(field: name, reason: "must be a number")
+        }
+        // Decimal keeps 38 digits and drops the rest without a word, so a literal is judged as text first:
+        // what would be lost is refused, not rounded away.
+        try Validate.amountLiteral(literal, field: name)
+        guard let amount = Decimal(string: literal, locale: Locale(identifier: "en_US_POSIX")) else {
             throw .invalid(field: name, reason: "must be a number")
         }
         return amount

@@ -18,7 +18,7 @@ enum ContractorRoutes {
                 case .success(let found): session = found
                 case .failure(let refusal): throw RESTError.from(refusal)
                 }
-                let context = CallContext(requestID: request.requestID, deadline: request.deadline)
+                let context = CallContext(requestID: request.requestID, deadline: request.deadline, tenant: session.identity.tenant)
                 do {
                     let trace = CacheTrace()
                     var response = try await CacheTrace.$current.withValue(trace) { try await action(request, session, context) }
@@ -134,7 +134,8 @@ enum ContractorRoutes {
 /// oldest data's age in seconds), when the answer used cached reads at all.
 enum CacheHeaders {
     static func apply(_ trace: CacheTrace, to response: inout Response) {
-        guard let outcome = trace.outcome else { return }
+        // An error reveals nothing of the data, so neither does it say how fresh that was.
+        guard response.status < 400, let outcome = trace.outcome else { return }
         response.headers.set("X-Cache", outcome.rawValue)
         response.headers.set("Age", String(trace.ageSeconds))
     }

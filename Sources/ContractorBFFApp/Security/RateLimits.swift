@@ -10,8 +10,9 @@ public protocol RateLimitStore: Sendable {
     func take(_ key: String, perMinute: Int) async -> Int?
     /// Seconds `key` stays locked out, nil when it is not.
     func lockedFor(_ key: String) async -> Int?
-    /// One more failure: locks `key` out for 1 s, then 2, 4, … up to `maxSeconds`; returns the lock-out.
-    func fail(_ key: String, maxSeconds: Int) async -> Int
+    /// One more failure: once `threshold` failures are in a row, locks `key` out for 1 s, then 2, 4, … up
+    /// to `maxSeconds`; returns the lock-out (0 while below the threshold).
+    func fail(_ key: String, maxSeconds: Int, threshold: Int) async -> Int
     /// A success ends the failures' streak.
     func succeed(_ key: String) async
 }
@@ -34,8 +35,13 @@ public actor FileRateLimitStore: RateLimitStore {
     private var buckets: [String: Bucket] = [:]
     private var lockouts: [String: Lockout] = [:]
     private var takesSinceSweep = 0
+    private var failsSinceSweep = 0
     /// Buckets kept at most; idle (full) ones are dropped first, so memory stays bounded under a flood of keys.
     static let maxBuckets = 100_000
+    /// Lock-out streaks kept at most; those whose lock-out ended longest ago go first.
+    static let maxLockouts = 100_000
+    /// A streak is forgotten this long after its last lock-out ended.
+    static let streakMemory = 86_400.0
 
     /// `clock` gives seconds since 1970.
     public init(directory: String, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) throws {
@@ -49,7 +55,7 @@ public actor FileRateLimitStore: RateLimitStore {
                 loaded[key] = count == 0 ? nil : Lockout(failures: count, until: at)
             }
             // A streak is forgotten a day after its last lock-out ended.
-            loaded = loaded.filter { $0.value.until + 86_400 > now }
+            loaded = loaded.filter { $0.value.until + Self.streakMemory > now }
             return loaded.map { Self.encode($0.key, $0.value) }
         }
         lockouts = loaded
@@ -77,15 +83,33 @@ public actor FileRateLimitStore: RateLimitStore {
         return left > 0 ? max(1, Int(left.rounded(.up))) : nil
     }
 
-    public func fail(_ key: String, maxSeconds: Int) -> Int {
-        var lockout = lockouts[key] ?? Lockout(failures: 0, until: 0)
+    public func fail(_ key: String, maxSeconds: Int, threshold: Int) -> Int {
+        let now = clock()
+        var lockout = lockouts[key] ?? Lockout(failures: 0, until: now)
         lockout.failures += 1
-        let seconds = min(maxSeconds, 1 << min(lockout.failures - 1, 30))
-        lockout.until = clock() + Double(seconds)
+        let over = lockout.failures - max(1, threshold)
+        let seconds = over < 0 ? 0 : min(maxSeconds, 1 << min(over, 30))
+        lockout.until = max(lockout.until, now + Double(seconds))
         lockouts[key] = lockout
         try? file.append(Self.encode(key, lockout))
+        sweepLockouts(now)
         return seconds
     }
+
+    /// Forgets streaks a day after their lock-out ended, and keeps at most `maxLockouts` (the file is
+    /// compacted the same way at start).
+    private func sweepLockouts(_ now: Double) {
+        failsSinceSweep += 1
+        guard lockouts.count > Self.maxLockouts || failsSinceSweep >= 1_000 else { return }
+        failsSinceSweep = 0
+        lockouts = lockouts.filter { $0.value.until + Self.streakMemory > now }
+        if lockouts.count > Self.maxLockouts {
+            for (key, _) in lockouts.sorted(by: { $0.value.until < $1.value.until }).prefix(lockouts.count - Self.maxLockouts) { lockouts[key] = nil }
+        }
+    }
+
+    /// Streaks held in memory (for tests of the bound).
+    public var lockoutCount: Int { lockouts.count }
 
     public func succeed(_ key: String) {
         guard lockouts.removeValue(forKey: key) != nil else { return }
@@ -123,7 +147,8 @@ public struct ClientAddress: Sendable {
         guard isTrusted(peer) else { return peer }
         let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
         for hop in hops.reversed() {
-            guard Network(hop) != nil else { return peer }  // not an address: the chain is broken here
+            // Not a plain address (a CIDR block is not a client): the chain is broken here.
+            guard !hop.contains("/"), Network(hop) != nil else { return peer }
             if !isTrusted(hop) { return hop }
         }
         return hops.first ?? peer

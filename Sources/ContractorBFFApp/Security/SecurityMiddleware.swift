@@ -115,8 +115,10 @@ struct CSRFProtection: Middleware {
         let segments = request.pathSegments
         let signingIn = APIPath.is(segments, "/api/auth/login")
         guard hasCookies || request.headers["Origin"] != nil || signingIn else { return try await next(request) }
-        if let origin = Self.origin(of: request), !origins.contains(origin) {
-            throw GatewayRefusal.originNotAllowed
+        switch Self.origin(of: request) {
+        case .some(let origin) where !origins.contains(origin): throw GatewayRefusal.originNotAllowed
+        case nil where request.headers["Referer"] != nil: throw GatewayRefusal.originNotAllowed  // unreadable: not proof of anything
+        default: break
         }
         // Signing in and refreshing act on no session (only on the credentials sent): the Origin check suffices.
         let actsOnSession = !signingIn && !APIPath.is(segments, "/api/auth/refresh")

@@ -80,6 +80,10 @@ enum Base64URL {
         }), text.utf8.count % 4 != 1 else { return nil }
         var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         standard += String(repeating: "=", count: (4 - standard.utf8.count % 4) % 4)
-        return Data(base64Encoded: standard).map(Array.init)
+        guard let bytes = Data(base64Encoded: standard).map(Array.init) else { return nil }
+        // Canonical only (RFC 4648 §3.5): the last character's unused bits must be zero, or four texts
+        // would decode to the same bytes (and one signature verify in four spellings).
+        guard encode(bytes) == text else { return nil }
+        return bytes
     }
 }

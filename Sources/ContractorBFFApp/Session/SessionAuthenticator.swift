@@ -1,3 +1,4 @@
+import AgentOS
 import ContractorPortal
 import Foundation
 import HTTPServer
@@ -58,12 +59,22 @@ public struct SessionAuthenticator: Sendable {
         switch verified {
         case .success(let claims):
             let identity = ContractorIdentity(shortName: claims.agency, contractorId: claims.subject)
-            let id = claims.sessionID ?? Crypto.hex(Crypto.sha256(Array(token.utf8)))
+            let id = claims.sessionID ?? Self.fallbackSessionID(claims)
             return .success(Session(identity: identity, role: claims.role, claims: claims, id: id, fromCookie: fromCookie))
         case .failure(let error):
             logger.log(.info, "session_refused", ["requestId": .string(request.requestID), "reason": .string("\(error)")])
             return .failure(.invalid(error))
         }
+    }
+
+    /// A token minted without `sid` (the `token` command, another sign-in service) is one session per
+    /// decoded claim set, however its text is spelled.
+    static func fallbackSessionID(_ claims: SessionClaims) -> String {
+        let canonical = JSONValue.object([
+            "sub": .string(claims.subject), "agency": .string(claims.agency), "iat": .number(String(claims.issuedAt)),
+            "exp": .number(String(claims.expiresAt)), "role": claims.role.map(JSONValue.string) ?? .null,
+        ])
+        return "t-" + Crypto.hex(Crypto.sha256(canonical.serialized()))
     }
 
     static func token(in request: Request) -> (token: String, fromCookie: Bool)? {

@@ -26,6 +26,8 @@ public struct SessionClaims: Sendable, Equatable {
 /// Why a token was refused. Callers answer 401 for every case alike; the case is for logs and tests.
 public enum SessionTokenError: Error, Sendable, Equatable {
     case malformed, unsupportedAlgorithm, badSignature, expired, notYetValid, missingClaim(String), revoked
+    /// `exp` lies further ahead than SESSION_MAX_LIFETIME_SECONDS allows.
+    case lifetimeTooLong
 }
 
 /// HS256 JSON Web Tokens (RFC 7519 / RFC 7515) signed with the configured secret, so the portal's own
@@ -37,8 +39,14 @@ public struct SessionTokens: Sendable {
     public static let skewSeconds = 60
 
     private let key: [UInt8]
+    /// The longest a session may be valid: `exp` further than this from now (or from `iat`) is refused,
+    /// so no token minted elsewhere lives for ever.
+    public let maxLifetime: Int
 
-    public init(secret: String) { key = Array(secret.utf8) }
+    public init(secret: String, maxLifetimeSeconds: Int = 30 * 86_400) {
+        key = Array(secret.utf8)
+        maxLifetime = maxLifetimeSeconds
+    }
 
     public func sign(_ claims: SessionClaims) -> String {
         let header = JSONValue.object(["alg": .string("HS256"), "typ": .string("JWT")])
@@ -83,6 +91,7 @@ public struct SessionTokens: Sendable {
         let issuedAt = try seconds("iat")
         if let issuedAt, issuedAt > now + Self.skewSeconds { throw .notYetValid }
         if let notBefore = try seconds("nbf"), notBefore > now + Self.skewSeconds { throw .notYetValid }
+        guard expiresAt - now <= maxLifetime, expiresAt - (issuedAt ?? now) <= maxLifetime else { throw .lifetimeTooLong }
         var role: String?
         if fields["role"] != nil && fields["role"] != .null { role = try text("role") }
         let sessionID = fields["sid"] == nil ? nil : try text("sid")

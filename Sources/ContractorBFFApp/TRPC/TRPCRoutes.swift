@@ -92,7 +92,7 @@ enum TRPCRoutes {
         if key != nil, mutations > 1 {
             return refuse(TRPCError(.badRequest, "An Idempotency-Key covers one mutation: send each keyed mutation in its own request"))
         }
-        let context = CallContext(requestID: requestID, deadline: request.deadline)
+        let context = CallContext(requestID: requestID, deadline: request.deadline, tenant: session.identity.tenant)
         let caller = Caller(services: services, session: session, context: context, key: key)
         let sequential = mutations > 0 || calls.count == 1
         if streamed && key == nil {

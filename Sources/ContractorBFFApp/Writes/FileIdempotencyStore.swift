@@ -63,6 +63,10 @@ public actor FileIdempotencyStore: IdempotencyStore {
         records = loaded
     }
 
+    public func holds(_ id: IdempotencyID) -> Bool {
+        running.contains(id) || records[id].map { $0.createdAt + ttl > clock() } == true
+    }
+
     public func claim(_ id: IdempotencyID, fingerprint: String, recovery: JSONValue) throws(IdempotencyStoreError) -> Claim {
         let now = clock()
         if var record = records[id], record.createdAt + ttl > now {

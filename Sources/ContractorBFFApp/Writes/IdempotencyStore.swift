@@ -62,6 +62,9 @@ public protocol IdempotencyStore: Sendable {
     func finish(_ id: IdempotencyID, outcome: StoredOutcome?, callMayStillRun: Bool) async throws(IdempotencyStoreError)
     /// Nothing was sent (validation, ownership, refused before the call): the claim is forgotten.
     func release(_ id: IdempotencyID) async
+    /// Whether a live record exists for `id` (read only, nothing written): a key never seen needs its
+    /// request checked before anything is claimed for it.
+    func holds(_ id: IdempotencyID) async -> Bool
 }
 
 extension IdempotencyStore {

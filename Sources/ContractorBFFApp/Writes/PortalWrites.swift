@@ -45,7 +45,7 @@ struct PortalWrites: Sendable {
         let service = service
         // Checks look at AgentOS as it is now, past the read cache.
         let now = CallContext(requestID: context.requestID, deadline: context.deadline, fresh: true)
-        return try await guarded(key, intent, who, context, recover: { recovery in
+        return try await guarded(key, intent, who, context, render, recover: { recovery in
             guard case .string(let wanted)? = recovery["textSha256"] else { return .unreachable }
             do {
                 let notes = try await service.ownNotes(who, jobId: jobId, now)
@@ -82,7 +82,7 @@ struct PortalWrites: Sendable {
         let service = service
         // Checks look at AgentOS as it is now, past the read cache.
         let now = CallContext(requestID: context.requestID, deadline: context.deadline, fresh: true)
-        return try await guarded(key, intent, who, context, recover: { recovery in
+        return try await guarded(key, intent, who, context, render, recover: { recovery in
             guard case .bool(let wanted)? = recovery["completed"] else { return .unreachable }
             do {
                 let job = try await service.currentJob(who, jobId: jobId, now)
@@ -120,7 +120,7 @@ struct PortalWrites: Sendable {
         let service = service
         // Checks look at AgentOS as it is now, past the read cache.
         let now = CallContext(requestID: context.requestID, deadline: context.deadline, fresh: true)
-        return try await guarded(key, intent, who, context, recover: { recovery in
+        return try await guarded(key, intent, who, context, render, recover: { recovery in
             // What the first attempt sent (for a natural key it may differ from this request in its amount).
             guard case .string(let jobId)? = recovery["jobId"], case .number(let literal)? = recovery["amount"],
                   let sentAmount = Decimal(string: literal, locale: Locale(identifier: "en_US_POSIX")),
@@ -143,11 +143,24 @@ struct PortalWrites: Sendable {
     /// The guard, with every AgentOS call the write makes (its ownership read, checks, the write) spending
     /// the writes' share of the budget, which reads cannot take.
     func guarded(
-        _ key: String?, _ intent: WriteGuard.Intent, _ who: ContractorIdentity, _ context: CallContext,
+        _ key: String?, _ intent: WriteGuard.Intent, _ who: ContractorIdentity, _ context: CallContext, _ render: WriteRenderer,
         recover: @escaping WriteGuard.Recover, perform: @escaping @Sendable (JSONValue) async -> WriteResult
     ) async throws(WriteRefusal) -> Answer {
+        // A keyed write for a job that is not this contractor's is refused before its key is claimed, so
+        // it leaves no idempotency record or audit line behind (a cached read: repeated refusals cost
+        // nothing upstream). The write itself still checks the job afresh.
+        let service = service
+        let precheck: @Sendable () async -> StoredOutcome? = {
+            do throws(PortalError) {
+                _ = try await service.currentJob(who, jobId: intent.jobId, context)
+                return nil
+            } catch {
+                if case .notFound(let message) = error { return render.failure(.notFound(message)) }
+                return nil
+            }
+        }
         let outcome = await UpstreamPriority.$current.withValue(.write) { () async -> Result<Answer, WriteRefusal> in
-            do throws(WriteRefusal) { return .success(try await writeGuard.run(key: key, intent, who, context, recover: recover, perform: perform)) } catch {
+            do throws(WriteRefusal) { return .success(try await writeGuard.run(key: key, intent, who, context, precheck: precheck, recover: recover, perform: perform)) } catch {
                 return .failure(error)
             }
         }

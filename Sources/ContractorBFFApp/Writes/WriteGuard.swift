@@ -92,8 +92,11 @@ public struct WriteGuard: Sendable {
         !key.isEmpty && key.utf8.count <= 255 && key.utf8.allSatisfy { (0x20...0x7E).contains($0) }
     }
 
+    /// `precheck` runs for a key never seen before it is claimed: an answer from it (the job is not this
+    /// contractor's) is the write's answer, and nothing is recorded for the key, on disk or in the audit log.
     public func run(
         key: String?, _ intent: Intent, _ who: ContractorIdentity, _ context: CallContext,
+        precheck: (@Sendable () async -> StoredOutcome?)? = nil,
         recover: Recover, perform: @Sendable (JSONValue) async -> WriteResult
     ) async throws(WriteRefusal) -> (outcome: StoredOutcome, replayed: Bool) {
         func audit(_ outcome: String, _ status: Int?, _ detail: String? = nil) async {
@@ -108,6 +111,7 @@ public struct WriteGuard: Sendable {
         if let key {
             guard Self.validKey(key) else { throw .badKey }
             let id = IdempotencyID(agency: who.shortName, contractor: who.contractorId, key: "key:" + key)
+            if let precheck, await !store.holds(id), let refused = await precheck() { return (refused, false) }
             let claim: Claim
             do { claim = try await store.claim(id, fingerprint: fingerprint, recovery: recovery) } catch { throw .storeUnavailable }
             switch claim {

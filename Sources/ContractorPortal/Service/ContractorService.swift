@@ -222,8 +222,12 @@ public struct ContractorService: Sendable {
         let record = try await upstream { () async throws(AgentOSError) in
             try await agentOS.record(.job(shortName: who.shortName, jobId: jobId), context)
         }
-        guard let record, let job = ContractorMaintenanceJob(upstream: record) else { throw .notFound("Job not found") }
+        guard let record, let job = ContractorMaintenanceJob(upstream: record) else {
+            CacheTrace.current?.conceal()
+            throw .notFound("Job not found")
+        }
         guard job.owner == who.contractorId else {
+            CacheTrace.current?.conceal()
             logger.log(.warning, "job_ownership_refused", ["requestId": .string(context.requestID), "owner": .bool(job.owner != nil)])
             throw .notFound("Job not found")
         }

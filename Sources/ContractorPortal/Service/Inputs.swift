@@ -10,23 +10,49 @@ public struct ContractorIdentity: Sendable, Equatable {
         self.shortName = shortName
         self.contractorId = contractorId
     }
+
+    /// The key the upstream budget bounds each contractor's share by.
+    public var tenant: String { shortName + "/" + contractorId }
 }
 
 /// The checks every input passes before AgentOS is called; each failure names its field.
 public enum Validate {
     public static let maxIdLength = 128
     public static let maxNoteLength = 5_000
+    /// A note's bound in UTF-8 bytes too: 5,000 characters of combining marks are megabytes.
+    public static let maxNoteBytes = 20_000
     public static let maxInvoiceAmount = Decimal(1_000_000)
 
-    /// Ids are opaque to us, but bounded and free of control characters (they end up in paths and logs).
+    /// Ids are opaque to us, but they end up in AgentOS paths and in logs: 1 to 128 **bytes** of printable
+    /// ASCII other than space, `/`, `\\`, `?`, `#` and `%` (a byte bound, since 128 characters of combining
+    /// marks are tens of kilobytes), and never `.` or `..` (a path step, not a name).
     public static func id(_ raw: String, field: String) throws(PortalError) -> String {
-        guard !raw.isEmpty, raw.count <= maxIdLength else {
-            throw .invalid(field: field, reason: "must be 1 to \(maxIdLength) characters")
+        guard !raw.isEmpty, raw.utf8.count <= maxIdLength else {
+            throw .invalid(field: field, reason: "must be 1 to \(maxIdLength) bytes")
         }
-        guard !raw.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw .invalid(field: field, reason: "must not contain control characters")
+        guard raw.utf8.allSatisfy(isIdByte) else {
+            throw .invalid(field: field, reason: "must be printable ASCII without spaces, control characters, /, \\, ?, # or %")
         }
+        guard raw != ".", raw != ".." else { throw .invalid(field: field, reason: "must not be . or ..") }
         return raw
+    }
+
+    static func isIdByte(_ byte: UInt8) -> Bool {
+        byte > 0x20 && byte < 0x7F && ![UInt8(ascii: "/"), UInt8(ascii: "\\"), UInt8(ascii: "?"), UInt8(ascii: "#"), UInt8(ascii: "%")].contains(byte)
+    }
+
+    /// An amount's JSON literal, before it becomes a Decimal: at most 7 digits before the point (the
+    /// bound is 1,000,000) and 2 after it, so nothing is truncated into something valid.
+    public static func amountLiteral(_ literal: String, field: String) throws(PortalError) {
+        let unsigned = literal.hasPrefix("-") ? literal.dropFirst() : Substring(literal)
+        let parts = unsigned.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let whole = parts[0], fraction = parts.count == 2 ? parts[1] : ""
+        guard !whole.isEmpty, whole.utf8.allSatisfy({ (48...57).contains($0) }), fraction.utf8.allSatisfy({ (48...57).contains($0) }),
+              parts.count == 1 || !fraction.isEmpty else { throw .invalid(field: field, reason: "must be a number") }
+        guard whole.drop(while: { $0 == "0" }).count <= 7 else { throw .invalid(field: field, reason: "must be at most 1000000") }
+        guard fraction.reversed().drop(while: { $0 == "0" }).count <= 2 else {
+            throw .invalid(field: field, reason: "must have at most 2 decimal places")
+        }
     }
 
     public static func page(offset: Int?, count: Int?, defaultCount: Int, maxCount: Int) throws(PortalError) -> (offset: Int, count: Int) {
@@ -40,7 +66,9 @@ public enum Validate {
     public static func noteText(_ raw: String, field: String) throws(PortalError) -> String {
         let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { throw .invalid(field: field, reason: "must not be blank") }
-        guard text.count <= maxNoteLength else { throw .invalid(field: field, reason: "must be at most \(maxNoteLength) characters") }
+        guard text.count <= maxNoteLength, text.utf8.count <= maxNoteBytes else {
+            throw .invalid(field: field, reason: "must be at most \(maxNoteLength) characters (\(maxNoteBytes) bytes)")
+        }
         return text
     }
 
@@ -75,7 +103,7 @@ public enum Validate {
     /// Optional free text: trimmed, bounded; blank is absent.
     public static func optionalText(_ raw: String?, field: String, max: Int) throws(PortalError) -> String? {
         guard let text = raw?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
-        guard text.count <= max else { throw .invalid(field: field, reason: "must be at most \(max) characters") }
+        guard text.count <= max, text.utf8.count <= max * 4 else { throw .invalid(field: field, reason: "must be at most \(max) characters") }
         return text
     }
 }

@@ -191,7 +191,9 @@ public struct RequestParser: Sendable {
         case .none, .length(0):
             return finishRequest()
         case .length(let length):
-            body.reserveCapacity(length)
+            // Grown as bytes arrive: a Content-Length is a claim, and reserving it up front lets a client
+            // that sends a few bytes hold a megabyte of memory per connection.
+            body.reserveCapacity(min(length, 16 * 1024))
             state = .fixedBody(remaining: length)
         case .chunked:
             state = .chunkSize

@@ -8,8 +8,9 @@ final class Connection: @unchecked Sendable {
         /// Waiting for a request head. `idle` is a kept-alive connection between requests (keep-alive
         /// timeout); otherwise a head is being read (header timeout).
         case awaitingHead(deadline: UInt64, idle: Bool)
-        /// A head with a body was read; the deadline is for the next body bytes.
-        case readingBody(deadline: UInt64)
+        /// A head with a body was read; `deadline` is for the next body bytes, at the latest `ends`, by
+        /// when the whole body must be in.
+        case readingBody(deadline: UInt64, ends: UInt64)
         /// A handler is running; no more input is read until it answered (pipelined requests wait).
         case handling(deadline: UInt64)
         /// A streamed (chunked) response is being sent as its chunks arrive.

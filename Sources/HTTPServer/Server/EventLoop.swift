@@ -11,15 +11,19 @@ final class ServerShared: Sendable {
     let renderRefusal: RefusalRenderer
     let listenFD: Int32
     let openConnections = Atomic<Int>(0)
+    /// Open connections per client address, across loops, for `maxConnectionsPerAddress`.
+    let perAddress = Mutex<[String: Int]>([:])
+    let uncappedAddress: @Sendable (String) -> Bool
     // Timeouts in the loops' unit, monotonic nanoseconds.
     let headerTimeout: UInt64, bodyTimeout: UInt64, sendTimeout: UInt64, keepAliveTimeout: UInt64
-    let handlerTimeout: UInt64, lingerTimeout: UInt64, tick: UInt64
+    let handlerTimeout: UInt64, lingerTimeout: UInt64, tick: UInt64, bodyDeadline: UInt64
 
     init(
         configuration: ServerConfiguration, logger: Logger, listenFD: Int32, renderRefusal: @escaping RefusalRenderer,
-        responder: @escaping @Sendable (Request) async -> Response
+        uncappedAddress: @escaping @Sendable (String) -> Bool, responder: @escaping @Sendable (Request) async -> Response
     ) {
         self.configuration = configuration
+        self.uncappedAddress = uncappedAddress
         self.renderRefusal = renderRefusal
         self.logger = logger
         self.listenFD = listenFD
@@ -29,10 +33,30 @@ final class ServerShared: Sendable {
         sendTimeout = configuration.sendTimeout.nanoseconds
         keepAliveTimeout = configuration.keepAliveTimeout.nanoseconds
         handlerTimeout = configuration.handlerTimeout.nanoseconds
+        bodyDeadline = configuration.bodyDeadline.nanoseconds
         lingerTimeout = configuration.lingerTimeout.nanoseconds
         // The sweep runs often enough that the shortest timeout is kept to about a fifth of itself.
         let shortest = [headerTimeout, bodyTimeout, sendTimeout, keepAliveTimeout, handlerTimeout, lingerTimeout].min() ?? 0
         tick = min(100_000_000, max(5_000_000, shortest / 5))
+    }
+
+    /// Takes a place for one more connection from `address`; false when it already holds its share.
+    func admit(_ address: String) -> Bool {
+        guard !uncappedAddress(address) else { return true }
+        return perAddress.withLock { counts in
+            let open = counts[address, default: 0]
+            guard open < configuration.maxConnectionsPerAddress else { return false }
+            counts[address] = open + 1
+            return true
+        }
+    }
+
+    func release(_ address: String) {
+        guard !uncappedAddress(address) else { return }
+        perAddress.withLock { counts in
+            let open = counts[address, default: 0] - 1
+            counts[address] = open > 0 ? open : nil
+        }
     }
 }
 
@@ -222,11 +246,18 @@ final class EventLoop: @unchecked Sendable {
                 close(fd)
                 continue
             }
+            // One address may hold only its share of the connections, so slow clients from one place
+            // cannot keep everyone else out (trusted proxies, which carry many clients, are exempt).
+            let remote = Socket.addressText(address)
+            guard shared.admit(remote) else {
+                close(fd)
+                continue
+            }
             shared.openConnections.add(1, ordering: .relaxed)
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             let connection = Connection(
-                fd: fd, remoteAddress: Socket.addressText(address),
+                fd: fd, remoteAddress: remote,
                 parser: RequestParser(limits: shared.configuration.limits),
                 phase: .awaitingHead(deadline: now + shared.headerTimeout, idle: false))
             connections[fd] = connection
@@ -261,7 +292,10 @@ final class EventLoop: @unchecked Sendable {
             }
             switch event {
             case .head(let head)?:
-                connection.phase = .readingBody(deadline: now + shared.bodyTimeout)
+                // The body must arrive by a deadline of its own however steadily it trickles; each read
+                // also has the pause limit (a stall ends it sooner).
+                let ends = now + shared.bodyDeadline
+                connection.phase = .readingBody(deadline: min(now + shared.bodyTimeout, ends), ends: ends)
                 if head.expectsContinue && !connection.hasUnreadInput {
                     enqueue(connection, Self.continueLine)
                     flush(connection)
@@ -289,8 +323,8 @@ final class EventLoop: @unchecked Sendable {
                 guard connection.readable else { return }
                 switch receive(connection) {
                 case .received:
-                    if case .readingBody = connection.phase {
-                        connection.phase = .readingBody(deadline: now + shared.bodyTimeout)
+                    if case .readingBody(_, let ends) = connection.phase {
+                        connection.phase = .readingBody(deadline: min(now + shared.bodyTimeout, ends), ends: ends)
                     }
                 case .wouldBlock:
                     return
@@ -559,6 +593,7 @@ final class EventLoop: @unchecked Sendable {
         connections.removeValue(forKey: connection.fd)
         close(connection.fd)
         shared.openConnections.subtract(1, ordering: .relaxed)
+        shared.release(connection.remoteAddress)
     }
 
     // MARK: timers
@@ -576,7 +611,7 @@ final class EventLoop: @unchecked Sendable {
     private func isExpired(_ connection: Connection) -> Bool {
         if connection.hasPendingOutput && now >= connection.sendDeadline { return true }
         switch connection.phase {
-        case .awaitingHead(let deadline, _), .readingBody(let deadline), .handling(let deadline), .lingering(let deadline):
+        case .awaitingHead(let deadline, _), .readingBody(let deadline, _), .handling(let deadline), .lingering(let deadline):
             return now >= deadline
         case .streaming, .flushing, .closed:
             return false

@@ -9,15 +9,18 @@ public final class HTTPServer: Sendable {
     private let logger: Logger
     private let responder: @Sendable (Request) async -> Response
     private let renderRefusal: RefusalRenderer
+    private let uncappedAddress: @Sendable (String) -> Bool
     private let running = Mutex<(shared: ServerShared, loops: [EventLoop])?>(nil)
 
     /// `renderRefusal` writes the server's own refusals (malformed requests, oversized heads and bodies,
     /// timeouts) in the shape the application's clients read; by default `ErrorResponse`'s.
     public init(
         configuration: ServerConfiguration, logger: Logger, renderRefusal: @escaping RefusalRenderer = ErrorResponse.refusals,
+        uncappedAddress: @escaping @Sendable (String) -> Bool = { _ in false },
         responder: @escaping @Sendable (Request) async -> Response
     ) {
         self.configuration = configuration
+        self.uncappedAddress = uncappedAddress
         self.logger = logger
         self.renderRefusal = renderRefusal
         self.responder = responder
@@ -31,7 +34,7 @@ public final class HTTPServer: Sendable {
         signal(SIGPIPE, SIG_IGN)
         Self.raiseDescriptorLimit()
         let (fd, port) = try Socket.listen(host: configuration.host, port: configuration.port)
-        let shared = ServerShared(configuration: configuration, logger: logger, listenFD: fd, renderRefusal: renderRefusal, responder: responder)
+        let shared = ServerShared(configuration: configuration, logger: logger, listenFD: fd, renderRefusal: renderRefusal, uncappedAddress: uncappedAddress, responder: responder)
         let count = configuration.eventLoops > 0 ? configuration.eventLoops : ProcessInfo.processInfo.activeProcessorCount
         var loops: [EventLoop] = []
         do {

@@ -8,6 +8,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var headerTimeout: Duration = .seconds(10)
     /// Longest wait between two reads of a body.
     public var bodyTimeout: Duration = .seconds(30)
+    /// From the end of the head to the end of the body, however steadily it trickles.
+    public var bodyDeadline: Duration = .seconds(60)
+    /// Open connections one client address may hold (addresses the server is told not to cap excepted).
+    public var maxConnectionsPerAddress = 256
     /// Longest wait for a client to take a response's bytes.
     public var sendTimeout: Duration = .seconds(30)
     /// How long an idle keep-alive connection is kept.
