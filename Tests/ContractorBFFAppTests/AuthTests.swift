@@ -27,6 +27,10 @@ struct AuthTests {
         return await portal.send("POST", "/api/auth/login", token: nil, body: String(decoding: body, as: UTF8.self), headers: headers)
     }
 
+    static func cookieHeaders(_ reply: Reply) -> [String] {
+        (reply.raw?.headers ?? []).filter { $0.name.lowercased() == "set-cookie" }.map(\.value)
+    }
+
     static func cookies(_ reply: Reply) -> [String: String] {
         var jar: [String: String] = [:]
         for (name, value) in reply.raw?.headers ?? [] where name.lowercased() == "set-cookie" {

@@ -31,13 +31,25 @@ public final class RawConnection: @unchecked Sendable {
     private var buffer: [UInt8] = []
     public private(set) var sawClose = false
 
-    public init?(port: Int, host: String = "127.0.0.1") {
+    /// `source` binds the client's own address first (another loopback address, 127.0.0.2, is another
+    /// client to the server).
+    public init?(port: Int, host: String = "127.0.0.1", source: String? = nil) {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?
         guard getaddrinfo(host, String(port), &hints, &list) == 0, let info = list else { return nil }
         defer { freeaddrinfo(list) }
         fd = socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue), 0)
+        if let source, fd >= 0 {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            inet_pton(AF_INET, source, &local.sin_addr)
+            let bound = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            guard bound == 0 else {
+                Glibc.close(fd)
+                return nil
+            }
+        }
         guard fd >= 0, Glibc.connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
             if fd >= 0 { Glibc.close(fd) }
             return nil

@@ -22,6 +22,18 @@ public struct PortalUser: Sendable, Equatable {
         self.disabled = disabled
     }
 
+    /// A new password ends every sign-in made before it (their refresh tokens stop working at next use).
+    public mutating func setPassword(hash: String, at milliseconds: Int = Int(Date().timeIntervalSince1970 * 1000)) {
+        passwordHash = hash
+        sessionsNotBefore = milliseconds
+    }
+
+    /// Disabled, every sign-in made before ends too; enabled again, the user signs in afresh.
+    public mutating func setDisabled(_ disabled: Bool, at milliseconds: Int = Int(Date().timeIntervalSince1970 * 1000)) {
+        self.disabled = disabled
+        if disabled { sessionsNotBefore = milliseconds }
+    }
+
     /// The stored form of a new password (PBKDF2-HMAC-SHA256, 600,000 rounds, random salt).
     public static func passwordHash(_ password: String) -> String { Passwords.hash(password) }
 

@@ -73,15 +73,14 @@ enum UsersCommand {
                     CLI.printError("no user \(email ?? "")")
                     return 65
                 }
-                if action == "set-password" {
-                    guard let hash = readNewPassword() else { return 65 }
-                    user.passwordHash = hash
-                } else {
-                    user.disabled = action == "disable"
-                }
                 // A new password or a disabled account ends every sign-in made before it: their refresh
                 // tokens are refused (and their families revoked) at the next refresh.
-                if action != "enable" { user.sessionsNotBefore = Int(Date().timeIntervalSince1970 * 1000) }
+                if action == "set-password" {
+                    guard let hash = readNewPassword() else { return 65 }
+                    user.setPassword(hash: hash)
+                } else {
+                    user.setDisabled(action == "disable")
+                }
                 try await store.save(user)
                 print("\(action == "set-password" ? "password set for" : action + "d") \(email)")
             default:
