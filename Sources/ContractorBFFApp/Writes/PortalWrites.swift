@@ -36,7 +36,8 @@ struct PortalWrites: Sendable {
             jobId = try Validate.id(rawJobId, field: "jobId")
             text = try Validate.noteText(rawText, field: field)
         } catch { return (render.failure(error), false) }
-        // The store keeps a digest, never the note's text.
+        // Recovery looks for the note by a digest of its text; the stored answer (what a replay sends back)
+        // holds the created note, text included, for IDEMPOTENCY_TTL_SECONDS, as the README says.
         let digest = Crypto.hex(Crypto.sha256(Array(text.utf8)))
         let intent = WriteGuard.Intent(
             action: "note.add", jobId: jobId,
