@@ -91,9 +91,22 @@ pending = {
     c3: [],
 }
 
+# The documented V4 API lists by branch: two branches, jobs of several contractors mixed in one branch's
+# list, and contractor 2 working in both.
+branches = [{"BranchID": "BR-1", "Name": "Manchester"}, {"BranchID": "BR-2", "Name": "Leeds and Birmingham"}]
+contractor_branches = {c1: ["BR-1"], c2: ["BR-1", "BR-2"], c3: ["BR-2"]}
+job_branch = {"7001": "BR-1", "WO-7002": "BR-2", "9001": "BR-2"}
+for j in jobs:
+    key = str(j.get("OID") or j.get("JobID") or j.get("WorksOrderID") or j.get("ID"))
+    j["BranchID"] = job_branch.get(key, "BR-1")
+# The workflow states of GET /jobs/statusTypes: completion is setting one of them.
+status_types = [{"StatusID": i + 1, "Name": name} for i, name in enumerate(
+    ["Open", "In Progress", "Awaiting Parts", "Completed", "Cancelled"])]
+
 data = {"apiKey": "fixture-key", "agencies": {agency: {
     "contractors": contractors, "contacts": contacts, "jobs": jobs, "notes": notes, "statements": statements, "pending": pending,
-    "jobEnvelopes": {c1: "count-data", c2: "jobs", c3: "bare"}}}}
+    "jobEnvelopes": {c1: "count-data", c2: "jobs", c3: "bare"},
+    "branches": branches, "contractorBranches": contractor_branches, "statusTypes": status_types}}}
 
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 with open(os.path.join(root, "Fixtures", "agentos.json"), "w") as f:

@@ -56,6 +56,14 @@ public struct AgentOSConfiguration: Sendable, Equatable {
 /// The upstream path of each operation, with `{shortName}`, `{contractorId}` and `{jobId}` placeholders.
 /// The contractor endpoints are modelled, not documented, so they are configuration.
 public struct OperationPaths: Sendable, Equatable {
+    // Documented V4 Maintenance calls; `{offset}`/`{count}` in a template page in the path.
+    public var branches = "/v4/maintenance/{shortName}/company/branches/{offset}/{count}"
+    public var branchContractors = "/v4/maintenance/{shortName}/contacts/contractors/{branchId}/{offset}/{count}"
+    public var branchJobs = "/v4/maintenance/{shortName}/jobs/{branchId}/{offset}/{count}"
+    public var statusTypes = "/v4/maintenance/{shortName}/jobs/statusTypes/{offset}/{count}"
+    public var updateJob = "/v4/maintenance/{shortName}/jobs/{jobId}"
+    public var invoiceSubmit = "/v4/maintenance/{shortName}/invoice/submit"
+    // Modelled calls (not documented by the vendor).
     public var contractor = "/v4/maintenance/{shortName}/contractors/{contractorId}"
     public var contacts = "/v4/maintenance/{shortName}/contractors/{contractorId}/contacts"
     public var jobs = "/v4/maintenance/{shortName}/contractors/{contractorId}/jobs"
@@ -68,4 +76,26 @@ public struct OperationPaths: Sendable, Equatable {
     public var invoices = "/v4/accounts/{shortName}/contractors/{contractorId}/invoices"
 
     public init() {}
+
+    /// Each path's configuration key suffix (`AGENTOS_PATH_…`), the field it sets, and whether the vendor
+    /// documents the call (docs/agentos-contract.md has the sources). Immutable; key paths are not
+    /// Sendable in this toolchain, hence the annotation.
+    public nonisolated(unsafe) static let fields: [(key: String, path: WritableKeyPath<OperationPaths, String>, documented: Bool)] = [
+        ("BRANCHES", \.branches, true),
+        ("BRANCH_CONTRACTORS", \.branchContractors, true),
+        ("BRANCH_JOBS", \.branchJobs, true),
+        ("STATUS_TYPES", \.statusTypes, true),
+        ("UPDATE_JOB", \.updateJob, true),
+        ("INVOICE_SUBMIT", \.invoiceSubmit, true),
+        ("CONTRACTOR", \.contractor, false),
+        ("CONTACTS", \.contacts, false),
+        ("JOBS", \.jobs, false),
+        ("JOB", \.job, true),
+        ("NOTES", \.notes, false),
+        ("COMPLETION", \.completion, false),
+        ("ADD_NOTE", \.addNote, false),
+        ("STATEMENT", \.statement, false),
+        ("PENDING", \.pending, false),
+        ("INVOICES", \.invoices, false),
+    ]
 }

@@ -1,7 +1,17 @@
 import Foundation
 
-/// One of the ten upstream calls, with the values that fill its path.
+/// One upstream call, with the values that fill its path: the documented V4 Maintenance calls (lists by
+/// branch, paged in the path; status by PATCH; invoices by /invoice/submit) and the modelled ones the
+/// vendor does not document (docs/agentos-contract.md says which is which).
 public enum Operation: Sendable, Equatable {
+    // Documented (hub.agentos.com, "How do I use the V4 Maintenance API…").
+    case branches(shortName: String, offset: Int, count: Int)
+    case branchContractors(shortName: String, branchId: String, offset: Int, count: Int)
+    case branchJobs(shortName: String, branchId: String, offset: Int, count: Int)
+    case statusTypes(shortName: String, offset: Int, count: Int)
+    case updateJobStatus(shortName: String, jobId: String, statusId: String)
+    case invoiceSubmit(shortName: String, invoice: JSONValue)
+    // Modelled (../agentos-upstream.md): kept, configurable.
     case contractor(shortName: String, contractorId: String)
     case contacts(shortName: String, contractorId: String)
     case jobs(shortName: String, contractorId: String, offset: Int, count: Int)
@@ -15,8 +25,8 @@ public enum Operation: Sendable, Equatable {
 
     public var method: String {
         switch self {
-        case .setCompletion: "PATCH"
-        case .addNote, .submitInvoice: "POST"
+        case .setCompletion, .updateJobStatus: "PATCH"
+        case .addNote, .submitInvoice, .invoiceSubmit: "POST"
         default: "GET"
         }
     }
@@ -27,6 +37,12 @@ public enum Operation: Sendable, Equatable {
     /// A short stable name for logs and metrics.
     public var name: String {
         switch self {
+        case .branches: "branches"
+        case .branchContractors: "branchContractors"
+        case .branchJobs: "branchJobs"
+        case .statusTypes: "statusTypes"
+        case .updateJobStatus: "updateJob"
+        case .invoiceSubmit: "invoiceSubmit"
         case .contractor: "contractor"
         case .contacts: "contacts"
         case .jobs: "jobs"
@@ -47,11 +63,26 @@ public enum Operation: Sendable, Equatable {
             for (name, value) in values { path = path.replacingOccurrences(of: "{\(name)}", with: Self.encodeSegment(value)) }
             return path
         }
+        /// A list's paging: in the path where the call's template has `{offset}`/`{count}` (the documented
+        /// V4 lists), else in the query.
+        func paged(_ template: String, _ values: [String: String], _ offset: Int, _ count: Int) -> (String, [(String, String)], JSONValue?) {
+            if template.contains("{offset}") {
+                return (fill(template, values.merging(["offset": String(offset), "count": String(count)]) { $1 }), [], nil)
+            }
+            return (fill(template, values), [("offset", String(offset)), ("count", String(count))], nil)
+        }
         switch self {
+        case .branches(let agency, let offset, let count): return paged(paths.branches, ["shortName": agency], offset, count)
+        case .branchContractors(let agency, let branch, let offset, let count):
+            return paged(paths.branchContractors, ["shortName": agency, "branchId": branch], offset, count)
+        case .branchJobs(let agency, let branch, let offset, let count): return paged(paths.branchJobs, ["shortName": agency, "branchId": branch], offset, count)
+        case .statusTypes(let agency, let offset, let count): return paged(paths.statusTypes, ["shortName": agency], offset, count)
+        case .updateJobStatus(let agency, let job, let status):
+            return (fill(paths.updateJob, ["shortName": agency, "jobId": job]), [], .object(["StatusID": .string(status)]))
+        case .invoiceSubmit(let agency, let invoice): return (fill(paths.invoiceSubmit, ["shortName": agency]), [], invoice)
         case .contractor(let agency, let id): return (fill(paths.contractor, ["shortName": agency, "contractorId": id]), [], nil)
         case .contacts(let agency, let id): return (fill(paths.contacts, ["shortName": agency, "contractorId": id]), [], nil)
-        case .jobs(let agency, let id, let offset, let count):
-            return (fill(paths.jobs, ["shortName": agency, "contractorId": id]), [("offset", String(offset)), ("count", String(count))], nil)
+        case .jobs(let agency, let id, let offset, let count): return paged(paths.jobs, ["shortName": agency, "contractorId": id], offset, count)
         case .job(let agency, let job): return (fill(paths.job, ["shortName": agency, "jobId": job]), [], nil)
         case .notes(let agency, let job): return (fill(paths.notes, ["shortName": agency, "jobId": job]), [], nil)
         case .setCompletion(let agency, let job, let completed):
@@ -70,8 +101,11 @@ public enum Operation: Sendable, Equatable {
     }
 
     /// RFC 3986 unreserved characters pass; everything else (including `/`) is percent-encoded, so no
-    /// value can step out of its segment.
+    /// value can step out of its segment. A value of only dots would be a path step (`.`, `..`, removed by
+    /// URL normalisation, RFC 3986 §5.2.4), so its dots are encoded too — though the portal refuses such
+    /// ids before any call, this layer does not rely on it.
     static func encodeSegment(_ value: String) -> String {
+        if value.isEmpty || value.allSatisfy({ $0 == "." }) { return String(repeating: "%2E", count: value.count) }
         var out = ""
         for byte in value.utf8 {
             switch byte {

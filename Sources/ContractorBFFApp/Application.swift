@@ -24,6 +24,7 @@ public struct Application: Sendable {
     /// clients each.
     public let uncappedAddress: @Sendable (String) -> Bool
     let events: JobEventHub
+    let mirrors: MirrorRunner?
     private let passwords: PasswordWork
     /// Password hashes computed for sign-ins so far.
     public var passwordHashesComputed: Int { passwords.computed.current }
@@ -38,7 +39,18 @@ public struct Application: Sendable {
         let directory = configuration.dataDirectory
         let events = JobEventHub(settings: configuration.events)
         self.events = events
-        service = ContractorService(agentOS: agentOS, logger: logger, settings: configuration.portal, observer: events)
+        var mirrorAccess: ContractorService.MirrorAccess?
+        if configuration.mirror.enabled {
+            let mirror = AgencyMirror()
+            let runner = MirrorRunner(
+                mirror: mirror, agentOS: agentOS, persistence: FileMirrorPersistence(directory: directory), settings: configuration.mirror.sync,
+                logger: logger, events: events)
+            mirrors = runner
+            mirrorAccess = ContractorService.MirrorAccess(mirror: mirror, ensure: { runner.ensure($0) })
+        } else {
+            mirrors = nil
+        }
+        service = ContractorService(agentOS: agentOS, logger: logger, settings: configuration.portal, observer: events, mirror: mirrorAccess)
         let refreshTokens = try FileRefreshTokenStore(directory: directory, lifetimeSeconds: security.refreshTokenTTL, reuseGraceSeconds: security.refreshReuseGrace)
         let tokens = SessionTokens(secret: configuration.sessionSecret, maxLifetimeSeconds: security.sessionMaxLifetime)
         sessions = SessionAuthenticator(tokens: tokens, revocations: refreshTokens, logger: logger)
@@ -59,7 +71,8 @@ public struct Application: Sendable {
             passwords: passwords, audit: audit, csrf: csrf, settings: security,
             clientAddress: clientAddress)
         var router = Router()
-        SystemRoutes.register(on: &router, agentOS: agentOS, mode: upstreamMode)
+        let mirrorsForStatus = mirrors
+        SystemRoutes.register(on: &router, agentOS: agentOS, mode: upstreamMode, mirror: { await mirrorsForStatus?.status() ?? .null })
         auth.register(on: &router)
         ContractorRoutes.register(on: &router, service: service, writes: writes, sessions: sessions)
         EventRoutes.register(on: &router, events: events, sessions: sessions, settings: configuration.events)
@@ -85,10 +98,21 @@ public struct Application: Sendable {
             RateLimiting(limits: limits, sessions: sessions, clientAddress: clientAddress, perIP: security.perIPPerMinute, perSession: security.perSessionPerMinute),
             CSRFProtection(origins: origins, sessions: sessions, csrf: csrf),
         ])
+        for agency in configuration.mirror.agencies { mirrors?.ensure(agency) }
     }
 }
 
 extension Application {
+    /// Starts the mirror of these agencies now (others start at their first contractor's page).
+    public func startMirrors(_ agencies: [String]) {
+        for agency in agencies { mirrors?.ensure(agency) }
+    }
+
+    /// Ends the background work (the mirror's imports); the stores stay open until the process ends.
+    public func stop() async {
+        await mirrors?.stop()
+    }
+
     /// The server is stopping: every open event stream ends with its API's end frame (tRPC's `return`),
     /// so clients reconnect to another replica rather than read a cut connection.
     public func drainEventStreams() {
@@ -101,7 +125,7 @@ extension Application {
 
 /// Liveness and readiness, for load balancers and orchestrators.
 enum SystemRoutes {
-    static func register(on router: inout Router, agentOS: AgentOSClient, mode: Application.UpstreamMode) {
+    static func register(on router: inout Router, agentOS: AgentOSClient, mode: Application.UpstreamMode, mirror: @escaping @Sendable () async -> JSONValue) {
         // Alive: the process answers HTTP. Nothing else is checked, so a slow upstream never gets it killed.
         router.get("/healthz") { _ in Response.json(Array(#"{"status":"ok"}"#.utf8)) }
         // Ready: able to serve contractor traffic, which needs AgentOS configured and its breaker not open.
@@ -113,6 +137,7 @@ enum SystemRoutes {
                 "agentos": .object([
                     "configured": .bool(mode != .notConfigured), "mode": .string(mode.rawValue), "breaker": .string(breaker.rawValue),
                 ]),
+                "mirror": await mirror(),
             ])
             var response = Response.json(status: ready ? 200 : 503, body.serialized())
             if !ready { response.headers.set("Retry-After", "5") }

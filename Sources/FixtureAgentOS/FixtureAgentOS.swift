@@ -33,6 +33,35 @@ public struct FixtureAgentOS: Sendable {
     public var router: Router {
         var router = Router()
         let store = store
+        // The documented V4 calls first: their literal segments must win over the modelled patterns.
+        @Sendable func paging(_ request: Request) throws -> (Int, Int) {
+            let offset = Int(request.parameters["offset"] ?? "") ?? -1, count = Int(request.parameters["count"] ?? "") ?? -1
+            // AgentOS documents at most 1000 per request.
+            guard offset >= 0, (1...1000).contains(count) else { throw HTTPError(400, "bad paging") }
+            return (offset, count)
+        }
+        route(&router, .get, "/v4/maintenance/:shortName/company/branches/:offset/:count", "branches") { request, agency in
+            let (offset, count) = try paging(request)
+            return await store.branches(agency, offset: offset, count: count)
+        }
+        route(&router, .get, "/v4/maintenance/:shortName/jobs/statusTypes/:offset/:count", "statusTypes") { request, agency in
+            let (offset, count) = try paging(request)
+            return await store.statusTypes(agency, offset: offset, count: count)
+        }
+        route(&router, .get, "/v4/maintenance/:shortName/jobs/:branchId/:offset/:count", "branchJobs") { request, agency in
+            let (offset, count) = try paging(request)
+            return await store.branchJobs(agency, request.parameters["branchId"] ?? "", offset: offset, count: count)
+        }
+        route(&router, .get, "/v4/maintenance/:shortName/contacts/contractors/:branchId/:offset/:count", "branchContractors") { request, agency in
+            let (offset, count) = try paging(request)
+            return await store.branchContractors(agency, request.parameters["branchId"] ?? "", offset: offset, count: count)
+        }
+        route(&router, .patch, "/v4/maintenance/:shortName/jobs/:jobId", "updateJob") { request, agency in
+            await store.updateJob(agency, request.parameters["jobId"] ?? "", try Self.body(request))
+        }
+        route(&router, .post, "/v4/maintenance/:shortName/invoice/submit", "invoiceSubmit", created: true) { request, agency in
+            await store.submitDocumentedInvoice(agency, try Self.body(request))
+        }
         route(&router, .get, "/v4/maintenance/:shortName/contractors/:contractorId", "contractor") { request, agency in
             await store.contractor(agency, request.parameters["contractorId"] ?? "")
         }
@@ -81,7 +110,7 @@ public struct FixtureAgentOS: Sendable {
     ) {
         let store = store, faults = faults, limit = keyLimit
         router.on(method, pattern) { request in
-            await store.noteReceived(name)
+            await store.noteReceived(name, path: request.path)
             let key = request.headers["api_key"] ?? request.headers["ApiKey"] ?? request.query("api_key")
             guard key == store.apiKey else { return Self.plain(401, "Authorization has been denied for this request.") }
             switch limit.check(key ?? "") {

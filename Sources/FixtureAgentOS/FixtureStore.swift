@@ -13,6 +13,9 @@ public actor FixtureStore {
         var statements: [String: JSONValue]
         var pending: [String: JSONValue]
         var jobEnvelopes: [String: String]
+        var branches: [JSONValue]
+        var contractorBranches: [String: [String]]
+        var statusTypes: [JSONValue]
     }
 
     public nonisolated let apiKey: String
@@ -22,6 +25,9 @@ public actor FixtureStore {
     private var agencies: [String: Agency]
     public private(set) var received: [String: Int] = [:]
     public private(set) var writes: [String: Int] = [:]
+    /// The paths of the requests received, as they arrived (the latest 10,000), so tests can assert which
+    /// resource was really called.
+    public private(set) var paths: [String] = []
     private var sequence = 0
 
     public init(file path: String) throws {
@@ -35,7 +41,10 @@ public actor FixtureStore {
             loaded[name] = Agency(
                 contractors: map("contractors"), contacts: map("contacts"), jobs: value["jobs"]?.arrayValue ?? [],
                 notes: map("notes").mapValues { $0.arrayValue ?? [] }, statements: map("statements"), pending: map("pending"),
-                jobEnvelopes: map("jobEnvelopes").compactMapValues { if case .string(let text) = $0 { text } else { nil } })
+                jobEnvelopes: map("jobEnvelopes").compactMapValues { if case .string(let text) = $0 { text } else { nil } },
+                branches: value["branches"]?.arrayValue ?? [],
+                contractorBranches: map("contractorBranches").mapValues { ($0.arrayValue ?? []).compactMap { Self.text($0) } },
+                statusTypes: value["statusTypes"]?.arrayValue ?? [])
         }
         apiKey = key
         directory = loaded.mapValues { $0.contractors.keys.sorted() }
@@ -61,10 +70,90 @@ public actor FixtureStore {
     public func reset() {
         agencies = original
         received = [:]
+        paths = []
         writes = [:]
     }
 
-    func noteReceived(_ operation: String) { received[operation, default: 0] += 1 }
+    func noteReceived(_ operation: String, path: String) {
+        received[operation, default: 0] += 1
+        paths.append(path)
+        if paths.count > 10_000 { paths.removeFirst(paths.count - 10_000) }
+    }
+
+    // MARK: the documented V4 calls (hub.agentos.com): lists by branch, paged in the path
+
+    static func page(_ items: [JSONValue], offset: Int, count: Int) -> JSONValue {
+        .object(["Count": .number(String(items.count)), "Data": .array(Array(items.dropFirst(offset).prefix(count)))])
+    }
+
+    func branches(_ agency: String, offset: Int, count: Int) -> JSONValue? {
+        agencies[agency].map { Self.page($0.branches, offset: offset, count: count) }
+    }
+
+    func branchContractors(_ agency: String, _ branch: String, offset: Int, count: Int) -> JSONValue? {
+        guard let state = agencies[agency], state.branches.contains(where: { Self.text($0["BranchID"]) == branch }) else { return nil }
+        let ids = state.contractorBranches.filter { $0.value.contains(branch) }.keys.sorted()
+        return Self.page(ids.compactMap { id in state.contractors[id].map { Self.withID($0, id) } }, offset: offset, count: count)
+    }
+
+    func branchJobs(_ agency: String, _ branch: String, offset: Int, count: Int) -> JSONValue? {
+        guard let state = agencies[agency], state.branches.contains(where: { Self.text($0["BranchID"]) == branch }) else { return nil }
+        return Self.page(state.jobs.filter { Self.text($0["BranchID"]) == branch }, offset: offset, count: count)
+    }
+
+    func statusTypes(_ agency: String, offset: Int, count: Int) -> JSONValue? {
+        agencies[agency].map { Self.page($0.statusTypes, offset: offset, count: count) }
+    }
+
+    /// `PATCH /jobs/{jobID}`: a status by its id, a contractor (re)assigned, or `noContractor`.
+    func updateJob(_ agency: String, _ jobID: String, _ body: JSONValue) -> JSONValue? {
+        guard var state = agencies[agency], let index = state.jobs.firstIndex(where: { Self.jobID($0) == jobID }),
+              var fields = state.jobs[index].objectValue else { return nil }
+        if let statusID = Self.text(body["StatusID"]) {
+            guard let type = state.statusTypes.first(where: { Self.text($0["StatusID"]) == statusID }), let name = Self.text(type["Name"]) else { return nil }
+            writes["updateJob", default: 0] += 1
+            let statusField = fields["JobStatus"] != nil ? "JobStatus" : "Status"
+            fields[statusField] = .string(name)
+            fields["CompletedDate"] = name.lowercased().contains("complet") ? .string(Self.now()) : .null
+        }
+        if let contractor = Self.text(body["ContractorID"]) { fields = Self.assigned(fields, to: contractor) }
+        if body["noContractor"] == .bool(true) { fields = Self.assigned(fields, to: nil) }
+        state.jobs[index] = .object(fields)
+        agencies[agency] = state
+        return .object(fields)
+    }
+
+    /// Also public, for tests: a job reassigned in AgentOS (nil: unassigned).
+    public func reassign(_ agency: String, _ jobID: String, to contractor: String?) {
+        guard var state = agencies[agency], let index = state.jobs.firstIndex(where: { Self.jobID($0) == jobID }),
+              let fields = state.jobs[index].objectValue else { return }
+        state.jobs[index] = .object(Self.assigned(fields, to: contractor))
+        agencies[agency] = state
+    }
+
+    /// Also public, for tests: a job removed from AgentOS.
+    public func remove(_ agency: String, _ jobID: String) {
+        agencies[agency]?.jobs.removeAll { Self.jobID($0) == jobID }
+    }
+
+    static func assigned(_ fields: [String: JSONValue], to contractor: String?) -> [String: JSONValue] {
+        var fields = fields
+        let field = ["ContractorID", "AssignedContractorID", "AssignedTo"].first { fields[$0] != nil } ?? "ContractorID"
+        fields[field] = contractor.map(JSONValue.string) ?? .null
+        return fields
+    }
+
+    /// `POST /invoice/submit` (ContractorInvoiceSubmissionModel): the contractor in the body.
+    func submitDocumentedInvoice(_ agency: String, _ body: JSONValue) -> JSONValue? {
+        guard let contractor = Self.text(body["ContractorID"]) else { return nil }
+        return submitInvoice(agency, contractor, invoice: body)
+    }
+
+    static func withID(_ record: JSONValue, _ id: String) -> JSONValue {
+        guard case .object(var fields) = record else { return record }
+        if ["OID", "ContractorID", "ID"].allSatisfy({ fields[$0] == nil }) { fields["ContractorID"] = .string(id) }
+        return .object(fields)
+    }
 
     func hasAgency(_ name: String) -> Bool { agencies[name] != nil }
 

@@ -41,6 +41,9 @@ struct Portal: Sendable {
             "PORTAL_NOTES_CALLS_PER_VIEW": "200", "AGENTOS_BUDGET_WARMUP_MS": "0",
             // Every test client is 127.0.0.1 with one session: the abuse limits get their own tests.
             "RATE_LIMIT_IP_PER_MINUTE": "1000000", "RATE_LIMIT_SESSION_PER_MINUTE": "1000000", "AGENTOS_CONTRACTOR_SHARE": "100000",
+            // The contractor-scoped (modelled) calls these tests count; the mirror and status-based completion
+            // have tests of their own, which turn them on.
+            "MIRROR": "off", "COMPLETION_MODE": "modelled",
             "DATA_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("contractor-bff-test-\(UUID().uuidString)").path,
         ]
         if configured {
@@ -71,6 +74,7 @@ struct Portal: Sendable {
     /// Stops both servers; a 429 or 403 the fixture had to answer fails the test that caused it.
     func stop() async {
         await server.shutdown(whileDraining: { application.drainEventStreams() })
+        await application.stop()
         await upstream.shutdown()
         let limits = fixture.keyLimit.counters
         if limits.limited > 0 || limits.blocked > 0 {

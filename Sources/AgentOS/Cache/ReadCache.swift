@@ -8,6 +8,8 @@ public struct CachePolicy: Sendable, Equatable {
     public var ttl: [String: Duration] = [
         "contractor": .seconds(600), "contacts": .seconds(600), "jobs": .seconds(60), "job": .seconds(60), "notes": .seconds(60),
         "statement": .seconds(300), "pending": .seconds(120),
+        // The workflow states change rarely: read once a day.
+        "statusTypes": .seconds(86_400),
     ]
     /// Past its TTL, an entry is served at once (STALE) for this long while one background refresh runs.
     public var staleWhileRevalidate: Duration = .seconds(300)
@@ -43,7 +45,7 @@ public enum CacheOutcome: String, Sendable, Comparable {
 public final class CacheTrace: Sendable {
     @TaskLocal public static var current: CacheTrace?
 
-    private let state = Mutex<(outcome: CacheOutcome?, age: Duration, concealed: Bool)>((nil, .zero, false))
+    private let state = Mutex<(outcome: CacheOutcome?, age: Duration, concealed: Bool, mirror: String?)>((nil, .zero, false, nil))
 
     public init() {}
 
@@ -57,6 +59,12 @@ public final class CacheTrace: Sendable {
     /// The answer must not say how its data was read: it was refused as not found, and whether (and how
     /// long ago) someone read that job is another contractor's business.
     public func conceal() { state.withLock { $0.concealed = true } }
+
+    /// Where the answer's job list came from: the mirror `warm`, `stale` (a branch's last import failed),
+    /// or `importing` (its first import still running; the list is what could be had meanwhile).
+    public func noteMirror(_ state: String) { self.state.withLock { $0.mirror = state } }
+
+    public var mirrorState: String? { state.withLock { $0.concealed ? nil : $0.mirror } }
 
     /// nil when no cached read was made, or when the answer conceals it.
     public var outcome: CacheOutcome? { state.withLock { $0.concealed ? nil : $0.outcome } }
@@ -253,7 +261,7 @@ public actor ReadCache: ReadCaching {
         switch priority {
         case .write, .interactive: 4
         case .supporting: 2
-        case .background: 1
+        case .background, .sync: 1
         }
     }
 

@@ -3,10 +3,13 @@
 /// them: insights' parts) and background refreshes only what is spare, never waiting, and nothing while
 /// interactive reads are short of slots.
 public enum UpstreamPriority: Int, Sendable, Comparable, CustomStringConvertible {
-    case background, supporting, interactive, write
+    /// `sync` is the agency mirror's import: its own share of the window (`BudgetShares.syncShare`),
+    /// never waiting, yielding to contractors' reads like the other spare-only work.
+    case background, sync, supporting, interactive, write
 
     public var description: String {
         switch self {
+        case .sync: "sync"
         case .background: "background"
         case .supporting: "supporting"
         case .interactive: "interactive"
@@ -36,6 +39,8 @@ public struct BudgetShares: Sendable, Equatable {
     /// have their reserve, and the per-session request limits); reads over it are refused at once, so one
     /// contractor's flood cannot take the slots every other contractor's pages need.
     public var perTenant: Int? = 12
+    /// Share of the window the mirror's import may fill.
+    public var syncShare = 0.6
 
     public init() {}
 }
@@ -135,6 +140,7 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
         case .interactive: max(1, limit - shares.writeReserve)
         case .supporting: max(1, limit - shares.writeReserve - shares.supportingHeadroom)
         case .background: max(1, limit - shares.writeReserve - shares.backgroundHeadroom)
+        case .sync: max(1, min(limit - shares.writeReserve - shares.supportingHeadroom, Int(Double(limit) * shares.syncShare)))
         }
     }
 
@@ -144,7 +150,7 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
         let capacity = capacity(priority)
         // Spare-only work takes a slot now or none; an interactive read waits a little, not its whole deadline.
         let deadline = switch priority {
-        case .background, .supporting: now
+        case .background, .supporting, .sync: now
         case .interactive: min(requested, now + shares.interactiveWait)
         case .write: requested
         }

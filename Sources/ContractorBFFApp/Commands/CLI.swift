@@ -188,6 +188,8 @@ enum Serve {
                 return 73
             }
         }
+        // The fixture's agencies are imported from start, as a configured agency would be.
+        if let fixture = fixtureDirectory { application.startMirrors(fixture.keys.sorted()) }
         let server = HTTPServer(
             configuration: configuration.server, logger: logger, renderRefusal: application.renderRefusal, uncappedAddress: application.uncappedAddress
         ) {
@@ -204,6 +206,7 @@ enum Serve {
         let signal = await signals.next()
         logger.log(.info, "signal", ["signal": .int(Int(signal))])
         await server.shutdown(whileDraining: { application.drainEventStreams() })
+        await application.stop()
         await fixtureServer?.shutdown()
         return 0
     }

@@ -36,6 +36,7 @@ public struct AppConfiguration: Sendable {
     public var portal: ContractorService.Settings
     public var trpc: TRPCSettings
     public var events: EventSettings
+    public var mirror: MirrorSettings
     /// Durable files live here (created 0700 on start).
     public var dataDirectory: String
     public var idempotencyTTLSeconds: Int
@@ -104,6 +105,14 @@ public struct AppConfiguration: Sendable {
         }
         agentOS.keyHeader = try reader.text("AGENTOS_KEY_HEADER")
         agentOS.keyPlacement = AgentOSConfiguration.KeyPlacement(rawValue: try reader.choice("AGENTOS_KEY_IN")) ?? .header
+        for field in OperationPaths.fields {
+            let key = "AGENTOS_PATH_" + field.key
+            let path = try reader.text(key)
+            guard path.hasPrefix("/"), !path.contains("?"), !path.contains("#") else {
+                throw .badValue(key: key, value: path, expected: "a path beginning with / (no query)", source: sources[key] ?? "default")
+            }
+            agentOS.paths[keyPath: field.path] = path
+        }
         agentOS.maxAttempts = try reader.integer("AGENTOS_MAX_ATTEMPTS")
         agentOS.attemptTimeout = try reader.duration("AGENTOS_TIMEOUT_MS")
         agentOS.deadline = try reader.duration("AGENTOS_DEADLINE_MS")
@@ -126,6 +135,7 @@ public struct AppConfiguration: Sendable {
         agentOS.cache.ttl = [
             "contractor": account, "contacts": account, "jobs": jobs, "job": jobs, "notes": jobs,
             "statement": .seconds(try reader.integer("CACHE_TTL_STATEMENTS_SECONDS")), "pending": .seconds(try reader.integer("CACHE_TTL_PENDING_SECONDS")),
+            "statusTypes": .seconds(try reader.integer("CACHE_TTL_STATUS_TYPES_SECONDS")),
         ]
         agentOS.cache.staleWhileRevalidate = .seconds(try reader.integer("CACHE_STALE_WHILE_REVALIDATE_SECONDS"))
         agentOS.cache.staleIfError = .seconds(try reader.integer("CACHE_STALE_IF_ERROR_SECONDS"))
@@ -141,16 +151,47 @@ public struct AppConfiguration: Sendable {
         portal.notesCallsPerView = try reader.integer("PORTAL_NOTES_CALLS_PER_VIEW")
         portal.insightsJobCap = try reader.integer("PORTAL_INSIGHTS_JOB_CAP")
         portal.insightsTimeout = try reader.duration("PORTAL_INSIGHTS_TIMEOUT_MS")
+        portal.completionByStatus = try reader.choice("COMPLETION_MODE") == "status"
+        portal.completedStatusName = try reader.optionalText("AGENTOS_COMPLETED_STATUS")
+        portal.reopenStatusName = try reader.optionalText("AGENTOS_REOPEN_STATUS")
+        portal.contractorJobsWhileImporting = try reader.flag("MIRROR_CONTRACTOR_JOBS_WHILE_IMPORTING")
+        let slaText = try reader.text("SLA_TARGET_HOURS")
+        var sla: [String: Duration] = [:]
+        for part in slaText.split(separator: ",") {
+            let pair = part.split(separator: ":").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard pair.count == 2, !pair[0].isEmpty, let hours = Double(pair[1]), hours > 0, hours <= 24 * 365 else {
+                throw .badValue(key: "SLA_TARGET_HOURS", value: slaText, expected: "priority:hours pairs, e.g. high:24,low:168,default:120", source: sources["SLA_TARGET_HOURS"] ?? "default")
+            }
+            sla[pair[0].lowercased()] = .milliseconds(Int(hours * 3_600_000))
+        }
+        portal.slaTargets = sla
+        var mirror = MirrorSettings()
+        mirror.enabled = try reader.choice("MIRROR") == "on"
+        mirror.agencies = (try reader.optionalText("MIRROR_AGENCIES") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let share = try reader.integer("MIRROR_BUDGET_SHARE_PERCENT")
+        agentOS.budget.syncShare = Double(share) / 100
+        mirror.sync.callsPerWindow = max(1, agentOS.rateLimit * share / 100)
+        mirror.sync.window = agentOS.rateWindow + agentOS.rateMargin
+        mirror.sync.ageTarget = .seconds(try reader.integer("MIRROR_AGE_TARGET_SECONDS"))
+        mirror.sync.pageSize = try reader.integer("MIRROR_PAGE_SIZE")
         let security = try SecuritySettings(reader)
         server.standardHeaders = SecurityHeaders.standard(hstsMaxAge: security.hstsMaxAge)
         return AppConfiguration(
             server: server, logLevel: Logger.Level(rawValue: level) ?? .info, agentOS: agentOS,
             fixtureWhenUnconfigured: try reader.choice("FIXTURE_MODE") == "auto", fixtureData: try reader.text("FIXTURE_DATA"),
             fixtureRateLimit: try reader.integer("FIXTURE_RATE_LIMIT").nonZero,
-            sessionSecret: secret, portal: portal, trpc: try TRPCSettings(reader), events: try EventSettings(reader),
+            sessionSecret: secret, portal: portal, trpc: try TRPCSettings(reader), events: try EventSettings(reader), mirror: mirror,
             dataDirectory: try reader.text("DATA_DIR"), idempotencyTTLSeconds: try reader.integer("IDEMPOTENCY_TTL_SECONDS"),
             security: security,
             sources: sources, values: values)
+    }
+
+    /// The agency mirror.
+    public struct MirrorSettings: Sendable {
+        public var enabled = true
+        /// Imported from start; other agencies from their first contractor's page.
+        public var agencies: [String] = []
+        public var sync = MirrorSync.Settings()
     }
 
     /// How tRPC clients are spoken to.

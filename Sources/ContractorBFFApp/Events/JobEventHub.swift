@@ -28,7 +28,7 @@ struct EventID: Sendable, Equatable, CustomStringConvertible {
 
 /// One change to one of a contractor's jobs, as the event streams carry it.
 struct JobEvent: Sendable, Equatable {
-    enum Kind: String, Sendable { case status, completion, note }
+    enum Kind: String, Sendable { case status, completion, note, assignment }
     /// Who made the change known: the gateway's own write, or a read of AgentOS that found it.
     enum Source: String, Sendable { case gateway, agentos }
 
@@ -233,6 +233,39 @@ final class JobEventHub: JobObserver, Sendable {
         }
         for subscriber in state.subscribers.values where subscriber.contractor == key {
             subscriber.continuation.yield(.event(event))
+        }
+    }
+
+    /// What an import of the agency found changed: status changes (and completions), jobs assigned to a
+    /// contractor, and jobs taken from one (reassigned or removed).
+    func imported(_ changes: [MirrorChange], agency: String) {
+        let at = now()
+        state.withLock { state in
+            for change in changes {
+                let who = ContractorIdentity(shortName: agency, contractorId: change.contractor)
+                let key = Self.jobKey(who, change.jobId)
+                switch change.kind {
+                case .status(let from, let to):
+                    let completed = ContractorMaintenanceJob.isCompleted(to)
+                    let kind: JobEvent.Kind = ContractorMaintenanceJob.isCompleted(from) != completed ? .completion : .status
+                    // A read may already have announced it: the hub remembers what it last said.
+                    if state.seen[key]?.status == to { continue }
+                    remember(&state, key) { seen in
+                        seen.status = to
+                        seen.completed = completed
+                    }
+                    publish(&state, who, kind, jobId: change.jobId, source: .agentos, JobEvent.payload(
+                        kind: kind, jobId: change.jobId, source: .agentos, at: at,
+                        ["status": .string(to), "previousStatus": .string(from), "completed": .bool(completed)]))
+                case .assigned:
+                    publish(&state, who, .assignment, jobId: change.jobId, source: .agentos, JobEvent.payload(
+                        kind: .assignment, jobId: change.jobId, source: .agentos, at: at, ["assigned": .bool(true)]))
+                case .unassigned, .removed:
+                    state.seen[key] = nil
+                    publish(&state, who, .assignment, jobId: change.jobId, source: .agentos, JobEvent.payload(
+                        kind: .assignment, jobId: change.jobId, source: .agentos, at: at, ["assigned": .bool(false), "removed": .bool(change.kind == .removed)]))
+                }
+            }
         }
     }
 

@@ -135,7 +135,9 @@ enum ContractorRoutes {
 enum CacheHeaders {
     static func apply(_ trace: CacheTrace, to response: inout Response) {
         // An error reveals nothing of the data, so neither does it say how fresh that was.
-        guard response.status < 400, let outcome = trace.outcome else { return }
+        guard response.status < 400 else { return }
+        if let mirror = trace.mirrorState { response.headers.set("X-Mirror-State", mirror) }
+        guard let outcome = trace.outcome else { return }
         response.headers.set("X-Cache", outcome.rawValue)
         response.headers.set("Age", String(trace.ageSeconds))
     }

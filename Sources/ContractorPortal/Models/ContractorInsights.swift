@@ -18,6 +18,8 @@ public struct ContractorInsights: Sendable, Equatable {
     /// True when the contractor has more jobs than the configured cap: active and completed count the
     /// first `cap` jobs only (the total is still AgentOS's).
     public var jobsTruncated: Bool
+    /// Open jobs past their SLA target (null when the jobs part is unavailable).
+    public var overdueJobs: Int?
 
     public var json: JSONValue {
         var out = JSONFields()
@@ -28,6 +30,7 @@ public struct ContractorInsights: Sendable, Equatable {
         out.money("totalEarnedAmount", totalEarnedAmount)
         out.value("unavailable", .array(unavailable.map { .string($0.rawValue) }))
         out.bool("jobsTruncated", jobsTruncated)
+        out.int("overdueJobs", overdueJobs)
         return out.json
     }
 }

@@ -24,6 +24,12 @@ public struct ContractorMaintenanceJob: Sendable, Equatable {
     public var owner: String?
     /// `MaintenanceNotes`, when present: no notes call is needed then.
     public var embeddedNotes: [ContractorJobNote]?
+    /// A change the gateway made that the next import has not confirmed yet (read-your-writes).
+    public var awaitingConfirmation = false
+    /// When the job should be done by, from its priority's SLA target and its reported date; and whether
+    /// that has passed with the job still open (set by the service, which knows the targets and the time).
+    public var dueBy: Date?
+    public var overdue: Bool?
 
     public static let aliases = AliasTable([
         FieldRule("jobId", .id, names: "OID", "JobID", "WorksOrderID", "ID"),
@@ -95,6 +101,9 @@ public struct ContractorMaintenanceJob: Sendable, Equatable {
         out.text("tenantName", tenantName)
         out.text("landlordName", landlordName)
         out.text("accessDetails", accessDetails)
+        if let dueBy { out.date("dueBy", dueBy) }
+        if let overdue { out.bool("overdue", overdue) }
+        if awaitingConfirmation { out.bool("awaitingConfirmation", true) }
         out.metadata(metadata)
         return out.json
     }

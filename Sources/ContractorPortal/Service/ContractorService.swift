@@ -19,6 +19,19 @@ public struct ContractorService: Sendable {
         public var notesConcurrency = 4
         /// Notes calls one jobs view may spend; the other jobs' notes come from the cache or are "not loaded".
         public var notesCallsPerView = 3
+        /// SLA targets by priority (lowercased), with `default` for the rest: a job's `dueBy` is its
+        /// reported date plus its priority's target.
+        public var slaTargets: [String: Duration] = ["urgent": .seconds(4 * 3600), "emergency": .seconds(4 * 3600), "high": .seconds(24 * 3600),
+                                                     "medium": .seconds(72 * 3600), "low": .seconds(168 * 3600), "default": .seconds(120 * 3600)]
+        /// How completion is written: a job status by `PATCH /jobs/{jobID}` (documented), or the modelled
+        /// completion call.
+        public var completionByStatus = true
+        /// The status type names completion and reopening set; nil: the type whose name says "complet",
+        /// and for a reopen the job's status before the gateway completed it.
+        public var completedStatusName: String?
+        public var reopenStatusName: String?
+        /// While the mirror's first import runs, the contractor-scoped jobs call (modelled) fills the gap.
+        public var contractorJobsWhileImporting = true
 
         public init() {}
     }
@@ -27,12 +40,56 @@ public struct ContractorService: Sendable {
     let agentOS: AgentOSClient
     let logger: Logger
     let observer: (any JobObserver)?
+    /// The agencies' mirror and how to make sure an agency's import runs (nil: mirror off).
+    let mirror: MirrorAccess?
 
-    public init(agentOS: AgentOSClient, logger: Logger, settings: Settings = Settings(), observer: (any JobObserver)? = nil) {
+    public struct MirrorAccess: Sendable {
+        public let mirror: AgencyMirror
+        public let ensure: @Sendable (String) -> Void
+        public init(mirror: AgencyMirror, ensure: @escaping @Sendable (String) -> Void) {
+            self.mirror = mirror
+            self.ensure = ensure
+        }
+    }
+
+    public init(agentOS: AgentOSClient, logger: Logger, settings: Settings = Settings(), observer: (any JobObserver)? = nil, mirror: MirrorAccess? = nil) {
         self.agentOS = agentOS
         self.logger = logger
         self.settings = settings
         self.observer = observer
+        self.mirror = mirror
+    }
+
+    /// The contractor's jobs from the mirror when it is warm (nil otherwise), noting on the answer's trace
+    /// where its jobs came from.
+    func mirroredJobs(_ who: ContractorIdentity) async -> [ContractorMaintenanceJob]? {
+        guard let mirror else { return nil }
+        mirror.ensure(who.shortName)
+        switch await mirror.mirror.view(of: who) {
+        case .ready(let jobs, let age, let stale):
+            CacheTrace.current?.record(stale ? .stale : .hit, age: age)
+            CacheTrace.current?.noteMirror(stale ? "stale" : "warm")
+            return jobs
+        case .importing:
+            CacheTrace.current?.noteMirror("importing")
+            return nil
+        case .unavailable:
+            return nil
+        }
+    }
+
+    /// `dueBy` and `overdue` from the SLA targets, as of now.
+    func withSLA(_ jobs: [ContractorMaintenanceJob], now: Date = Date()) -> [ContractorMaintenanceJob] {
+        jobs.map { job in
+            var job = job
+            guard let reported = job.reportedDate else { return job }
+            let target = settings.slaTargets[(job.priority ?? "").lowercased()] ?? settings.slaTargets["default"]
+            guard let target else { return job }
+            let due = reported.addingTimeInterval(Double(target.components.seconds))
+            job.dueBy = due
+            job.overdue = !job.isCompleted && !job.isCancelled && now > due
+            return job
+        }
     }
 
     // MARK: account and contacts
@@ -66,10 +123,19 @@ public struct ContractorService: Sendable {
     /// One page of the contractor's jobs. A record naming another contractor as owner is left out.
     public func maintenanceJobs(_ who: ContractorIdentity, offset: Int?, count: Int?, _ context: CallContext) async throws(PortalError) -> [ContractorMaintenanceJob] {
         let page = try Validate.page(offset: offset, count: count, defaultCount: settings.defaultJobCount, maxCount: settings.maxJobCount)
+        // The vendor's way: from the agency's mirror, with no AgentOS call per page view.
+        if let jobs = await mirroredJobs(who) {
+            observer?.saw(jobs: jobs, of: who)
+            return withSLA(Array(jobs.dropFirst(page.offset).prefix(page.count)))
+        }
+        if mirror != nil, !settings.contractorJobsWhileImporting {
+            guard case .importing(let known)? = await mirror?.mirror.view(of: who) else { return [] }
+            return withSLA(Array(known.dropFirst(page.offset).prefix(page.count)))
+        }
         let list = try await upstream { () async throws(AgentOSError) in
             try await agentOS.list(.jobs(shortName: who.shortName, contractorId: who.contractorId, offset: page.offset, count: page.count), context)
         }
-        return ownJobs(list.items, who)
+        return withSLA(ownJobs(list.items, who))
     }
 
     /// Seed 002's jobs view: a page of jobs, each with its notes. Embedded notes are used when AgentOS sent
@@ -116,7 +182,7 @@ public struct ContractorService: Sendable {
 
     /// One job; nil when AgentOS has none or it is another contractor's.
     public func maintenanceJobDetails(_ who: ContractorIdentity, jobId: String, _ context: CallContext) async throws(PortalError) -> ContractorMaintenanceJob? {
-        do { return try await ownedJob(who, jobId, context) } catch .notFound { return nil }
+        do { return withSLA([try await ownedJob(who, jobId, context)]).first } catch .notFound { return nil }
     }
 
     /// A job's notes. Another contractor's job is not found; AgentOS failures are swallowed to `[]`.
@@ -132,12 +198,55 @@ public struct ContractorService: Sendable {
     public func setJobCompletion(_ who: ContractorIdentity, jobId: String, completed: Bool?, _ context: CallContext) async throws(PortalError) -> JobCompletion {
         let job = try await ownedJob(who, jobId, context)
         let target = completed ?? !job.isCompleted
+        guard settings.completionByStatus else {
+            let answer = try await upstream { () async throws(AgentOSError) in
+                try await agentOS.write(.setCompletion(shortName: who.shortName, jobId: job.jobId, completed: target), context)
+            }
+            guard let answer else { throw .notFound("Job not found") }
+            let updated = answer.objectValue?.isEmpty == false ? ContractorMaintenanceJob(upstream: answer) : nil
+            return JobCompletion(jobId: job.jobId, completed: target, job: updated)
+        }
+        // Completion is a job status (V4): the status type to set is found by name, never guessed.
+        let status = try await statusType(for: target, job: job, who, context)
         let answer = try await upstream { () async throws(AgentOSError) in
-            try await agentOS.write(.setCompletion(shortName: who.shortName, jobId: job.jobId, completed: target), context)
+            try await agentOS.write(.updateJobStatus(shortName: who.shortName, jobId: job.jobId, statusId: status.id), context)
         }
         guard let answer else { throw .notFound("Job not found") }
-        let updated = answer.objectValue?.isEmpty == false ? ContractorMaintenanceJob(upstream: answer) : nil
+        var updated = answer.objectValue?.isEmpty == false ? ContractorMaintenanceJob(upstream: answer) : nil
+        if updated == nil {
+            updated = job
+            updated?.status = status.name
+        }
+        await mirror?.mirror.wrote(jobId: job.jobId, agency: who.shortName, status: status.name, completed: target, previousStatus: target ? job.status : nil)
         return JobCompletion(jobId: job.jobId, completed: target, job: updated)
+    }
+
+    /// The status type a completion (or a reopen) sets, from `GET /jobs/statusTypes` (cached for a day).
+    func statusType(for completed: Bool, job: ContractorMaintenanceJob, _ who: ContractorIdentity, _ context: CallContext) async throws(PortalError) -> (id: String, name: String) {
+        let list = try await upstream { () async throws(AgentOSError) in
+            try await agentOS.list(.statusTypes(shortName: who.shortName, offset: 0, count: 1000), context)
+        }
+        let types: [(id: String, name: String)] = list.items.compactMap { item in
+            let id: String? = switch item["StatusID"] ?? item["OID"] ?? item["ID"] {
+            case .string(let text)?: text
+            case .number(let literal)?: literal
+            default: nil
+            }
+            guard let id, case .string(let name)? = item["Name"] ?? item["StatusName"] ?? item["Description"] else { return nil }
+            return (id, name)
+        }
+        func named(_ name: String) -> (id: String, name: String)? { types.first { $0.name.lowercased() == name.lowercased() } }
+        if completed {
+            let found = settings.completedStatusName.flatMap(named) ?? types.first { ContractorMaintenanceJob.isCompleted($0.name) }
+            guard let found else { throw .invalid(field: "completed", reason: "AgentOS has no status type for a completed job (set AGENTOS_COMPLETED_STATUS)") }
+            return found
+        }
+        let previous = await mirror?.mirror.previousStatus(of: job.jobId, agency: who.shortName)
+        let found = settings.reopenStatusName.flatMap(named) ?? previous.flatMap(named)
+        guard let found, !ContractorMaintenanceJob.isCompleted(found.name) else {
+            throw .invalid(field: "completed", reason: "cannot reopen: the job's status before completion is unknown here and AGENTOS_REOPEN_STATUS is not set")
+        }
+        return found
     }
 
     /// Adds a note written by the signed-in contractor.

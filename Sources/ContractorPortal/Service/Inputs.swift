@@ -37,6 +37,11 @@ public enum Validate {
         return raw
     }
 
+    /// An agency's shortName (from a session's claims) is a path segment too.
+    public static func isAgency(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= maxIdLength && text.utf8.allSatisfy(isIdByte) && text != "." && text != ".."
+    }
+
     static func isIdByte(_ byte: UInt8) -> Bool {
         byte > 0x20 && byte < 0x7F && ![UInt8(ascii: "/"), UInt8(ascii: "\\"), UInt8(ascii: "?"), UInt8(ascii: "#"), UInt8(ascii: "%")].contains(byte)
     }

@@ -15,6 +15,7 @@ extension ContractorService {
         var active = 0
         var completed = 0
         var truncated = false
+        var overdue: Int?
     }
 
     /// The statuses of the contractor's own jobs on a page: only the two fields insights need are read.
@@ -34,7 +35,7 @@ extension ContractorService {
     /// is not configured does the call fail as a whole.
     public func insights(_ who: ContractorIdentity, _ context: CallContext) async throws(PortalError) -> ContractorInsights {
         let deadline = min(context.deadline, .now + settings.insightsTimeout)
-        let bounded = CallContext(requestID: context.requestID, deadline: deadline)
+        let bounded = CallContext(requestID: context.requestID, deadline: deadline, tenant: context.tenant)
         var insights = ContractorInsights(unavailable: [], jobsTruncated: false)
         var failures: [ContractorInsights.Part: AgentOSError] = [:]
         var settled = Set<ContractorInsights.Part>()
@@ -72,6 +73,7 @@ extension ContractorService {
                         insights.activeJobs = tally.active
                         insights.completedJobs = tally.completed
                         insights.jobsTruncated = tally.truncated
+                        insights.overdueJobs = tally.overdue
                     case .failure(let error): failures[.jobs] = error
                     }
                 case .pending(let result):
@@ -108,6 +110,14 @@ extension ContractorService {
     /// Counts the contractor's jobs across pages, up to the cap. When AgentOS says the total (`Count`), the
     /// remaining pages are fetched concurrently; when it does not, page after page until a short one.
     func tallyJobs(_ who: ContractorIdentity, _ context: CallContext) async -> Result<JobTally, AgentOSError> {
+        // From the mirror once it is warm: no AgentOS call at all.
+        if let jobs = await mirroredJobs(who) {
+            var tally = Self.tally(jobs.prefix(settings.insightsJobCap).map(\.status))
+            tally.total = jobs.count
+            tally.truncated = jobs.count > settings.insightsJobCap
+            tally.overdue = withSLA(jobs).filter { $0.overdue == true }.count
+            return .success(tally)
+        }
         let size = settings.insightsPageSize, cap = settings.insightsJobCap
         func page(_ offset: Int) async throws(AgentOSError) -> UpstreamList {
             try await agentOS.list(.jobs(shortName: who.shortName, contractorId: who.contractorId, offset: offset, count: min(size, cap - offset)), context)

@@ -1,0 +1,115 @@
+import AgentOS
+import ContractorPortal
+import Foundation
+import Glibc
+import HTTPServer
+import Synchronization
+
+/// One import loop per agency, started for the configured agencies at once and for any other at its
+/// first contractor's page, stopped with the application.
+final class MirrorRunner: Sendable {
+    let mirror: AgencyMirror
+    let agentOS: AgentOSClient
+    let persistence: any MirrorPersistence
+    let settings: MirrorSync.Settings
+    let logger: Logger
+    let events: JobEventHub
+    private let running = Mutex<(syncs: [String: (MirrorSync, Task<Void, Never>)], stopped: Bool)>(([:], false))
+
+    init(mirror: AgencyMirror, agentOS: AgentOSClient, persistence: any MirrorPersistence, settings: MirrorSync.Settings, logger: Logger, events: JobEventHub) {
+        self.mirror = mirror
+        self.agentOS = agentOS
+        self.persistence = persistence
+        self.settings = settings
+        self.logger = logger
+        self.events = events
+    }
+
+    /// The agency's import runs (it is started if it was not).
+    func ensure(_ agency: String) {
+        guard Validate.isAgency(agency) else { return }
+        running.withLock { state in
+            guard !state.stopped, state.syncs[agency] == nil else { return }
+            let events = events
+            let sync = MirrorSync(
+                agency: agency, agentOS: agentOS, mirror: mirror, persistence: persistence, settings: settings, logger: logger,
+                onChanges: { changes in events.imported(changes, agency: agency) })
+            state.syncs[agency] = (sync, Task { await sync.run() })
+        }
+    }
+
+    func sync(of agency: String) -> MirrorSync? { running.withLock { $0.syncs[agency]?.0 } }
+
+    /// Each agency's import, as /readyz and `status` show it: branches imported of those listed, whether
+    /// the first import is done, the phase, and the last pass's calls and seconds.
+    func status() async -> JSONValue {
+        var out: [String: JSONValue] = [:]
+        for agency in agencies {
+            guard let sync = sync(of: agency) else { continue }
+            var fields: [String: JSONValue] = [:]
+            if let progress = await mirror.progress(agency: agency) {
+                fields["branches"] = .number(String(progress.branches))
+                fields["branchesImported"] = .number(String(progress.imported))
+                fields["warm"] = .bool(progress.complete)
+            } else {
+                fields["warm"] = .bool(false)
+            }
+            switch await sync.phase {
+            case .idle: fields["phase"] = .string("idle")
+            case .importing(let done, let total): fields["phase"] = .string("importing \(done)/\(total) branches")
+            case .waiting: fields["phase"] = .string("waiting")
+            }
+            fields["lastCycleCalls"] = .number(String(await sync.lastCycleCalls))
+            fields["lastCycleSeconds"] = .number(String(Int(await sync.lastCycleDuration.components.seconds)))
+            out[agency] = .object(fields)
+        }
+        return .object(out)
+    }
+
+    var agencies: [String] { running.withLock { $0.syncs.keys.sorted() } }
+
+    func stop() async {
+        let tasks = running.withLock { state in
+            state.stopped = true
+            defer { state.syncs = [:] }
+            return state.syncs.values.map(\.1)
+        }
+        for task in tasks {
+            task.cancel()
+            await task.value
+        }
+    }
+}
+
+/// The mirror's snapshot per agency, `DATA_DIR/mirror-<agency>.json`, replaced atomically (written to a
+/// temporary file, synced, renamed), so a restart never reads half a snapshot.
+struct FileMirrorPersistence: MirrorPersistence {
+    let directory: String
+
+    func path(_ agency: String) -> String { directory + "/mirror-" + Crypto.hex(Crypto.sha256(Array(agency.utf8))).prefix(16) + ".json" }
+
+    func load(agency: String) async -> JSONValue? {
+        let path = path(agency)
+        return await offDisk { FileManager.default.contents(atPath: path).flatMap { try? JSONText.parse(Array($0), maxDepth: 64) } }
+    }
+
+    func save(agency: String, _ snapshot: JSONValue) async {
+        let path = path(agency), bytes = snapshot.serialized()
+        await offDisk {
+            let temporary = path + ".tmp"
+            let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { return }
+            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            let synced = fsync(fd) == 0
+            Glibc.close(fd)
+            if written == bytes.count, synced { rename(temporary, path) } else { unlink(temporary) }
+        }
+    }
+
+    /// Blocking file work on a thread of its own, not the cooperative pool.
+    private func offDisk<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: work()) }.start()
+        }
+    }
+}

@@ -1,0 +1,163 @@
+import AgentOS
+import Foundation
+import HTTPServer
+
+/// One agency's import loop: branches, then each branch's contractors and jobs, page by page (the
+/// documented V4 lists, up to 1000 a call), spread evenly over the minute at the sync's share of the key's
+/// budget so it never bursts into a 429, and repeated so that every job's age stays within the target.
+/// When the target cannot be met with that share (too many pages), it says so and every branch ages
+/// alike; writes and contractors' own reads keep their slots (`UpstreamPriority.sync` takes only spare
+/// ones, never waits, and yields while contractors' reads are short).
+public actor MirrorSync {
+    public struct Settings: Sendable {
+        /// Calls the sync may make per rolling window (its share of the key's budget).
+        public var callsPerWindow = 30
+        public var window: Duration = .seconds(60)
+        /// Every job's data should be at most this old.
+        public var ageTarget: Duration = .seconds(120)
+        /// Records per list call (AgentOS documents at most 1000).
+        public var pageSize = 1000
+        public init() {}
+    }
+
+    public enum Phase: Sendable, Equatable {
+        case idle
+        case importing(branchesDone: Int, branches: Int)
+        case waiting(until: Date)
+    }
+
+    let agency: String
+    let agentOS: AgentOSClient
+    let mirror: AgencyMirror
+    let persistence: (any MirrorPersistence)?
+    let settings: Settings
+    let logger: Logger
+    let onChanges: @Sendable ([MirrorChange]) -> Void
+    public private(set) var phase = Phase.idle
+    public private(set) var lastCycleCalls = 0
+    public private(set) var lastCycleDuration: Duration = .zero
+    private var calls = 0
+    private var lastCall: ContinuousClock.Instant?
+
+    public init(
+        agency: String, agentOS: AgentOSClient, mirror: AgencyMirror, persistence: (any MirrorPersistence)?, settings: Settings, logger: Logger,
+        onChanges: @escaping @Sendable ([MirrorChange]) -> Void = { _ in }
+    ) {
+        self.agency = agency
+        self.agentOS = agentOS
+        self.mirror = mirror
+        self.persistence = persistence
+        self.settings = settings
+        self.logger = logger
+        self.onChanges = onChanges
+    }
+
+    /// Imports until cancelled. A fresh snapshot (younger than half the target) saves the first import.
+    public func run() async {
+        if let snapshot = await persistence?.load(agency: agency), let savedAt = await mirror.restore(agency: agency, snapshot) {
+            let age = Date().timeIntervalSince(savedAt)
+            logger.log(.info, "mirror_restored", ["agency": .string(agency), "ageSeconds": .int(Int(age))])
+            let due = Double(settings.ageTarget.components.seconds) / 2 - age
+            if due > 0 {
+                phase = .waiting(until: Date().addingTimeInterval(due))
+                guard (try? await Task.sleep(for: .seconds(due))) != nil else { return }
+            }
+        }
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            calls = 0
+            await cycle()
+            if Task.isCancelled { return }
+            lastCycleCalls = calls
+            lastCycleDuration = started.duration(to: .now)
+            if let snapshot = await mirror.snapshot(agency: agency) { await persistence?.save(agency: agency, snapshot) }
+            if lastCycleDuration > settings.ageTarget {
+                logger.log(.warning, "mirror_target_missed", [
+                    "agency": .string(agency), "calls": .int(calls), "cycleSeconds": .int(Int(lastCycleDuration.components.seconds)),
+                    "targetSeconds": .int(Int(settings.ageTarget.components.seconds)),
+                ])
+            }
+            // Twice per target: every job is re-imported well before it is older than the target.
+            let next = started + settings.ageTarget / 2
+            phase = .waiting(until: Date().addingTimeInterval(Double(ContinuousClock.now.duration(to: next).components.seconds)))
+            if next > .now { guard (try? await Task.sleep(until: next, clock: .continuous)) != nil else { return } }
+        }
+    }
+
+    /// One pass over the agency.
+    func cycle() async {
+        guard let branches = await all({ offset, count in .branches(shortName: agency, offset: offset, count: count) }) else { return }
+        let listed: [(id: String, name: String?)] = branches.compactMap { record in
+            guard let id = Self.text(record["BranchID"] ?? record["OID"] ?? record["ID"]) else { return nil }
+            return (id, Self.text(record["Name"] ?? record["BranchName"]))
+        }
+        await mirror.listed(branches: listed, agency: agency)
+        for (index, branch) in listed.enumerated() {
+            if Task.isCancelled { return }
+            phase = .importing(branchesDone: index, branches: listed.count)
+            if let contractors = await all({ offset, count in .branchContractors(shortName: agency, branchId: branch.id, offset: offset, count: count) }) {
+                let ids = contractors.compactMap { Self.text($0["ContractorID"] ?? $0["OID"] ?? $0["ID"]) }
+                await mirror.imported(contractors: ids, branch: branch.id, agency: agency)
+            }
+            guard let jobs = await all({ offset, count in .branchJobs(shortName: agency, branchId: branch.id, offset: offset, count: count) }) else {
+                await mirror.failed(branch: branch.id, agency: agency)
+                continue
+            }
+            let changes = await mirror.imported(jobs: jobs, branch: branch.id, agency: agency)
+            if !changes.isEmpty { onChanges(changes) }
+        }
+        phase = .importing(branchesDone: listed.count, branches: listed.count)
+    }
+
+    /// Every page of a list (until a short page, or the total `Count` says so); nil when a page failed.
+    private func all(_ operation: (Int, Int) -> AgentOS.Operation) async -> [JSONValue]? {
+        var items: [JSONValue] = [], offset = 0
+        while !Task.isCancelled {
+            guard let page = await call(operation(offset, settings.pageSize)) else { return nil }
+            items += page.items
+            offset += page.items.count
+            if page.items.count < settings.pageSize || (page.total.map { offset >= $0 } ?? false) { return items }
+        }
+        return nil
+    }
+
+    /// One list call, paced: at most `callsPerWindow` a window, evenly spaced; refused for budget, it waits
+    /// its turn rather than burst.
+    private func call(_ operation: AgentOS.Operation) async -> UpstreamList? {
+        let spacing = settings.window / max(1, settings.callsPerWindow)
+        for _ in 0..<20 {
+            if let last = lastCall, last + spacing > .now {
+                guard (try? await Task.sleep(until: last + spacing, clock: .continuous)) != nil else { return nil }
+            }
+            lastCall = .now
+            calls += 1
+            let context = CallContext(requestID: "mirror-\(agency)", deadline: .now + .seconds(30), fresh: true)
+            let agentOS = agentOS
+            let result = await UpstreamPriority.$current.withValue(.sync) { () async -> Result<UpstreamList, AgentOSError> in
+                do throws(AgentOSError) { return .success(try await agentOS.list(operation, context)) } catch { return .failure(error) }
+            }
+            switch result {
+            case .success(let list): return list
+            case .failure(let error):
+                switch error {
+                case .rateLimited(let wait), .circuitOpen(let wait), .keyBlocked(let wait):
+                    guard (try? await Task.sleep(for: min(wait, settings.window))) != nil else { return nil }
+                case .overloaded:
+                    guard (try? await Task.sleep(for: spacing)) != nil else { return nil }
+                default:
+                    logger.log(.warning, "mirror_call_failed", ["agency": .string(agency), "operation": .string(operation.name), "error": .string("\(error)")])
+                    return nil
+                }
+            }
+        }
+        return nil
+    }
+
+    static func text(_ value: JSONValue?) -> String? {
+        switch value {
+        case .string(let text)?: text
+        case .number(let literal)?: literal
+        default: nil
+        }
+    }
+}
