@@ -60,7 +60,7 @@ extension HeavyWriteProofs {
                 "HOST": "127.0.0.1", "PORT": "0", "ACCESS_LOG": "false", "SESSION_SECRET": Portal.secret,
                 "AGENTOS_BASE_URL": "http://127.0.0.1:\(upstreamPort)", "AGENTOS_API_KEY": fixture.store.apiKey,
                 "AGENTOS_TIMEOUT_MS": "2000", "AGENTOS_DEADLINE_MS": "2500", "AGENTOS_RATE_LIMIT": "100000", "AGENTOS_MAX_IN_FLIGHT": "64",
-                "RATE_LIMIT_IP_PER_MINUTE": "1000000", "RATE_LIMIT_SESSION_PER_MINUTE": "1000000", "AGENTOS_CONTRACTOR_SHARE": "100000",
+                "RATE_LIMIT_IP_PER_MINUTE": "1000000", "RATE_LIMIT_SESSION_PER_MINUTE": "1000000", "AGENTOS_CONTRACTOR_SHARE": "100000", "INVOICE_MODE": "modelled",
                 "DATA_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("crash-\(UUID().uuidString)").path,
             ]
             fixture.faults.set([

@@ -9,6 +9,7 @@ import Testing
 struct MirrorTests {
     static let mirrorOn = [
         "MIRROR": "on", "MIRROR_AGENCIES": "demo", "MIRROR_PAGE_SIZE": "50", "MIRROR_AGE_TARGET_SECONDS": "2", "COMPLETION_MODE": "status",
+        "INVOICE_MODE": "documented",
     ]
 
     static func start(_ extra: [String: String] = [:]) async throws -> Portal {
@@ -131,6 +132,43 @@ struct MirrorTests {
         #expect(unknown.status == 400)
         #expect(unknown.error?.contains("AGENTOS_REOPEN_STATUS") == true)
         #expect(await portal.writes()["updateJob"] == 2)
+    }
+
+    @Test func invoicesGoToTheDocumentedCall() async throws {
+        let portal = try await Self.start()
+        defer { Task { await portal.stop() } }
+        let reply = await portal.send("POST", "/api/contractor/invoices", body: #"{"jobId":"J-0001","amount":120.50,"reference":"DOC-1"}"#)
+        #expect(reply.status == 201, "\(reply.text)")
+        #expect(await portal.fixture.store.paths.contains("/v4/maintenance/demo/invoice/submit"))
+        #expect(await portal.received("submitInvoice") == 0)
+        #expect(await portal.fixture.store.pendingEntries("demo", "C-1001").contains { $0["InvoiceNumber"] == .string("DOC-1") })
+    }
+
+    /// Until the first import is done, pages answer at once with what can be had (the contractor-scoped
+    /// call) and say the import is running.
+    @Test func aColdMirrorSaysSoAndStillAnswers() async throws {
+        let portal = try await Self.start(["MIRROR_AGENCIES": ""])
+        defer { Task { await portal.stop() } }
+        portal.faults(.on("branchJobs") { $0.latencyMs = 2000 })
+        let cold = await portal.get("/api/contractor/jobs")
+        #expect(cold.status == 200)
+        #expect(cold.header("X-Mirror-State") == "importing")
+        #expect(cold.json.count == 50)
+        portal.faults()
+        #expect(await Self.warm(portal))
+    }
+
+    /// A cached job record that predates the import which saw it reassigned does not let the old owner in.
+    @Test func ownershipFollowsTheFreshestRecord() async throws {
+        let portal = try await Self.start(["CACHE_TTL_JOBS_SECONDS": "600"])
+        defer { Task { await portal.stop() } }
+        #expect(await Self.warm(portal))
+        let input = encoded(#"{"jobId":"J-0007"}"#)
+        #expect(await portal.get("/api/trpc/contractor.maintenanceJobDetails?input=" + input).data?["jobId"] == .string("J-0007"))
+        await portal.fixture.store.reassign("demo", "J-0007", to: "C-2002")
+        #expect(await Self.eventually {
+            await portal.get("/api/trpc/contractor.maintenanceJobDetails?input=" + input).data == .null
+        }, "the old owner no longer sees the job once the mirror knows")
     }
 
     @Test func jobsCarryTheirSLA() async throws {

@@ -43,7 +43,7 @@ struct Portal: Sendable {
             "RATE_LIMIT_IP_PER_MINUTE": "1000000", "RATE_LIMIT_SESSION_PER_MINUTE": "1000000", "AGENTOS_CONTRACTOR_SHARE": "100000",
             // The contractor-scoped (modelled) calls these tests count; the mirror and status-based completion
             // have tests of their own, which turn them on.
-            "MIRROR": "off", "COMPLETION_MODE": "modelled",
+            "MIRROR": "off", "COMPLETION_MODE": "modelled", "INVOICE_MODE": "modelled",
             "DATA_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("contractor-bff-test-\(UUID().uuidString)").path,
         ]
         if configured {

@@ -59,6 +59,18 @@ public enum CLI {
                 POSTed to /__fixture/faults; GET /__fixture/counters tells what it received.
                 """,
             run: { await FixturesCommand.run($0) }),
+        Command(
+            name: "doctor", summary: "check the configured AgentOS: one read per call, envelopes and field names against the alias tables",
+            usage: """
+                contractor-bff doctor --agency NAME [--contractor ID] [--config PATH]
+
+                Makes one read per configured AgentOS call with the configured key (about a dozen calls,
+                within the budget; never a write) and reports for each whether it answered, its envelope,
+                the field names it carried that no alias table knows, and the fields none of whose names was
+                seen, with the AGENTOS_PATH_… key to change where a call is missing. Without AgentOS
+                configured it checks the fixture AgentOS. Exit 0 when every call is clean, 1 otherwise.
+                """,
+            run: { await DoctorCommand.run($0) }),
     ]
 
     public static func main(_ arguments: [String]) async -> Int32 {

@@ -152,6 +152,7 @@ public struct AppConfiguration: Sendable {
         portal.insightsJobCap = try reader.integer("PORTAL_INSIGHTS_JOB_CAP")
         portal.insightsTimeout = try reader.duration("PORTAL_INSIGHTS_TIMEOUT_MS")
         portal.completionByStatus = try reader.choice("COMPLETION_MODE") == "status"
+        portal.invoiceByDocumentedCall = try reader.choice("INVOICE_MODE") == "documented"
         portal.completedStatusName = try reader.optionalText("AGENTOS_COMPLETED_STATUS")
         portal.reopenStatusName = try reader.optionalText("AGENTOS_REOPEN_STATUS")
         portal.contractorJobsWhileImporting = try reader.flag("MIRROR_CONTRACTOR_JOBS_WHILE_IMPORTING")

@@ -63,6 +63,7 @@ public struct ConfigKey: Sendable {
         ConfigKey(name: "MIRROR_CONTRACTOR_JOBS_WHILE_IMPORTING", kind: .flag, help: "until the first import is done, answer job lists with the contractor-scoped jobs call (modelled)"),
         ConfigKey(name: "SLA_TARGET_HOURS", kind: .text, help: "SLA targets by priority, e.g. urgent:4,high:24,medium:72,low:168,default:120 (dueBy = reported + target)"),
         ConfigKey(name: "COMPLETION_MODE", kind: .choice(["status", "modelled"]), help: "status: completion sets a job status type by PATCH /jobs/{jobID} (documented); modelled: the completion call"),
+        ConfigKey(name: "INVOICE_MODE", kind: .choice(["documented", "modelled"]), help: "documented: invoices by POST /invoice/submit; modelled: the contractor-scoped invoices call"),
         ConfigKey(name: "AGENTOS_COMPLETED_STATUS", kind: .optionalText, help: "status type name completion sets; empty: the type whose name says completed"),
         ConfigKey(name: "AGENTOS_REOPEN_STATUS", kind: .optionalText, help: "status type name a reopen sets; empty: the job's status before the gateway completed it"),
         ConfigKey(name: "CACHE_TTL_STATUS_TYPES_SECONDS", kind: .integer(0...(7 * 86_400)), help: "fresh lifetime of the cached job status types"),

@@ -125,3 +125,28 @@ struct JSONFields {
 
     var json: JSONValue { .object(fields) }
 }
+
+extension AliasTable {
+    /// Every upstream name a rule may read.
+    public var upstreamNames: Set<String> {
+        Set(rules.flatMap { rule in rule.sources.flatMap { source -> [String] in
+            switch source {
+            case .field(let name), .equals(let name, _), .signedPart(let name, _): [name]
+            case .joined(let parts, _): parts.flatMap { $0 }
+            }
+        } })
+    }
+
+    /// The fields none of whose upstream names appear among `seen`, with the names they look for.
+    public func unmatched(_ seen: Set<String>) -> [(field: String, names: [String])] {
+        rules.compactMap { rule in
+            let names = rule.sources.flatMap { source -> [String] in
+                switch source {
+                case .field(let name), .equals(let name, _), .signedPart(let name, _): [name]
+                case .joined(let parts, _): parts.flatMap { $0 }
+                }
+            }
+            return names.contains(where: seen.contains) ? nil : (rule.name, names)
+        }
+    }
+}

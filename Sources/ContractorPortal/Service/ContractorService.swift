@@ -30,6 +30,9 @@ public struct ContractorService: Sendable {
         /// and for a reopen the job's status before the gateway completed it.
         public var completedStatusName: String?
         public var reopenStatusName: String?
+        /// Invoices by the documented `POST /invoice/submit` (the contractor in the body, documents beside it)
+        /// rather than the modelled contractor-scoped call.
+        public var invoiceByDocumentedCall = true
         /// While the mirror's first import runs, the contractor-scoped jobs call (modelled) fills the gap.
         public var contractorJobsWhileImporting = true
 
@@ -70,10 +73,9 @@ public struct ContractorService: Sendable {
             CacheTrace.current?.record(stale ? .stale : .hit, age: age)
             CacheTrace.current?.noteMirror(stale ? "stale" : "warm")
             return jobs
-        case .importing:
+        case .importing, .unavailable:
+            // Not imported yet (or its import was only just started by this page).
             CacheTrace.current?.noteMirror("importing")
-            return nil
-        case .unavailable:
             return nil
         }
     }
@@ -294,7 +296,14 @@ public struct ContractorService: Sendable {
             "InvoiceDate": .string(invoice.invoiceDate), "Description": invoice.description.map(JSONValue.string) ?? .null,
         ])
         let answer = try await upstream { () async throws(AgentOSError) in
-            try await agentOS.write(.submitInvoice(shortName: who.shortName, contractorId: who.contractorId, invoice: body), context)
+            if settings.invoiceByDocumentedCall {
+                // ContractorInvoiceSubmissionModel: the contractor and the job in the body, with its documents.
+                guard case .object(var fields) = body else { return JSONValue?.none }
+                fields["ContractorID"] = .string(who.contractorId)
+                fields["Documents"] = .array([])
+                return try await agentOS.write(.invoiceSubmit(shortName: who.shortName, invoice: .object(fields)), context)
+            }
+            return try await agentOS.write(.submitInvoice(shortName: who.shortName, contractorId: who.contractorId, invoice: body), context)
         }
         guard let answer else { throw .notFound("Contractor not found") }
         return InvoiceSubmissionResult(upstream: answer)
@@ -335,7 +344,12 @@ public struct ContractorService: Sendable {
             CacheTrace.current?.conceal()
             throw .notFound("Job not found")
         }
-        guard job.owner == who.contractorId else {
+        // Against the freshest record: a (cached) read may predate the import that saw the job reassigned.
+        var owner = job.owner
+        if !context.fresh, let mirrored = await mirror?.mirror.job(job.jobId, agency: who.shortName), mirrored.job.owner != owner {
+            owner = mirrored.job.owner
+        }
+        guard job.owner == who.contractorId, owner == who.contractorId else {
             CacheTrace.current?.conceal()
             logger.log(.warning, "job_ownership_refused", ["requestId": .string(context.requestID), "owner": .bool(job.owner != nil)])
             throw .notFound("Job not found")
