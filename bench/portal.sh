@@ -20,8 +20,13 @@ AGENTOS_BASE_URL=http://127.0.0.1:19000 AGENTOS_API_KEY=fixture-key SESSION_SECR
   node "$PEER_DIR/node-bff.mjs" & PIDS+=($!)
 AGENTOS_BASE_URL=http://127.0.0.1:19000 AGENTOS_API_KEY=fixture-key SESSION_SECRET="$SECRET" PORT=18080 HOST=127.0.0.1 \
   ACCESS_LOG=false LOG_LEVEL=warning AGENTOS_RATE_LIMIT=100000 AGENTOS_CONTRACTOR_SHARE=100000 AGENTOS_MAX_IN_FLIGHT=512 \
-  RATE_LIMIT_IP_PER_MINUTE=1000000 RATE_LIMIT_SESSION_PER_MINUTE=1000000 DATA_DIR="$(mktemp -d)" "$BFF" >/dev/null 2>&1 & PIDS+=($!)
+  RATE_LIMIT_IP_PER_MINUTE=1000000 RATE_LIMIT_SESSION_PER_MINUTE=1000000 MIRROR_AGENCIES=demo DATA_DIR="$(mktemp -d)" "$BFF" >/dev/null 2>&1 & PIDS+=($!)
 wait_port 18090; wait_port 18080
+# Job lists are answered from the agency mirror once its first import is done.
+for _ in $(seq 1 100); do
+  curl -s http://127.0.0.1:18080/readyz | grep -q '"warm":true' && break
+  sleep 0.1
+done
 
 TOKEN=$(SESSION_SECRET="$SECRET" "$BFF" token --contractor C-1001 --agency demo --ttl 1h)
 WRK_HEADERS=(-H "Authorization: Bearer $TOKEN")

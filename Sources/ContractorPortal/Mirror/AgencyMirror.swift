@@ -43,7 +43,9 @@ public actor AgencyMirror {
     struct Agency: Sendable {
         var branchOrder: [String] = []
         var branches: [String: Branch] = [:]
+        /// Records as AgentOS sent them (what the snapshot keeps), and mapped once at import (what pages use).
         var jobs: [String: JSONValue] = [:]
+        var mapped: [String: ContractorMaintenanceJob] = [:]
         /// Every branch imported at least once.
         var complete = false
     }
@@ -76,7 +78,7 @@ public actor AgencyMirror {
             guard let branch = agency.branches[branchID], let importedAt = branch.importedAt else { continue }
             var owns = false
             for id in branch.jobIDs where !seen.contains(id) {
-                guard let raw = agency.jobs[id], var job = ContractorMaintenanceJob(upstream: raw), job.owner == who.contractorId else { continue }
+                guard var job = agency.mapped[id], job.owner == who.contractorId else { continue }
                 seen.insert(id)
                 owns = true
                 if let overlay = overlays[who.shortName]?[id] {
@@ -96,7 +98,7 @@ public actor AgencyMirror {
 
     /// The job as the mirror has it (nil when it does not), for ownership checks against the freshest record.
     public func job(_ jobId: String, agency: String) -> (job: ContractorMaintenanceJob, importedAt: Date)? {
-        guard let state = agencies[agency], let raw = state.jobs[jobId], let job = ContractorMaintenanceJob(upstream: raw) else { return nil }
+        guard let state = agencies[agency], let job = state.mapped[jobId] else { return nil }
         let importedAt = state.branches.values.filter { $0.jobIDs.contains(jobId) }.compactMap(\.importedAt).max() ?? .distantPast
         return (job, importedAt)
     }
@@ -164,6 +166,7 @@ public actor AgencyMirror {
                 changes.append(MirrorChange(jobId: id, contractor: owner, kind: .assigned))
             }
             agency.jobs[id] = incoming[id]
+            agency.mapped[id] = new
         }
         for gone in branch.jobIDs where !ids.contains(gone) {
             if let old = agency.jobs[gone].flatMap(ContractorMaintenanceJob.init(upstream:)), let owner = old.owner {
@@ -192,6 +195,7 @@ public actor AgencyMirror {
         guard var agency = agencies[name] else { return }
         let listed = Set(agency.branches.values.flatMap(\.jobIDs))
         agency.jobs = agency.jobs.filter { listed.contains($0.key) }
+        agency.mapped = agency.mapped.filter { listed.contains($0.key) }
         agencies[name] = agency
     }
 
@@ -230,6 +234,7 @@ public actor AgencyMirror {
             agency.branches[id] = branch
         }
         agency.jobs = records
+        agency.mapped = records.compactMapValues(ContractorMaintenanceJob.init(upstream:))
         agency.complete = !agency.branchOrder.isEmpty && agency.branchOrder.allSatisfy { agency.branches[$0]?.importedAt != nil }
         agencies[name] = agency
         return Date(timeIntervalSince1970: savedAt)
