@@ -140,6 +140,20 @@ public final class AgentOSClient: Sendable {
         return UpstreamList.read(value)
     }
 
+    /// `cachedList` for many reads, in one trip to the cache; nil where a read is not cached.
+    public func cachedLists(_ operations: [Operation], _ context: CallContext) async -> [UpstreamList?] {
+        guard let cache, let first = operations.first, let ttl = configuration.cache.ttl[first.name], ttl > .zero else {
+            return operations.map { _ in nil }
+        }
+        let found = await cache.peek(operations, ttl: ttl) { self.fetcher($0, context) }
+        return found.map { entry in
+            guard let (value, outcome, age) = entry else { return nil }
+            CacheTrace.current?.record(outcome, age: age)
+            guard let value else { return UpstreamList(items: [], total: nil) }
+            return UpstreamList.read(value)
+        }
+    }
+
     /// Entries in the read cache (0 without one).
     public var cachedEntries: Int { get async { await cache?.entryCount ?? 0 } }
     /// Reads queued to be loaded or refreshed from spare budget (0 without a cache).

@@ -56,6 +56,27 @@ public enum Operation: Sendable, Equatable {
         }
     }
 
+    /// Identifies a read for the cache: its name and every value that fills it (a unit separator between
+    /// them, which no value can hold). Built by hand: `String(describing:)` reflects, and a jobs view asks
+    /// for fifty of these.
+    public var cacheKey: String {
+        let parts: [String] = switch self {
+        case .branches(let agency, let offset, let count), .statusTypes(let agency, let offset, let count): [agency, String(offset), String(count)]
+        case .branchContractors(let agency, let branch, let offset, let count), .branchJobs(let agency, let branch, let offset, let count):
+            [agency, branch, String(offset), String(count)]
+        case .updateJobStatus(let agency, let job, let status): [agency, job, status]
+        case .invoiceSubmit(let agency, let invoice): [agency, String(decoding: invoice.serialized(), as: UTF8.self)]
+        case .contractor(let agency, let id), .contacts(let agency, let id), .pending(let agency, let id): [agency, id]
+        case .jobs(let agency, let id, let offset, let count): [agency, id, String(offset), String(count)]
+        case .job(let agency, let job), .notes(let agency, let job): [agency, job]
+        case .setCompletion(let agency, let job, let completed): [agency, job, String(completed)]
+        case .addNote(let agency, let job, let text, let author): [agency, job, text, author]
+        case .statement(let agency, let id, let from, let to): [agency, id, from ?? "-", to ?? "-"]
+        case .submitInvoice(let agency, let id, let invoice): [agency, id, String(decoding: invoice.serialized(), as: UTF8.self)]
+        }
+        return ([name] + parts).joined(separator: "\u{1F}")
+    }
+
     /// Path (each value percent-encoded into its segment), query items, and JSON body.
     func request(_ paths: OperationPaths) -> (path: String, query: [(String, String)], body: JSONValue?) {
         func fill(_ template: String, _ values: [String: String]) -> String {

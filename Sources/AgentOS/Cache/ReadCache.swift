@@ -86,6 +86,8 @@ public protocol ReadCaching: Sendable {
     /// The cached value without calling AgentOS: nil when there is none (or it is older than stale-if-error).
     /// With `fetch`, a value that is missing or stale is queued to be loaded from spare budget.
     func peek(_ operation: Operation, ttl: Duration, fetch: Fetch?) async -> (JSONValue?, CacheOutcome, Duration)?
+    /// `peek` for many reads at once: one trip to the cache for a whole view.
+    func peek(_ operations: [Operation], ttl: Duration, fetch: @escaping @Sendable (Operation) -> Fetch?) async -> [(JSONValue?, CacheOutcome, Duration)?]
     /// Forgets every entry a write of `operation` may have changed.
     func invalidate(after operation: Operation) async
     var entryCount: Int { get async }
@@ -188,6 +190,10 @@ public actor ReadCache: ReadCaching {
             }
             return .failure(error)
         }
+    }
+
+    public func peek(_ operations: [Operation], ttl: Duration, fetch: @escaping @Sendable (Operation) -> Fetch?) -> [(JSONValue?, CacheOutcome, Duration)?] {
+        operations.map { peek($0, ttl: ttl, fetch: fetch($0)) }
     }
 
     public func peek(_ operation: Operation, ttl: Duration, fetch: Fetch?) -> (JSONValue?, CacheOutcome, Duration)? {
@@ -343,7 +349,7 @@ public actor ReadCache: ReadCaching {
         }
     }
 
-    static func key(_ operation: Operation) -> String { String(describing: operation) }
+    static func key(_ operation: Operation) -> String { operation.cacheKey }
 }
 
 /// Cache counters for metrics: hits, misses, stale answers (while revalidating and on error), evictions,

@@ -78,8 +78,11 @@ enum Base64URL {
         guard text.utf8.allSatisfy({ byte in
             (65...90).contains(byte) || (97...122).contains(byte) || (48...57).contains(byte) || byte == 45 || byte == 95
         }), text.utf8.count % 4 != 1 else { return nil }
-        var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        standard += String(repeating: "=", count: (4 - standard.utf8.count % 4) % 4)
+        // The URL-safe alphabet mapped to the standard one byte by byte (Foundation's replacingOccurrences was
+        // a twentieth of a request, on every session check).
+        var standardBytes = text.utf8.map { $0 == UInt8(ascii: "-") ? UInt8(ascii: "+") : $0 == UInt8(ascii: "_") ? UInt8(ascii: "/") : $0 }
+        standardBytes += Array(repeating: UInt8(ascii: "="), count: (4 - standardBytes.count % 4) % 4)
+        let standard = String(decoding: standardBytes, as: UTF8.self)
         guard let bytes = Data(base64Encoded: standard).map(Array.init) else { return nil }
         // Canonical only (RFC 4648 §3.5): the last character's unused bits must be zero, or four texts
         // would decode to the same bytes (and one signature verify in four spellings).

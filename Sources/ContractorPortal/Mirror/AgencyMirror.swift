@@ -83,6 +83,7 @@ public actor AgencyMirror {
                 owns = true
                 if let overlay = overlays[who.shortName]?[id] {
                     job.status = overlay.status
+                    job.precomputedJSON?["status"] = .string(overlay.status)
                     job.awaitingConfirmation = true
                 }
                 jobs.append(job)
@@ -166,7 +167,7 @@ public actor AgencyMirror {
                 changes.append(MirrorChange(jobId: id, contractor: owner, kind: .assigned))
             }
             agency.jobs[id] = incoming[id]
-            agency.mapped[id] = new
+            agency.mapped[id] = new?.precomputed()
         }
         for gone in branch.jobIDs where !ids.contains(gone) {
             if let old = agency.jobs[gone].flatMap(ContractorMaintenanceJob.init(upstream:)), let owner = old.owner {
@@ -234,7 +235,7 @@ public actor AgencyMirror {
             agency.branches[id] = branch
         }
         agency.jobs = records
-        agency.mapped = records.compactMapValues(ContractorMaintenanceJob.init(upstream:))
+        agency.mapped = records.compactMapValues { ContractorMaintenanceJob(upstream: $0)?.precomputed() }
         agency.complete = !agency.branchOrder.isEmpty && agency.branchOrder.allSatisfy { agency.branches[$0]?.importedAt != nil }
         agencies[name] = agency
         return Date(timeIntervalSince1970: savedAt)

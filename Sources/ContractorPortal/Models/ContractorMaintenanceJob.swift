@@ -30,6 +30,17 @@ public struct ContractorMaintenanceJob: Sendable, Equatable {
     /// that has passed with the job still open (set by the service, which knows the targets and the time).
     public var dueBy: Date?
     public var overdue: Bool?
+    /// The record's own fields as JSON, computed once when the mirror imports it (every page view used to
+    /// map dates and money again); `json` adds what depends on the moment (SLA, awaiting confirmation).
+    /// Cleared by anything that changes a field it holds.
+    public var precomputedJSON: [String: JSONValue]?
+
+    /// Computes `precomputedJSON` now.
+    public func precomputed() -> ContractorMaintenanceJob {
+        var job = self
+        job.precomputedJSON = ownFields
+        return job
+    }
 
     public static let aliases = AliasTable([
         FieldRule("jobId", .id, names: "OID", "JobID", "WorksOrderID", "ID"),
@@ -81,10 +92,36 @@ public struct ContractorMaintenanceJob: Sendable, Equatable {
     public var isCancelled: Bool { Self.isCancelled(status) }
 
     /// Completed, Complete, "Completed - awaiting invoice"…: AgentOS's status names vary by agency.
-    public static func isCompleted(_ status: String) -> Bool { status.lowercased().contains("complet") }
-    public static func isCancelled(_ status: String) -> Bool { status.lowercased().contains("cancel") }
+    public static func isCompleted(_ status: String) -> Bool { containsIgnoringASCIICase(status, "complet") }
+    public static func isCancelled(_ status: String) -> Bool { containsIgnoringASCIICase(status, "cancel") }
+
+    /// `needle` (lowercase ASCII) in `text`, ASCII letters compared without case: on every job of every
+    /// page, where Foundation's lowercased().contains() cost more than the rest of the check.
+    static func containsIgnoringASCIICase(_ text: String, _ needle: StaticString) -> Bool {
+        let wanted = UnsafeBufferPointer(start: needle.utf8Start, count: needle.utf8CodeUnitCount)
+        let bytes = Array(text.utf8)
+        guard bytes.count >= wanted.count else { return false }
+        outer: for start in 0...(bytes.count - wanted.count) {
+            for offset in 0..<wanted.count {
+                var byte = bytes[start + offset]
+                if byte >= 65 && byte <= 90 { byte += 32 }
+                guard byte == wanted[offset] else { continue outer }
+            }
+            return true
+        }
+        return false
+    }
 
     public var json: JSONValue {
+        var fields = precomputedJSON ?? ownFields
+        if let dueBy { fields["dueBy"] = OutputFormat.date(dueBy) }
+        if let overdue { fields["overdue"] = .bool(overdue) }
+        if awaitingConfirmation { fields["awaitingConfirmation"] = .bool(true) }
+        return .object(fields)
+    }
+
+    /// The record's fields as seed 003 writes them.
+    var ownFields: [String: JSONValue] {
         var out = JSONFields()
         out.text("jobId", jobId)
         out.text("propertyId", propertyId)
@@ -101,10 +138,7 @@ public struct ContractorMaintenanceJob: Sendable, Equatable {
         out.text("tenantName", tenantName)
         out.text("landlordName", landlordName)
         out.text("accessDetails", accessDetails)
-        if let dueBy { out.date("dueBy", dueBy) }
-        if let overdue { out.bool("overdue", overdue) }
-        if awaitingConfirmation { out.bool("awaitingConfirmation", true) }
         out.metadata(metadata)
-        return out.json
+        return out.json.objectValue ?? [:]
     }
 }

@@ -126,8 +126,8 @@ public struct ContractorService: Sendable {
     public func maintenanceJobs(_ who: ContractorIdentity, offset: Int?, count: Int?, _ context: CallContext) async throws(PortalError) -> [ContractorMaintenanceJob] {
         let page = try Validate.page(offset: offset, count: count, defaultCount: settings.defaultJobCount, maxCount: settings.maxJobCount)
         // The vendor's way: from the agency's mirror, with no AgentOS call per page view.
+        // (Changes in a mirrored list are announced by the import that found them, not by each view.)
         if let jobs = await mirroredJobs(who) {
-            observer?.saw(jobs: jobs, of: who)
             return withSLA(Array(jobs.dropFirst(page.offset).prefix(page.count)))
         }
         if mirror != nil, !settings.contractorJobsWhileImporting {
@@ -149,15 +149,21 @@ public struct ContractorService: Sendable {
         let jobs = try await maintenanceJobs(who, offset: offset, count: count, context)
         var notes: [Int: [ContractorJobNote]] = [:]
         var wanted: [(Int, String)] = []
+        var lookups: [(index: Int, jobId: String)] = []
         for (index, job) in jobs.enumerated() {
             if let embedded = job.embeddedNotes {
                 notes[index] = embedded
             } else if !job.jobId.isEmpty {
-                if let cached = await agentOS.cachedList(.notes(shortName: who.shortName, jobId: job.jobId), context) {
-                    notes[index] = cached.items.compactMap { ContractorJobNote(upstream: $0, jobId: job.jobId) }
-                } else {
-                    wanted.append((index, job.jobId))
-                }
+                lookups.append((index, job.jobId))
+            }
+        }
+        // One trip to the cache for the whole view.
+        let cached = await agentOS.cachedLists(lookups.map { .notes(shortName: who.shortName, jobId: $0.jobId) }, context)
+        for ((index, jobId), list) in zip(lookups, cached) {
+            if let list {
+                notes[index] = list.items.compactMap { ContractorJobNote(upstream: $0, jobId: jobId) }
+            } else {
+                wanted.append((index, jobId))
             }
         }
         let fetched = await withTaskGroup(of: (Int, [ContractorJobNote]?).self) { group in
