@@ -7,7 +7,8 @@ import TestSupport
 /// table appears as a key somewhere in Fixtures/agentos.json.
 @Suite("Fixture data covers the contract")
 struct FixtureCoverageTests {
-    static let contract = Paths.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/agentos-upstream.md")
+    /// The contract's field table, kept in this repository (tests read nothing beside it).
+    static let contract = Paths.packageRoot.appendingPathComponent("docs/agentos-field-names.md")
 
     /// Backticked PascalCase names in the "Field names and their variants" table, right-hand column.
     static func contractNames() throws -> Set<String> {

@@ -3,7 +3,7 @@ import ContractorPortal
 import Foundation
 import Testing
 
-/// Every upstream name of ../shared/agentos-upstream.md's table, each alone in a record, through the
+/// Every upstream name of docs/agentos-field-names.md's table, each alone in a record, through the
 /// model's alias table to its camelCase field.
 @Suite("Alias tables: every upstream name of the contract")
 struct AliasTableTests {
