@@ -2,6 +2,10 @@
 import PackageDescription
 
 // No package dependencies: Foundation, FoundationNetworking, Dispatch, Glibc and system libraries only.
+
+// Every file imports the modules whose members it uses: an import elsewhere in the module is not enough.
+let strict: [SwiftSetting] = [.enableUpcomingFeature("MemberImportVisibility")]
+
 let package = Package(
     name: "ContractorBFF",
     products: [
@@ -13,20 +17,30 @@ let package = Package(
         .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
         // OpenSSL's libcrypto (HMAC-SHA256, CRYPTO_memcmp, RAND_bytes); headers from libssl-dev.
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
-        .target(name: "HTTPServer", dependencies: ["CLinux"]),
-        .target(name: "AgentOS", dependencies: ["HTTPServer"]),
-        .target(name: "FixtureAgentOS", dependencies: ["HTTPServer", "AgentOS"]),
-        .target(name: "ContractorPortal", dependencies: ["AgentOS"]),
-        .target(name: "ContractorBFFApp", dependencies: ["HTTPServer", "AgentOS", "FixtureAgentOS", "ContractorPortal", "COpenSSL", "CLinux"]),
-        .executableTarget(name: "ContractorBFF", dependencies: ["ContractorBFFApp"]),
+        // Leaves: the JSON value type, its parser and string escaping; the structured line logger.
+        .target(name: "JSON", swiftSettings: strict),
+        .target(name: "Logging", dependencies: ["JSON"], swiftSettings: strict),
+        .target(name: "HTTPServer", dependencies: ["CLinux", "JSON", "Logging"], swiftSettings: strict),
+        // The client knows nothing of the server; the fixture shares no code with the client it fakes.
+        .target(name: "AgentOS", dependencies: ["JSON", "Logging"], swiftSettings: strict),
+        .target(name: "FixtureAgentOS", dependencies: ["HTTPServer", "JSON", "Logging"], swiftSettings: strict),
+        .target(name: "ContractorPortal", dependencies: ["AgentOS", "JSON"], swiftSettings: strict),
+        .target(
+            name: "ContractorBFFApp",
+            dependencies: ["HTTPServer", "AgentOS", "FixtureAgentOS", "ContractorPortal", "JSON", "Logging", "COpenSSL", "CLinux"],
+            swiftSettings: strict),
+        .executableTarget(name: "ContractorBFF", dependencies: ["ContractorBFFApp"], swiftSettings: strict),
         // Raw-socket client and server fixtures shared by the test targets; never linked into the product.
-        .target(name: "TestSupport", dependencies: ["HTTPServer", "CLinux"], path: "Tests/TestSupport"),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
-        .testTarget(name: "ContractorPortalTests", dependencies: ["ContractorPortal", "AgentOS"]),
-        .testTarget(name: "AgentOSTests", dependencies: ["AgentOS", "FixtureAgentOS", "HTTPServer", "TestSupport"]),
+        .target(name: "TestSupport", dependencies: ["HTTPServer", "CLinux"], path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "JSON", "Logging", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ContractorPortalTests", dependencies: ["ContractorPortal", "AgentOS", "JSON"], swiftSettings: strict),
+        .testTarget(
+            name: "AgentOSTests", dependencies: ["AgentOS", "FixtureAgentOS", "HTTPServer", "JSON", "Logging", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "ContractorBFFAppTests",
-            dependencies: ["ContractorBFFApp", "ContractorBFF", "ContractorPortal", "AgentOS", "FixtureAgentOS", "HTTPServer", "TestSupport"]),
+            dependencies: ["ContractorBFFApp", "ContractorBFF", "ContractorPortal", "AgentOS", "FixtureAgentOS", "HTTPServer", "JSON", "Logging", "TestSupport"],
+            swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
 import Foundation
-import HTTPServer
+import JSON
+import Logging
 
 /// Who is calling, for logs and deadlines: the inbound request's id and the time by which it must end.
 public struct CallContext: Sendable {

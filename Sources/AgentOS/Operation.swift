@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// One upstream call, with the values that fill its path: the documented V4 Maintenance calls (lists by
 /// branch, paged in the path; status by PATCH; invoices by /invoice/submit) and the modelled ones the

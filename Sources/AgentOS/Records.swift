@@ -1,3 +1,4 @@
+import JSON
 /// A list as AgentOS answered it, read from any of its envelopes.
 public struct UpstreamList: Sendable, Equatable {
     public var items: [JSONValue]

@@ -1,6 +1,8 @@
 import AgentOS
 import ContractorPortal
 import HTTPServer
+import JSON
+import Logging
 
 /// Wires the process together: the routes of every module behind the server's middleware chain.
 public struct Application: Sendable {

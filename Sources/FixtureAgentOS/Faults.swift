@@ -1,5 +1,6 @@
 import AgentOS
 import Foundation
+import JSON
 import Synchronization
 
 /// One way the fixture misbehaves on a route (an operation name, or "*" for all).

@@ -1,6 +1,8 @@
 import AgentOS
 import Foundation
 import HTTPServer
+import JSON
+import Logging
 
 /// A stand-in AgentOS that serves the contract of ../shared/agentos-upstream.md from Fixtures/, for running
 /// and testing offline. It requires the API key (header `api_key` or `ApiKey`, or `?api_key=`), answers 404

@@ -1,5 +1,6 @@
 import AgentOS
 import Foundation
+import JSON
 import Synchronization
 
 /// The fixture AgentOS's data: read from Fixtures/agentos.json, changed in memory by writes, with a count

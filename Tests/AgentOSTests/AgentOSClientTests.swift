@@ -2,8 +2,10 @@
 import FixtureAgentOS
 import Foundation
 import HTTPServer
-import Testing
+import JSON
+import Logging
 import TestSupport
+import Testing
 
 @Suite("AgentOS client: calls, envelopes and errors")
 struct AgentOSCallTests {

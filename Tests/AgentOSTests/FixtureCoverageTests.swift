@@ -1,7 +1,8 @@
 import AgentOS
 import Foundation
-import Testing
+import JSON
 import TestSupport
+import Testing
 
 /// The fixture must speak every dialect of the contract: each upstream field name in the contract's
 /// table appears as a key somewhere in Fixtures/agentos.json.

@@ -7,6 +7,7 @@ import FoundationNetworking
 import Synchronization
 import Testing
 import TestSupport
+import JSON
 
 @Suite("Policy pieces on their own")
 struct PolicyUnitTests {

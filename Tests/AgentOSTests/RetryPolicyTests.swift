@@ -2,8 +2,10 @@
 import FixtureAgentOS
 import Foundation
 import HTTPServer
-import Testing
+import JSON
+import Logging
 import TestSupport
+import Testing
 
 /// Each rule of the retry policy against the fixture with short configured times; the fixture's counters
 /// prove how many times a request really reached it.

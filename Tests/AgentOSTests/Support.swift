@@ -2,6 +2,7 @@ import AgentOS
 import FixtureAgentOS
 import Foundation
 import HTTPServer
+import Logging
 import TestSupport
 import Testing
 

@@ -1,8 +1,9 @@
 import AgentOS
 import ContractorBFFApp
 import Foundation
-import Testing
+import JSON
 import TestSupport
+import Testing
 
 /// Sign-in over HTTP: login, cookies, refresh rotation and reuse detection, logout, lock-out, and the
 /// browser protections (CSRF, Origin, CORS, security headers).

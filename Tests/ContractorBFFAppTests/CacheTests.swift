@@ -2,6 +2,8 @@ import AgentOS
 import ContractorBFFApp
 import FixtureAgentOS
 import Foundation
+import JSON
+import TestSupport
 import Testing
 
 /// The read cache over HTTP: single flight, fresh hits, stale-while-revalidate, stale-if-error, bounds, and

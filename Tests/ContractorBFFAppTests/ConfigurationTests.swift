@@ -2,8 +2,9 @@ import AgentOS
 import ContractorBFFApp
 import Foundation
 import HTTPServer
-import Testing
+import Logging
 import TestSupport
+import Testing
 
 @Suite("Configuration: one file, environment overrides, refusals that name the key")
 struct ConfigurationTests {

@@ -2,8 +2,10 @@ import AgentOS
 import FixtureAgentOS
 import Foundation
 import HTTPServer
-import Testing
+import JSON
+import Logging
 import TestSupport
+import Testing
 
 /// The real binary as a child process, so it can be killed without warning. Its log is drained all along
 /// (a full pipe would stall it) and the port it listens on is read from its "listening" line.

@@ -5,6 +5,7 @@ import Foundation
 import HTTPServer
 import Testing
 import TestSupport
+import Logging
 
 /// `contractor-bff doctor` against the fixture (clean) and against one whose names and paths differ.
 @Suite("doctor")

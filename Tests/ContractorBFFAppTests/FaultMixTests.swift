@@ -1,6 +1,7 @@
 import AgentOS
 import FixtureAgentOS
 import Foundation
+import JSON
 import Testing
 
 /// Several hundred keyed writes through an AgentOS that fails often and in every way (30 % 5xx, 10 % hangs,

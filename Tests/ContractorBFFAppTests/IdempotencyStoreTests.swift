@@ -1,6 +1,7 @@
 import AgentOS
 import ContractorBFFApp
 import Foundation
+import JSON
 import Synchronization
 import Testing
 

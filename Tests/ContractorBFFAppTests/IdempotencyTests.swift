@@ -2,6 +2,8 @@ import AgentOS
 import ContractorBFFApp
 import FixtureAgentOS
 import Foundation
+import JSON
+import TestSupport
 import Testing
 
 /// Exactly-once writes over HTTP: Idempotency-Key replay, mismatch, concurrency, natural keys for invoices,

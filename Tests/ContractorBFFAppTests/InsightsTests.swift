@@ -1,6 +1,10 @@
 import AgentOS
+import ContractorBFFApp
+import ContractorPortal
 import FixtureAgentOS
 import Foundation
+import JSON
+import TestSupport
 import Testing
 
 /// contractor.insights: five KPIs from three upstream parts, settled, bounded, exact.

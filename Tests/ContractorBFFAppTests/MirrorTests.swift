@@ -1,6 +1,7 @@
 import AgentOS
 import FixtureAgentOS
 import Foundation
+import JSON
 import TestSupport
 import Testing
 

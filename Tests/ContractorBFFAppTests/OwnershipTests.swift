@@ -1,5 +1,7 @@
 import AgentOS
+import FixtureAgentOS
 import Foundation
+import JSON
 import Testing
 
 /// A session of contractor A naming B's ids or B's jobs reads and writes nothing of B's. The fixture's

@@ -4,6 +4,8 @@ import ContractorPortal
 import FixtureAgentOS
 import Foundation
 import HTTPServer
+import JSON
+import Logging
 import TestSupport
 import Testing
 

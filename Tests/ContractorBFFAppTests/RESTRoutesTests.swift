@@ -1,6 +1,8 @@
 import AgentOS
 import FixtureAgentOS
 import Foundation
+import JSON
+import TestSupport
 import Testing
 
 /// Seed 002's routes end to end: the BFF over HTTP, the fixture AgentOS behind it over HTTP.

@@ -5,6 +5,7 @@ import Foundation
 @testable import HTTPServer
 import Testing
 import TestSupport
+import JSON
 
 /// One test per finding of the security review (issue 13), each replaying the attack against a running
 /// server: every one ended in something other than a refusal before its fix.

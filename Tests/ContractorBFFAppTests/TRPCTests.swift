@@ -1,6 +1,7 @@
 import AgentOS
 import FixtureAgentOS
 import Foundation
+import JSON
 import Testing
 
 /// Seed 003's procedures over tRPC's HTTP wire format, end to end.

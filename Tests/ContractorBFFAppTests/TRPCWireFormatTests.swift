@@ -1,6 +1,7 @@
 import AgentOS
 @testable import ContractorBFFApp
 import Testing
+import JSON
 
 /// The bytes tRPC 11's own producers write, taken from tRPC's test snapshots and source
 /// (`packages/tests/server/adapters/awsLambda.test.tsx`, `stream/jsonl.test.ts`, `stream/sse.ts`), not from

@@ -1,6 +1,7 @@
 import AgentOS
 import ContractorPortal
 import Foundation
+import JSON
 import Testing
 
 /// Every upstream name of docs/agentos-field-names.md's table, each alone in a record, through the

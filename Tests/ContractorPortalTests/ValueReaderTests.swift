@@ -2,6 +2,7 @@ import AgentOS
 @testable import ContractorPortal
 import Foundation
 import Testing
+import JSON
 
 @Suite("Value readers: every value variant of the contract")
 struct ValueReaderTests {

@@ -1,7 +1,8 @@
 import Foundation
 import HTTPServer
-import Testing
+import Logging
 import TestSupport
+import Testing
 
 /// Each timeout with a short configured value. Bounds are generous (seconds, not milliseconds): they
 /// prove that the server acts by itself, not how fast the machine is.

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import Logging
 import Synchronization
 
 /// Log lines kept in memory so tests can assert on them.

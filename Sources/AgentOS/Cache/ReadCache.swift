@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Synchronization
 
 /// How long each read stays fresh, and how long after that it may still be served.

@@ -2,6 +2,7 @@ import AgentOS
 import ContractorPortal
 import Foundation
 import HTTPServer
+import JSON
 
 /// The portal's own sign-in: `POST /api/auth/login`, `/refresh`, `/logout`, `GET /api/auth/me`, and the
 /// CSRF token of `GET /api/security/csrf-token`. Access tokens are the HS256 session tokens every contractor

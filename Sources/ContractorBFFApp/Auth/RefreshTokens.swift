@@ -1,5 +1,6 @@
 import AgentOS
 import Foundation
+import JSON
 
 /// Who a refresh token signs in again, and the session family it belongs to (every token rotated from one
 /// sign-in shares the family; the family id is the session id in access tokens).

@@ -1,5 +1,6 @@
 import AgentOS
 import Foundation
+import JSON
 
 /// A person who may sign in to the portal, and the contractor they act for.
 public struct PortalUser: Sendable, Equatable {

@@ -3,6 +3,8 @@ import Dispatch
 import FixtureAgentOS
 import Foundation
 import HTTPServer
+import JSON
+import Logging
 
 /// `contractor-bff [command] [options]`: parses the command line and runs one command.
 public enum CLI {

@@ -1,8 +1,10 @@
 import AgentOS
 import ContractorPortal
 import FixtureAgentOS
-import HTTPServer
 import Foundation
+import HTTPServer
+import JSON
+import Logging
 
 /// `contractor-bff doctor`: since nobody here can reach the real AgentOS, the gateway checks itself
 /// against it. One read per configured call (about a dozen calls, within the budget; never a write),

@@ -2,6 +2,7 @@ import AgentOS
 import ContractorPortal
 import Foundation
 import HTTPServer
+import Logging
 
 public enum ConfigError: Error, CustomStringConvertible, Equatable {
     case unreadableFile(path: String, reason: String)

@@ -1,5 +1,6 @@
 import AgentOS
 import HTTPServer
+import JSON
 
 /// `GET /api/contractor/events`: the signed-in contractor's job events as plain server-sent events, for
 /// portals that do not use tRPC (a browser's `EventSource`, which reconnects by itself and sends

@@ -2,6 +2,7 @@ import AgentOS
 import ContractorPortal
 import Foundation
 import HTTPServer
+import JSON
 import Synchronization
 
 /// A resumable event id: this process's epoch and a sequence number. An id from another process (a

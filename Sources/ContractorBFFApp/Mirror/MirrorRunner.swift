@@ -3,6 +3,8 @@ import ContractorPortal
 import Foundation
 import Glibc
 import HTTPServer
+import JSON
+import Logging
 import Synchronization
 
 /// One import loop per agency, started for the configured agencies at once and for any other at its

@@ -1,6 +1,7 @@
 import AgentOS
 import ContractorPortal
 import Foundation
+import JSON
 
 /// A JSON object of inputs (a REST body, a tRPC input) read field by field; every wrong field is a
 /// `PortalError.invalid` that names it. Unknown fields are ignored, as zod's default object schema does.

@@ -1,6 +1,7 @@
 import AgentOS
 import ContractorPortal
 import HTTPServer
+import JSON
 
 /// Seed 002's REST routes over the contractor service. Every route needs a session (401 before the
 /// handler runs); who is asking always comes from it.

@@ -1,6 +1,7 @@
 import AgentOS
 import Foundation
 import Glibc
+import JSON
 
 /// Counters for abuse protection: token buckets (a limit per minute, refilled continuously, bursts up to the
 /// limit) and lock-outs that double with each failure. Behind one protocol so a shared store for several

@@ -2,6 +2,8 @@ import AgentOS
 import ContractorPortal
 import Foundation
 import HTTPServer
+import JSON
+import Logging
 
 /// A verified session, as the handlers see it.
 public struct Session: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import AgentOS
 import Foundation
+import JSON
 
 /// What a session says: who the contractor is and for how long.
 public struct SessionClaims: Sendable, Equatable {

@@ -1,6 +1,7 @@
 import AgentOS
 import Foundation
 import Glibc
+import JSON
 
 /// The embedded stores' one way to keep records on disk: a JSON-lines file under DATA_DIR (0600, in a 0700
 /// directory), each appended line synced (fdatasync) before the append returns, rewritten compactly at

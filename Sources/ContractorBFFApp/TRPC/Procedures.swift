@@ -1,5 +1,6 @@
 import AgentOS
 import ContractorPortal
+import JSON
 
 /// Seed 003's `contractor.*` procedures: the name, whether it is a query (GET) or a mutation (POST), and
 /// how its input maps onto the service.

@@ -1,6 +1,7 @@
 import AgentOS
 import ContractorPortal
 import HTTPServer
+import JSON
 
 /// tRPC's error codes (JSON-RPC 2.0 numbers, names and HTTP statuses as tRPC's
 /// TRPC_ERROR_CODES_BY_KEY and getHTTPStatusCodeFromError define them).

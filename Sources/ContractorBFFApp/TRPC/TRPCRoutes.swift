@@ -1,6 +1,8 @@
 import AgentOS
 import ContractorPortal
+import Foundation
 import HTTPServer
+import JSON
 
 /// Seed 003's procedures over tRPC 11's HTTP wire format, as its links speak it (trpc.io/docs/rpc and
 /// tRPC's resolveResponse): queries by GET with `?input=`, mutations by POST with a JSON body; `?batch=1`

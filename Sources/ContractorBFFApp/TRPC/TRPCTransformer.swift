@@ -1,4 +1,5 @@
 import AgentOS
+import JSON
 
 /// The data transformer the portal's tRPC links are configured with (trpc.io/docs/server/data-transformers).
 /// A server cannot tell reliably from a request which one a client uses, so it is configuration; what it

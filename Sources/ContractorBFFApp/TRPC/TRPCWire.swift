@@ -1,5 +1,6 @@
 import AgentOS
 import HTTPServer
+import JSON
 
 /// Every answer tRPC's links read, written in one place, through the configured transformer (tRPC 11's
 /// resolveResponse, jsonl and sse producers, and transformTRPCResponse are the reference for the bytes).

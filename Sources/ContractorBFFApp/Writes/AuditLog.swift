@@ -1,6 +1,8 @@
 import Foundation
 import Glibc
 import HTTPServer
+import JSON
+import Logging
 
 /// The append-only audit log: one JSON line per write and sign-in event, fsynced before the event is
 /// acknowledged. It names who did what to which id with what outcome, and never a secret or a note's text.
@@ -34,13 +36,13 @@ public actor AuditLog {
 
     public func record(_ event: Event) {
         var line: [UInt8] = Array("{\"time\":".utf8)
-        JSON.appendString(ISO8601DateFormatter().string(from: Date()), to: &line)
+        JSONText.appendString(ISO8601DateFormatter().string(from: Date()), to: &line)
         for (name, value) in [("action", event.action), ("agency", event.agency), ("contractor", event.contractor),
                               ("target", event.target), ("outcome", event.outcome), ("requestId", event.requestID), ("detail", event.detail),
                               ("client", event.client)] {
             guard let value else { continue }
             line += Array(",\"\(name)\":".utf8)
-            JSON.appendString(value, to: &line)
+            JSONText.appendString(value, to: &line)
         }
         if let status = event.status { line += Array(",\"status\":\(status)".utf8) }
         line += Array("}\n".utf8)

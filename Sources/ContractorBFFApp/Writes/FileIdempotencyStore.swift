@@ -1,5 +1,6 @@
 import AgentOS
 import Foundation
+import JSON
 
 /// The embedded idempotency store: an append-only JSON-lines file, each line the latest state of one key,
 /// fsynced before a claim or an outcome is acknowledged. Read back at start (a torn last line from a

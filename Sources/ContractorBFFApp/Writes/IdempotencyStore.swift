@@ -1,5 +1,6 @@
 import AgentOS
 import Foundation
+import JSON
 
 /// Which write a key belongs to: keys are scoped to the contractor (two contractors may use the same key).
 public struct IdempotencyID: Sendable, Hashable {

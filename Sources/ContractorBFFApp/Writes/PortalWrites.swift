@@ -1,6 +1,7 @@
 import AgentOS
 import ContractorPortal
 import Foundation
+import JSON
 
 /// A write's answer in the portal's terms, before an adapter shapes it.
 enum WriteAnswer: Sendable {

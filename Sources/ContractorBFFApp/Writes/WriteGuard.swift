@@ -1,6 +1,7 @@
 import AgentOS
 import ContractorPortal
 import HTTPServer
+import JSON
 
 /// Why the guard answered instead of the write. Each adapter maps these to its own error shape.
 public enum WriteRefusal: Error, Sendable, Equatable {

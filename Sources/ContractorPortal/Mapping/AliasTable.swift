@@ -1,5 +1,6 @@
 import AgentOS
 import Foundation
+import JSON
 
 /// Where a model field's value may come from upstream. Tried in table order; the first that reads wins.
 public enum Source: Sendable {

@@ -1,5 +1,6 @@
 import AgentOS
 import Foundation
+import JSON
 
 /// How an upstream value is read into a model field. Each reader answers nil for an absent or null value
 /// and for one it cannot read; the raw value always stays in the record's metadata.

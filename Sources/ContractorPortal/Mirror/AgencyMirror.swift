@@ -1,6 +1,6 @@
 import AgentOS
 import Foundation
-import HTTPServer
+import JSON
 
 /// What the mirror can say of one contractor's jobs.
 public enum MirrorView: Sendable {

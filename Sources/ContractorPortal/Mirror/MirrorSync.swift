@@ -1,6 +1,7 @@
 import AgentOS
 import Foundation
-import HTTPServer
+import JSON
+import Logging
 
 /// One agency's import loop: branches, then each branch's contractors and jobs, page by page (the
 /// documented V4 lists, up to 1000 a call), spread evenly over the minute at the sync's share of the key's

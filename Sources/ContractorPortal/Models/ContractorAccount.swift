@@ -1,5 +1,6 @@
 import AgentOS
 import Foundation
+import JSON
 
 /// Seed 003's ContractorAccount. Fields the seed types as non-null text are "" when AgentOS sends none,
 /// `isActive` is false and `trades` empty; every other field is `null` when absent or unreadable.

@@ -1,5 +1,6 @@
 import AgentOS
 import Foundation
+import JSON
 
 /// Seed 003's ContractorContact: a person at the contractor's company.
 public struct ContractorContact: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import AgentOS
 import Foundation
+import JSON
 
 /// Seed 003's dashboard KPIs. A KPI whose upstream part failed is `null`, and the part is named in
 /// `unavailable`, so the dashboard shows what it can instead of nothing.

@@ -1,5 +1,6 @@
 import AgentOS
 import Foundation
+import JSON
 
 /// Seed 003's ContractorJobNote, from the notes call or from a job's embedded `MaintenanceNotes`.
 public struct ContractorJobNote: Sendable, Equatable {

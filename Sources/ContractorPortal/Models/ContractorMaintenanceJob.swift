@@ -1,5 +1,6 @@
 import AgentOS
 import Foundation
+import JSON
 
 /// Seed 003's ContractorMaintenanceJob, plus what the portal needs and does not print: the owner
 /// (for the ownership rule) and the notes AgentOS embedded in the record, if it did.

@@ -1,5 +1,6 @@
 import AgentOS
 import Foundation
+import JSON
 
 /// Seed 003's ContractorStatementEntry. A signed `Amount` stands for `Credit` when positive and for
 /// `Debit` when negative.

@@ -1,5 +1,6 @@
 import AgentOS
 import Foundation
+import JSON
 
 /// Seed 003's InvoiceSubmissionResult: AgentOS's answer to an invoice.
 public struct InvoiceSubmissionResult: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import AgentOS
 import Foundation
+import JSON
 
 /// Seed 003's PendingStatementEntry: raised, not yet paid. `amount` is `null` when AgentOS's value cannot
 /// be read as money (never a guessed 0).

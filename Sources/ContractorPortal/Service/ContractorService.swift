@@ -1,6 +1,7 @@
 import AgentOS
 import Foundation
-import HTTPServer
+import JSON
+import Logging
 
 /// Seed 003's service layer: every contractor operation, bound to the signed-in contractor, over the
 /// AgentOS client. Both the REST routes and the tRPC procedures call this and nothing else.

@@ -1,5 +1,6 @@
 import AgentOS
 import Foundation
+import JSON
 
 /// Who is asking: taken from the verified session, never from the request.
 public struct ContractorIdentity: Sendable, Equatable {

@@ -1,5 +1,7 @@
 import AgentOS
 import Foundation
+import JSON
+import Logging
 
 extension ContractorService {
     /// One part's outcome, settled: a value or the reason it is missing.

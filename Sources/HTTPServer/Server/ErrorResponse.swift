@@ -1,8 +1,9 @@
+import JSON
 /// The one error body of this server, seed 002's `{"error": "..."}` with the request id added, used for
 /// the server's own refusals and for every error a handler throws.
 public enum ErrorResponse {
     public static func make(status: Int, message: String, requestID: String, headers: HTTPHeaders = [:]) -> Response {
-        let body = "{\"error\":\(JSON.quoted(message)),\"requestId\":\(JSON.quoted(requestID))}"
+        let body = "{\"error\":\(JSONText.quoted(message)),\"requestId\":\(JSONText.quoted(requestID))}"
         return Response.json(status: status, Array(body.utf8), headers: headers)
     }
 

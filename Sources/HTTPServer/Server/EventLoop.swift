@@ -1,6 +1,7 @@
 import CLinux
 import Foundation
 import Glibc
+import Logging
 import Synchronization
 
 /// What every loop of one server shares: read-only settings plus two atomics.

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Logging
 import Synchronization
 
 /// The HTTP/1.1 server: a listening socket shared by one epoll loop per core. It knows requests and

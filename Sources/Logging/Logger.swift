@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Glibc
 import Synchronization
 
@@ -46,10 +47,10 @@ public struct Logger: Sendable {
         line += #"","level":""#.utf8
         line += level.rawValue.utf8
         line += #"","event":"#.utf8
-        JSON.appendString(event, to: &line)
+        JSONText.appendString(event, to: &line)
         for (key, value) in fields {
             line.append(44)
-            JSON.appendString(key, to: &line)
+            JSONText.appendString(key, to: &line)
             line.append(58)
             value.append(to: &line)
         }
@@ -156,7 +157,7 @@ public enum LogValue: Sendable, ExpressibleByStringLiteral, ExpressibleByInteger
 
     func append(to line: inout [UInt8]) {
         switch self {
-        case .string(let text): JSON.appendString(text, to: &line)
+        case .string(let text): JSONText.appendString(text, to: &line)
         case .int(let number): line += String(number).utf8
         case .double(let number):
             // Three decimals by integer arithmetic: durations are on every access line, and Double's
@@ -174,42 +175,5 @@ public enum LogValue: Sendable, ExpressibleByStringLiteral, ExpressibleByInteger
         case .bool(let flag): line += (flag ? "true" : "false").utf8
         case .null: line += "null".utf8
         }
-    }
-}
-
-/// The JSON string escaping the logger and the error bodies need, without a round trip through JSONEncoder.
-public enum JSON {
-    /// Appends `text` as a JSON string. Bytes that need no escape (the usual case) are copied as they are.
-    public static func appendString(_ text: String, to out: inout [UInt8]) {
-        out.append(34)
-        var text = text
-        // Runs between escapes are copied whole: byte-by-byte appends were a tenth of a jobs page's time.
-        text.withUTF8 { bytes in
-            var start = 0
-            for index in bytes.indices {
-                let byte = bytes[index]
-                guard byte < 0x20 || byte == 34 || byte == 92 || byte == 0x7F else { continue }
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
-                switch byte {
-                case 34: out += [92, 34]
-                case 92: out += [92, 92]
-                case 10: out += [92, 110]
-                case 13: out += [92, 114]
-                case 9: out += [92, 116]
-                default: out += [92, 117, 48, 48, hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 15)]]
-                }
-                start = index + 1
-            }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
-        }
-        out.append(34)
-    }
-
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
-    public static func quoted(_ text: String) -> String {
-        var out: [UInt8] = []
-        appendString(text, to: &out)
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -1,5 +1,3 @@
-import HTTPServer
-
 /// A JSON value as AgentOS sent it. Numbers keep their literal text, so `0.10` reaches the money reader as
 /// written and never passes through a binary float.
 public enum JSONValue: Sendable, Equatable {
@@ -76,9 +74,39 @@ public enum JSONText {
         return value
     }
 
-    /// JSON string escaping is the server's (`HTTPServer.JSON`): one implementation for logs and bodies.
+    /// Appends `text` as a JSON string. Bytes that need no escape (the usual case) are copied as they are.
     public static func appendString(_ text: String, to out: inout [UInt8]) {
-        JSON.appendString(text, to: &out)
+        out.append(34)
+        var text = text
+        // Runs between escapes are copied whole: byte-by-byte appends were a tenth of a jobs page's time.
+        text.withUTF8 { bytes in
+            var start = 0
+            for index in bytes.indices {
+                let byte = bytes[index]
+                guard byte < 0x20 || byte == 34 || byte == 92 || byte == 0x7F else { continue }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
+                switch byte {
+                case 34: out += [92, 34]
+                case 92: out += [92, 92]
+                case 10: out += [92, 110]
+                case 13: out += [92, 114]
+                case 9: out += [92, 116]
+                default: out += [92, 117, 48, 48, hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 15)]]
+                }
+                start = index + 1
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
+        }
+        out.append(34)
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// `text` as a JSON string literal.
+    public static func quoted(_ text: String) -> String {
+        var out: [UInt8] = []
+        appendString(text, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     struct Reader {
