@@ -11,12 +11,33 @@ public struct CallContext: Sendable {
     /// Whose call this is (a contractor of the agency), so the budget can bound each one's share; nil
     /// for the gateway's own work (refreshes), which has its own priority.
     public var tenant: String?
+    /// Which share of the budget this call's reads spend (writes always spend the writes' own). Carried
+    /// here, in the context every call is given, so a reader of any call sees what it spends.
+    public var priority: UpstreamPriority
 
-    public init(requestID: String, deadline: ContinuousClock.Instant, fresh: Bool = false, tenant: String? = nil) {
+    public init(
+        requestID: String, deadline: ContinuousClock.Instant, fresh: Bool = false, tenant: String? = nil,
+        priority: UpstreamPriority = .interactive
+    ) {
         self.requestID = requestID
         self.deadline = deadline
         self.fresh = fresh
         self.tenant = tenant
+        self.priority = priority
+    }
+
+    /// The same call spending another share of the budget.
+    public func at(_ priority: UpstreamPriority) -> CallContext {
+        var context = self
+        context.priority = priority
+        return context
+    }
+
+    /// The same call reading AgentOS as it is now, past the read cache.
+    public func pastTheCache() -> CallContext {
+        var context = self
+        context.fresh = true
+        return context
     }
 }
 
@@ -111,7 +132,7 @@ public final class AgentOSClient: Sendable {
             CacheTrace.current?.record(.miss, age: .zero)
             return try await upstream(operation, context)
         }
-        let result = await cache.read(operation, ttl: ttl, fresh: context.fresh, fetch: fetcher(operation, context))
+        let result = await cache.read(operation, ttl: ttl, fresh: context.fresh, priority: context.priority, fetch: fetcher(operation, context))
         switch result {
         case .success(let (value, outcome, age)):
             CacheTrace.current?.record(outcome, age: age)
@@ -122,10 +143,13 @@ public final class AgentOSClient: Sendable {
     }
 
     /// The cache's way to AgentOS for one read: in the caller's context, or (a refresh nobody waits for)
-    /// with a deadline of its own.
+    /// with a deadline of its own; at the priority the cache gives the call (a shared fetch spends the
+    /// share of the caller that started it, a refresh the background's).
     private func fetcher(_ operation: Operation, _ context: CallContext) -> ReadCaching.Fetch {
-        { [self] refresh in
-            let context = refresh ? CallContext(requestID: context.requestID, deadline: .now + configuration.deadline) : context
+        { [self] refresh, priority in
+            let context = refresh
+                ? CallContext(requestID: context.requestID, deadline: .now + configuration.deadline, priority: priority)
+                : context.at(priority)
             do throws(AgentOSError) { return .success(try await upstream(operation, context)) } catch { return .failure(error) }
         }
     }
@@ -188,7 +212,7 @@ public final class AgentOSClient: Sendable {
             let verdict: Verdict
             do {
                 (verdict, lastStatus) = try await attempt(
-                    operation, base: base, key: key, path: path, query: query, body: body, deadline: deadline, tenant: context.tenant)
+                    operation, base: base, key: key, path: path, query: query, body: body, deadline: deadline, context: context)
             } catch {
                 await finish(Self.describe(error))
                 throw error
@@ -226,15 +250,15 @@ public final class AgentOSClient: Sendable {
 
     private func attempt(
         _ operation: Operation, base: String, key: String, path: String, query: [(String, String)], body: JSONValue?,
-        deadline: ContinuousClock.Instant, tenant: String?
+        deadline: ContinuousClock.Instant, context: CallContext
     ) async throws(AgentOSError) -> (Verdict, status: Int) {
         try await breaker.permit()
         let grant: BudgetGrant
         do throws(AgentOSError) {
             guard ContinuousClock.now < deadline else { throw AgentOSError.timeout }
-            let priority: UpstreamPriority = operation.isIdempotent ? UpstreamPriority.current ?? .interactive : .write
+            let priority: UpstreamPriority = operation.isIdempotent ? context.priority : .write
             do {
-                grant = try await limiter.acquire(deadline: deadline, priority: priority, tenant: tenant)
+                grant = try await limiter.acquire(deadline: deadline, priority: priority, tenant: context.tenant)
                 if grant.waited > .zero {
                     counters.update {
                         $0.budgetWaits[priority.description, default: 0] += 1

@@ -14,6 +14,10 @@ final class StreamingClient: @unchecked Sendable {
     private(set) var arrivals: [(at: Double, bytes: [UInt8])] = []
     private(set) var ended = false
     private let started = Date()
+    /// Bytes removed from the front of `pending` so far, and when the stream had reached each length:
+    /// a piece arrived when its last byte was received, not when a later read got round to decoding it.
+    private var consumed = 0
+    private var received: [(end: Int, at: Double)] = []
 
     init?(port: Int, _ request: String) {
         guard let connection = RawConnection(port: port) else { return nil }
@@ -46,7 +50,7 @@ final class StreamingClient: @unchecked Sendable {
     private func readHeadNow(timeout: Double) -> Bool {
         let end = Date().addingTimeInterval(timeout)
         while true {
-            pending += connection.takeBuffered()
+            take()
             if let range = find(Array("\r\n\r\n".utf8), in: pending) {
                 let head = String(decoding: pending[..<range], as: UTF8.self).components(separatedBy: "\r\n")
                 status = Int(head.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
@@ -55,6 +59,7 @@ final class StreamingClient: @unchecked Sendable {
                     return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
                 }
                 pending.removeFirst(range + 4)
+                consumed += range + 4
                 return true
             }
             let left = end.timeIntervalSinceNow
@@ -72,9 +77,9 @@ final class StreamingClient: @unchecked Sendable {
             let left = end.timeIntervalSinceNow
             guard left > 0 else { return false }
             switch connection.receive(timeout: left) {
-            case .bytes: pending += connection.takeBuffered()
+            case .bytes: take()
             case .closed, .reset:
-                pending += connection.takeBuffered()
+                take()
                 decode()
                 ended = true
             case .timedOut: return false
@@ -87,8 +92,9 @@ final class StreamingClient: @unchecked Sendable {
         let chunked = header("Transfer-Encoding")?.lowercased() == "chunked"
         if !chunked {
             if !pending.isEmpty {
-                arrivals.append((Date().timeIntervalSince(started), pending))
+                arrivals.append((arrival(ofByte: consumed + pending.count - 1), pending))
                 body += pending
+                consumed += pending.count
                 pending.removeAll()
             }
             return
@@ -102,10 +108,23 @@ final class StreamingClient: @unchecked Sendable {
             }
             guard pending.count >= lineEnd + 2 + size + 2 else { return }
             let chunk = Array(pending[(lineEnd + 2)..<(lineEnd + 2 + size)])
-            arrivals.append((Date().timeIntervalSince(started), chunk))
+            arrivals.append((arrival(ofByte: consumed + lineEnd + 2 + size - 1), chunk))
             body += chunk
             pending.removeFirst(lineEnd + 2 + size + 2)
+            consumed += lineEnd + 2 + size + 2
         }
+    }
+
+    private func take() {
+        let bytes = connection.takeBuffered()
+        guard !bytes.isEmpty else { return }
+        pending += bytes
+        received.append((consumed + pending.count, Date().timeIntervalSince(started)))
+    }
+
+    /// When the byte at `offset` of the stream was received.
+    private func arrival(ofByte offset: Int) -> Double {
+        received.first { $0.end > offset }?.at ?? Date().timeIntervalSince(started)
     }
 
     /// When the body first contained `needle`.

@@ -79,11 +79,11 @@ public final class CacheTrace: Sendable {
 /// `ReadCaching` so a shared cache for several replicas can replace it.
 public protocol ReadCaching: Sendable {
     /// Reads AgentOS. `refresh` is true for a background refresh nobody waits for, which brings its own
-    /// deadline (the request that queued it may be long gone).
-    typealias Fetch = @Sendable (_ refresh: Bool) async -> Result<JSONValue?, AgentOSError>
+    /// deadline (the request that queued it may be long gone); `priority` is the budget share to spend.
+    typealias Fetch = @Sendable (_ refresh: Bool, _ priority: UpstreamPriority) async -> Result<JSONValue?, AgentOSError>
     /// The value for `operation`, from the cache or from `fetch`; `fresh` skips the cached value (and
-    /// stores what AgentOS answers).
-    func read(_ operation: Operation, ttl: Duration, fresh: Bool, fetch: @escaping Fetch) async -> Result<(JSONValue?, CacheOutcome, Duration), AgentOSError>
+    /// stores what AgentOS answers); `priority` is the caller's budget share.
+    func read(_ operation: Operation, ttl: Duration, fresh: Bool, priority: UpstreamPriority, fetch: @escaping Fetch) async -> Result<(JSONValue?, CacheOutcome, Duration), AgentOSError>
     /// The cached value without calling AgentOS: nil when there is none (or it is older than stale-if-error).
     /// With `fetch`, a value that is missing or stale is queued to be loaded from spare budget.
     func peek(_ operation: Operation, ttl: Duration, fetch: Fetch?) async -> (JSONValue?, CacheOutcome, Duration)?
@@ -141,7 +141,9 @@ public actor ReadCache: ReadCaching {
     public var entryCount: Int { entries.count }
     public var queuedRefreshes: Int { wanted.count }
 
-    public func read(_ operation: Operation, ttl: Duration, fresh: Bool, fetch: @escaping Fetch) async -> Result<(JSONValue?, CacheOutcome, Duration), AgentOSError> {
+    public func read(
+        _ operation: Operation, ttl: Duration, fresh: Bool, priority mine: UpstreamPriority = .interactive, fetch: @escaping Fetch
+    ) async -> Result<(JSONValue?, CacheOutcome, Duration), AgentOSError> {
         let key = Self.key(operation)
         let now = ContinuousClock.now
         if !fresh, var entry = entries[key] {
@@ -155,21 +157,20 @@ public actor ReadCache: ReadCaching {
             }
             if age < ttl + policy.staleWhileRevalidate {
                 counters.served(\.stale, age: age)
-                if inflight[key] == nil { want(key, operation, ttl, fetch, weight: Self.weight(UpstreamPriority.current ?? .interactive)) }
+                if inflight[key] == nil { want(key, operation, ttl, fetch, weight: Self.weight(mine)) }
                 return .success((entry.value, .stale, age))
             }
         }
         counters.add(\.misses)
-        let mine = UpstreamPriority.current ?? .interactive
         var result: Result<JSONValue?, AgentOSError>
         if fresh {
             // A check of AgentOS as it is now: never joins a fetch that began earlier (before a write, say).
-            result = await fetchAndStore(key, operation, fetch)
+            result = await fetchAndStore(key, operation, fetch, priority: mine)
         } else if let flight = inflight[key] {
             result = await flight.task.value
             // The shared call was spare-only work the budget refused; this caller may spend more.
             if case .failure(.rateLimited) = result, flight.priority < mine {
-                result = await fetchAndStore(key, operation, fetch)
+                result = await fetchAndStore(key, operation, fetch, priority: mine)
             }
         } else {
             result = await start(key, operation, fetch, priority: mine).task.value
@@ -238,7 +239,7 @@ public actor ReadCache: ReadCaching {
     private func start(_ key: String, _ operation: Operation, _ fetch: @escaping Fetch, priority: UpstreamPriority, refresh: Bool = false) -> Flight {
         let started = epoch
         // Unstructured: a caller that goes away does not cancel what the others wait for.
-        let task = Task { await UpstreamPriority.$current.withValue(priority) { await fetch(refresh) } }
+        let task = Task { await fetch(refresh, priority) }
         let flight = Flight(task: task, priority: priority)
         inflight[key] = flight
         Task { await self.settle(key, operation, task, started) }
@@ -253,9 +254,11 @@ public actor ReadCache: ReadCaching {
     }
 
     /// One call of this caller's own (not shared), stored unless a write came in meanwhile.
-    private func fetchAndStore(_ key: String, _ operation: Operation, _ fetch: @escaping Fetch) async -> Result<JSONValue?, AgentOSError> {
+    private func fetchAndStore(
+        _ key: String, _ operation: Operation, _ fetch: @escaping Fetch, priority: UpstreamPriority
+    ) async -> Result<JSONValue?, AgentOSError> {
         let started = epoch
-        let result = await fetch(false)
+        let result = await fetch(false, priority)
         if case .success(let value) = result, epoch == started { store(key, operation, value) }
         return result
     }

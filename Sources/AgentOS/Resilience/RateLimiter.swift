@@ -17,8 +17,6 @@ public enum UpstreamPriority: Int, Sendable, Comparable, CustomStringConvertible
         }
     }
 
-    @TaskLocal public static var current: UpstreamPriority?
-
     public static func < (a: UpstreamPriority, b: UpstreamPriority) -> Bool { a.rawValue < b.rawValue }
 }
 

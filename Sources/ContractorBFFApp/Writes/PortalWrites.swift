@@ -32,6 +32,9 @@ struct PortalWrites: Sendable {
         key: String?, _ who: ContractorIdentity, jobId rawJobId: String, text rawText: String, field: String,
         _ context: CallContext, _ render: WriteRenderer
     ) async throws(WriteRefusal) -> Answer {
+        // Every AgentOS call of a write (its ownership read, checks, the write) spends the writes' share
+        // of the budget, which reads cannot take.
+        let context = context.at(.write)
         let jobId: String, text: String
         do {
             jobId = try Validate.id(rawJobId, field: "jobId")
@@ -46,7 +49,7 @@ struct PortalWrites: Sendable {
             recovery: .object(["textSha256": .string(digest)]), naturalKey: nil)
         let service = service
         // Checks look at AgentOS as it is now, past the read cache.
-        let now = CallContext(requestID: context.requestID, deadline: context.deadline, fresh: true)
+        let now = context.pastTheCache()
         return try await guarded(key, intent, who, context, render, recover: { recovery in
             guard case .string(let wanted)? = recovery["textSha256"] else { return .unreachable }
             do {
@@ -66,15 +69,14 @@ struct PortalWrites: Sendable {
     func setCompletion(
         key: String?, _ who: ContractorIdentity, jobId rawJobId: String, completed: Bool?, _ context: CallContext, _ render: WriteRenderer
     ) async throws(WriteRefusal) -> Answer {
+        // Every AgentOS call of a write (its ownership read, checks, the write) spends the writes' share
+        // of the budget, which reads cannot take.
+        let context = context.at(.write)
         let jobId: String, target: Bool
         do {
             jobId = try Validate.id(rawJobId, field: "jobId")
             if let completed { target = completed } else {
-                let fresh = CallContext(requestID: context.requestID, deadline: context.deadline, fresh: true)
-                let read = await UpstreamPriority.$current.withValue(.write) { () async -> Result<ContractorMaintenanceJob, PortalError> in
-                    do throws(PortalError) { return .success(try await self.service.currentJob(who, jobId: jobId, fresh)) } catch { return .failure(error) }
-                }
-                target = !(try read.get().isCompleted)
+                target = !(try await service.currentJob(who, jobId: jobId, context.pastTheCache()).isCompleted)
             }
         } catch { return (render.failure(error), false) }
         let intent = WriteGuard.Intent(
@@ -83,7 +85,7 @@ struct PortalWrites: Sendable {
             recovery: .object(["completed": .bool(target)]), naturalKey: nil)
         let service = service
         // Checks look at AgentOS as it is now, past the read cache.
-        let now = CallContext(requestID: context.requestID, deadline: context.deadline, fresh: true)
+        let now = context.pastTheCache()
         return try await guarded(key, intent, who, context, render, recover: { recovery in
             guard case .bool(let wanted)? = recovery["completed"] else { return .unreachable }
             do {
@@ -104,6 +106,9 @@ struct PortalWrites: Sendable {
     func submitInvoice(
         key: String?, _ who: ContractorIdentity, _ draft: InvoiceDraft, _ context: CallContext, _ render: WriteRenderer
     ) async throws(WriteRefusal) -> Answer {
+        // Every AgentOS call of a write (its ownership read, checks, the write) spends the writes' share
+        // of the budget, which reads cannot take.
+        let context = context.at(.write)
         let invoice: Invoice
         do { invoice = try draft.validated() } catch { return (render.failure(error), false) }
         let amount = OutputFormat.money(invoice.amount)
@@ -121,7 +126,7 @@ struct PortalWrites: Sendable {
             recovery: .object(fields), naturalKey: natural)
         let service = service
         // Checks look at AgentOS as it is now, past the read cache.
-        let now = CallContext(requestID: context.requestID, deadline: context.deadline, fresh: true)
+        let now = context.pastTheCache()
         return try await guarded(key, intent, who, context, render, recover: { recovery in
             // What the first attempt sent (for a natural key it may differ from this request in its amount).
             guard case .string(let jobId)? = recovery["jobId"], case .number(let literal)? = recovery["amount"],
@@ -142,8 +147,7 @@ struct PortalWrites: Sendable {
         })
     }
 
-    /// The guard, with every AgentOS call the write makes (its ownership read, checks, the write) spending
-    /// the writes' share of the budget, which reads cannot take.
+    /// The guard around one write (its context already at the writes' priority).
     func guarded(
         _ key: String?, _ intent: WriteGuard.Intent, _ who: ContractorIdentity, _ context: CallContext, _ render: WriteRenderer,
         recover: @escaping WriteGuard.Recover, perform: @escaping @Sendable (JSONValue) async -> WriteResult
@@ -161,12 +165,7 @@ struct PortalWrites: Sendable {
                 return nil
             }
         }
-        let outcome = await UpstreamPriority.$current.withValue(.write) { () async -> Result<Answer, WriteRefusal> in
-            do throws(WriteRefusal) { return .success(try await writeGuard.run(key: key, intent, who, context, precheck: precheck, recover: recover, perform: perform)) } catch {
-                return .failure(error)
-            }
-        }
-        return try outcome.get()
+        return try await writeGuard.run(key: key, intent, who, context, precheck: precheck, recover: recover, perform: perform)
     }
 
     /// How a write ended, for the guard: answered, refused before anything was applied, or failed in a way

@@ -132,14 +132,10 @@ public actor MirrorSync {
             }
             lastCall = .now
             calls += 1
-            let context = CallContext(requestID: "mirror-\(agency)", deadline: .now + .seconds(30), fresh: true)
-            let agentOS = agentOS
-            let result = await UpstreamPriority.$current.withValue(.sync) { () async -> Result<UpstreamList, AgentOSError> in
-                do throws(AgentOSError) { return .success(try await agentOS.list(operation, context)) } catch { return .failure(error) }
-            }
-            switch result {
-            case .success(let list): return list
-            case .failure(let error):
+            let context = CallContext(requestID: "mirror-\(agency)", deadline: .now + .seconds(30), fresh: true, priority: .sync)
+            do throws(AgentOSError) {
+                return try await agentOS.list(operation, context)
+            } catch {
                 switch error {
                 case .rateLimited(let wait), .circuitOpen(let wait), .keyBlocked(let wait):
                     guard (try? await Task.sleep(for: min(wait, settings.window))) != nil else { return nil }

@@ -174,7 +174,7 @@ public struct ContractorService: Sendable {
                 guard let (index, jobId) = pending.popFirst() else { return }
                 // Notes are the view's extras: spare budget only, and a call refused or failed leaves them not loaded.
                 group.addTask {
-                    let list = await UpstreamPriority.$current.withValue(.background) { try? await self.notes(of: jobId, who, context) }
+                    let list = try? await self.notes(of: jobId, who, context.at(.background))
                     return (index, list)
                 }
             }

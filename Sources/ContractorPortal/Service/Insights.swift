@@ -37,7 +37,7 @@ extension ContractorService {
     /// is not configured does the call fail as a whole.
     public func insights(_ who: ContractorIdentity, _ context: CallContext) async throws(PortalError) -> ContractorInsights {
         let deadline = min(context.deadline, .now + settings.insightsTimeout)
-        let bounded = CallContext(requestID: context.requestID, deadline: deadline, tenant: context.tenant)
+        let bounded = CallContext(requestID: context.requestID, deadline: deadline, tenant: context.tenant, priority: context.priority)
         var insights = ContractorInsights(unavailable: [], jobsTruncated: false)
         var failures: [ContractorInsights.Part: AgentOSError] = [:]
         var settled = Set<ContractorInsights.Part>()
@@ -46,20 +46,16 @@ extension ContractorService {
             // Pending entries and the statement only fill KPIs: the page answers without them, so they take
             // spare budget only (jobs, shared with the jobs view, are what the contractor waits for).
             group.addTask {
-                await UpstreamPriority.$current.withValue(.supporting) {
-                    await .pending(Result { () async throws(AgentOSError) in
-                        try await agentOS.list(.pending(shortName: who.shortName, contractorId: who.contractorId), bounded)
-                            .items.compactMap(PendingStatementEntry.init(upstream:))
-                    })
-                }
+                await .pending(Result { () async throws(AgentOSError) in
+                    try await agentOS.list(.pending(shortName: who.shortName, contractorId: who.contractorId), bounded.at(.supporting))
+                        .items.compactMap(PendingStatementEntry.init(upstream:))
+                })
             }
             group.addTask {
-                await UpstreamPriority.$current.withValue(.supporting) {
-                    await .statement(Result { () async throws(AgentOSError) in
-                        let record = try await agentOS.call(.statement(shortName: who.shortName, contractorId: who.contractorId, dateFrom: nil, dateTo: nil), bounded)
-                        return record.map(ContractorStatement.init(upstream:)) ?? .empty
-                    })
-                }
+                await .statement(Result { () async throws(AgentOSError) in
+                    let operation = Operation.statement(shortName: who.shortName, contractorId: who.contractorId, dateFrom: nil, dateTo: nil)
+                    return try await agentOS.call(operation, bounded.at(.supporting)).map(ContractorStatement.init(upstream:)) ?? .empty
+                })
             }
             group.addTask {
                 try? await Task.sleep(until: deadline, clock: .continuous)
