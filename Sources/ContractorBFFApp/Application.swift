@@ -43,7 +43,7 @@ public struct Application: Sendable {
         self.events = events
         var mirrorAccess: ContractorService.MirrorAccess?
         if configuration.mirror.enabled {
-            let mirror = AgencyMirror()
+            let mirror = AgencyMirror(slaTargets: configuration.portal.slaTargets)
             let runner = MirrorRunner(
                 mirror: mirror, agentOS: agentOS, persistence: FileMirrorPersistence(directory: directory), settings: configuration.mirror.sync,
                 logger: logger, events: events)

@@ -7,6 +7,9 @@ public enum JSONValue: Sendable, Equatable {
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
+    /// Already written by this process (an `EncodedObject`'s answer); serialised by copying. Only answers
+    /// on their way out hold it: reading AgentOS or a request never produces one.
+    case encoded(EncodedJSON)
 
     public subscript(_ key: String) -> JSONValue? {
         if case .object(let fields) = self { return fields[key] }
@@ -36,6 +39,7 @@ public enum JSONValue: Sendable, Equatable {
         case .bool(let flag): out += (flag ? "true" : "false").utf8
         case .number(let literal): out += literal.utf8
         case .string(let text): JSONText.appendString(text, to: &out)
+        case .encoded(let text): out.append(contentsOf: text.bytes)
         case .array(let items):
             out.append(91)
             for (index, item) in items.enumerated() {

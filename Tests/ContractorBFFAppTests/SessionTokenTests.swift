@@ -89,4 +89,21 @@ struct SessionTokenTests {
 
     @Test(arguments: ["", "15", "0m", "-5m", "31d", "m", "1w", "99999999999999999d"])
     func badTTLIsRefused(_ text: String) { #expect(TokenCommand.parseTTL(text) == nil) }
+
+    /// The hand-written base64url against Foundation's standard alphabet, for every length of a few
+    /// blocks and every byte value; and only canonical texts decode.
+    @Test func base64URLMatchesFoundation() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<70 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let expected = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            #expect(Base64URL.encode(bytes) == expected)
+            #expect(Base64URL.decode(Substring(expected)) == bytes)
+        }
+        #expect(Base64URL.encode(Array(0...255)).count == 342)
+        #expect(Base64URL.decode(Substring(Base64URL.encode(Array(0...255)))) == Array(0...255))
+        for refused in ["A", "QR", "QUJ", "QUI=", "Q+==", "Q/", "ab cd", "é"] { #expect(Base64URL.decode(Substring(refused)) == nil, "\(refused)") }
+        #expect(Base64URL.decode("QUI") == Array("AB".utf8) && Base64URL.decode("") == [])
+    }
 }

@@ -57,10 +57,7 @@ enum ContractorRoutes {
             let jobs = try await service.maintenanceJobsWithNotes(session.identity, offset: offset, count: count, context)
             // `notesLoaded: false`: the view's budget of notes calls was spent before this job's turn.
             return json(.array(jobs.map { job, notes in
-                guard case .object(var fields) = job.json else { return job.json }
-                fields["notes"] = .array((notes ?? []).map(\.json))
-                fields["notesLoaded"] = .bool(notes != nil)
-                return .object(fields)
+                job.answer(adding: ["notes": .array((notes ?? []).map(\.json)), "notesLoaded": .bool(notes != nil)])
             }))
         }
         // An empty body keeps seed 002's toggle; `{"completed": bool}` says what is wanted and is not racy.

@@ -83,7 +83,9 @@ public struct SessionAuthenticator: Sendable {
         if let authorization = request.headers["Authorization"] {
             let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
             guard parts.count == 2, parts[0].lowercased() == "bearer" else { return ("", false) }
-            return (parts[1].trimmingCharacters(in: .whitespaces), false)
+            // Spaces and tabs around the token are not part of it (the header's own OWS is already gone).
+            let token = parts[1].drop { $0 == " " || $0 == "\t" }
+            return (String(token.reversed().drop { $0 == " " || $0 == "\t" }.reversed()), false)
         }
         return cookie(cookieName, in: request).map { ($0, true) }
     }

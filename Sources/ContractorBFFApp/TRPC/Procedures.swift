@@ -40,7 +40,7 @@ struct Procedure: Sendable {
             .array(try await service.contacts(who, context).map(\.json))
         },
         "contractor.maintenanceJobs": query { service, who, input, context throws(PortalError) in
-            .array(try await service.maintenanceJobs(who, offset: try input.int("offset"), count: try input.int("count"), context).map(\.json))
+            .array(try await service.maintenanceJobs(who, offset: try input.int("offset"), count: try input.int("count"), context).map { $0.answer() })
         },
         "contractor.maintenanceJobDetails": query { service, who, input, context throws(PortalError) in
             try await service.maintenanceJobDetails(who, jobId: try input.requiredID("jobId"), context)?.json ?? .null

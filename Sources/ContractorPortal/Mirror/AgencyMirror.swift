@@ -48,6 +48,12 @@ public actor AgencyMirror {
         var mapped: [String: ContractorMaintenanceJob] = [:]
         /// Every branch imported at least once.
         var complete = false
+        /// Derived after every change (`reindex`), so a page view costs the contractor's own jobs, not a
+        /// walk of the whole agency: each owner's job IDs in branch order (a job listed by two branches
+        /// once), the branches each job is listed in, and the branches that concern each contractor.
+        var jobsByOwner: [String: [String]] = [:]
+        var branchesOfJob: [String: [String]] = [:]
+        var branchesOfContractor: [String: Set<String>] = [:]
     }
 
     /// A write of the gateway's own, shown until an import newer than it confirms or corrects it.
@@ -64,8 +70,11 @@ public actor AgencyMirror {
     /// Status each job had before the gateway completed it, kept after the overlay is confirmed.
     private var previousStatuses: [String: [String: String]] = [:]
     private let now: @Sendable () -> Date
+    /// SLA targets: each job's `dueBy` is worked out once, at import.
+    private let slaTargets: [String: Duration]
 
-    public init(now: @escaping @Sendable () -> Date = Date.init) {
+    public init(slaTargets: [String: Duration] = [:], now: @escaping @Sendable () -> Date = Date.init) {
+        self.slaTargets = slaTargets
         self.now = now
     }
 
@@ -73,25 +82,21 @@ public actor AgencyMirror {
 
     public func view(of who: ContractorIdentity) -> MirrorView {
         guard let agency = agencies[who.shortName] else { return .unavailable }
-        var seen = Set<String>(), jobs: [ContractorMaintenanceJob] = [], oldest: Date?, stale = false
-        for branchID in agency.branchOrder {
+        let overlays = overlays[who.shortName]
+        var jobs: [ContractorMaintenanceJob] = []
+        for id in agency.jobsByOwner[who.contractorId] ?? [] {
+            guard var job = agency.mapped[id] else { continue }
+            if let overlay = overlays?[id] {
+                job.show(status: overlay.status)
+                job.awaitingConfirmation = true
+            }
+            jobs.append(job)
+        }
+        var oldest: Date?, stale = false
+        for branchID in agency.branchesOfContractor[who.contractorId] ?? [] {
             guard let branch = agency.branches[branchID], let importedAt = branch.importedAt else { continue }
-            var owns = false
-            for id in branch.jobIDs where !seen.contains(id) {
-                guard var job = agency.mapped[id], job.owner == who.contractorId else { continue }
-                seen.insert(id)
-                owns = true
-                if let overlay = overlays[who.shortName]?[id] {
-                    job.status = overlay.status
-                    job.precomputedJSON?["status"] = .string(overlay.status)
-                    job.awaitingConfirmation = true
-                }
-                jobs.append(job)
-            }
-            if owns || branch.contractors.contains(who.contractorId) {
-                oldest = min(oldest ?? importedAt, importedAt)
-                if let failedAt = branch.failedAt, failedAt > importedAt { stale = true }
-            }
+            oldest = min(oldest ?? importedAt, importedAt)
+            if let failedAt = branch.failedAt, failedAt > importedAt { stale = true }
         }
         guard agency.complete else { return .importing(known: jobs) }
         return .ready(jobs: jobs, age: .seconds(max(0, now().timeIntervalSince(oldest ?? now()))), stale: stale)
@@ -100,7 +105,7 @@ public actor AgencyMirror {
     /// The job as the mirror has it (nil when it does not), for ownership checks against the freshest record.
     public func job(_ jobId: String, agency: String) -> (job: ContractorMaintenanceJob, importedAt: Date)? {
         guard let state = agencies[agency], let job = state.mapped[jobId] else { return nil }
-        let importedAt = state.branches.values.filter { $0.jobIDs.contains(jobId) }.compactMap(\.importedAt).max() ?? .distantPast
+        let importedAt = (state.branchesOfJob[jobId] ?? []).compactMap { state.branches[$0]?.importedAt }.max() ?? .distantPast
         return (job, importedAt)
     }
 
@@ -138,6 +143,7 @@ public actor AgencyMirror {
 
     func imported(contractors: [String], branch: String, agency name: String) {
         agencies[name]?.branches[branch]?.contractors = contractors
+        reindex(name)
     }
 
     /// A branch's whole job list, as imported now. Returns what changed for whom.
@@ -167,9 +173,10 @@ public actor AgencyMirror {
                 changes.append(MirrorChange(jobId: id, contractor: owner, kind: .assigned))
             }
             agency.jobs[id] = incoming[id]
-            agency.mapped[id] = new?.precomputed()
+            agency.mapped[id] = new.map(prepared)
         }
-        for gone in branch.jobIDs where !ids.contains(gone) {
+        let listedNow = Set(ids)
+        for gone in branch.jobIDs where !listedNow.contains(gone) {
             if let old = agency.jobs[gone].flatMap(ContractorMaintenanceJob.init(upstream:)), let owner = old.owner {
                 changes.append(MirrorChange(jobId: gone, contractor: owner, kind: .removed))
             }
@@ -187,16 +194,44 @@ public actor AgencyMirror {
         return changes
     }
 
+    /// A job as pages show it: `dueBy` from the SLA targets, written out once.
+    private func prepared(_ job: ContractorMaintenanceJob) -> ContractorMaintenanceJob {
+        var job = job
+        job.dueBy = SLA.dueBy(job, targets: slaTargets)
+        return job.precomputed()
+    }
+
     func failed(branch: String, agency name: String) {
         agencies[name]?.branches[branch]?.failedAt = now()
     }
 
-    /// Jobs no branch lists any more are forgotten.
+    /// Jobs no branch lists any more are forgotten, and the indexes are derived again.
     private func pruneJobs(_ name: String) {
         guard var agency = agencies[name] else { return }
         let listed = Set(agency.branches.values.flatMap(\.jobIDs))
         agency.jobs = agency.jobs.filter { listed.contains($0.key) }
         agency.mapped = agency.mapped.filter { listed.contains($0.key) }
+        agencies[name] = agency
+        reindex(name)
+    }
+
+    private func reindex(_ name: String) {
+        guard var agency = agencies[name] else { return }
+        var byOwner: [String: [String]] = [:], ofJob: [String: [String]] = [:], ofContractor: [String: Set<String>] = [:]
+        for branchID in agency.branchOrder {
+            guard let branch = agency.branches[branchID] else { continue }
+            for contractor in branch.contractors { ofContractor[contractor, default: []].insert(branchID) }
+            for id in branch.jobIDs {
+                let first = ofJob[id] == nil
+                ofJob[id, default: []].append(branchID)
+                guard let owner = agency.mapped[id]?.owner else { continue }
+                ofContractor[owner, default: []].insert(branchID)
+                if first { byOwner[owner, default: []].append(id) }
+            }
+        }
+        agency.jobsByOwner = byOwner
+        agency.branchesOfJob = ofJob
+        agency.branchesOfContractor = ofContractor
         agencies[name] = agency
     }
 
@@ -235,9 +270,10 @@ public actor AgencyMirror {
             agency.branches[id] = branch
         }
         agency.jobs = records
-        agency.mapped = records.compactMapValues { ContractorMaintenanceJob(upstream: $0)?.precomputed() }
+        agency.mapped = records.compactMapValues { ContractorMaintenanceJob(upstream: $0).map(prepared) }
         agency.complete = !agency.branchOrder.isEmpty && agency.branchOrder.allSatisfy { agency.branches[$0]?.importedAt != nil }
         agencies[name] = agency
+        reindex(name)
         return Date(timeIntervalSince1970: savedAt)
     }
 }

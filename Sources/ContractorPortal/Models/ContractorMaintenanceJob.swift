@@ -31,16 +31,27 @@ public struct ContractorMaintenanceJob: Sendable, Equatable {
     /// that has passed with the job still open (set by the service, which knows the targets and the time).
     public var dueBy: Date?
     public var overdue: Bool?
-    /// The record's own fields as JSON, computed once when the mirror imports it (every page view used to
-    /// map dates and money again); `json` adds what depends on the moment (SLA, awaiting confirmation).
-    /// Cleared by anything that changes a field it holds.
-    public var precomputedJSON: [String: JSONValue]?
+    /// The record's own fields (and `dueBy`, fixed by its reported date and priority) written once as JSON
+    /// when the mirror imports it: serialising every job of every page was most of a jobs view's cost.
+    /// `answer` adds what depends on the moment. Whoever changes a field it holds sets it there too.
+    public private(set) var encoded: EncodedObject?
+    /// The `dueBy` `encoded` was written with.
+    private var encodedDueBy: Date?
 
-    /// Computes `precomputedJSON` now.
+    /// Writes `encoded` now.
     public func precomputed() -> ContractorMaintenanceJob {
         var job = self
-        job.precomputedJSON = ownFields
+        var fields = ownFields
+        if let dueBy { fields["dueBy"] = OutputFormat.date(dueBy) }
+        job.encoded = EncodedObject(fields)
+        job.encodedDueBy = dueBy
         return job
+    }
+
+    /// The status set by the gateway's own write, in the fields and in what is written.
+    public mutating func show(status: String) {
+        self.status = status
+        encoded?.set("status", .string(status))
     }
 
     public static let aliases = AliasTable([
@@ -114,11 +125,32 @@ public struct ContractorMaintenanceJob: Sendable, Equatable {
     }
 
     public var json: JSONValue {
-        var fields = precomputedJSON ?? ownFields
+        var fields = ownFields
         if let dueBy { fields["dueBy"] = OutputFormat.date(dueBy) }
+        fields.merge(momentFields) { _, moment in moment }
+        return .object(fields)
+    }
+
+    /// The job as an answer carries it, with `extra` members (a view's notes): from what the import wrote
+    /// when there is that, else written now. The same text as `json` plus `extra`, either way.
+    public func answer(adding extra: [String: JSONValue] = [:]) -> JSONValue {
+        guard let encoded else {
+            guard case .object(var fields) = json else { return json }
+            fields.merge(extra) { _, added in added }
+            return .object(fields)
+        }
+        var added = momentFields
+        if let dueBy, dueBy != encodedDueBy { added["dueBy"] = OutputFormat.date(dueBy) }
+        added.merge(extra) { _, view in view }
+        return encoded.adding(added)
+    }
+
+    /// What depends on the moment: overdue as of now, a write of ours not yet confirmed.
+    private var momentFields: [String: JSONValue] {
+        var fields: [String: JSONValue] = [:]
         if let overdue { fields["overdue"] = .bool(overdue) }
         if awaitingConfirmation { fields["awaitingConfirmation"] = .bool(true) }
-        return .object(fields)
+        return fields
     }
 
     /// The record's fields as seed 003 writes them.

@@ -85,12 +85,9 @@ public struct ContractorService: Sendable {
     func withSLA(_ jobs: [ContractorMaintenanceJob], now: Date = Date()) -> [ContractorMaintenanceJob] {
         jobs.map { job in
             var job = job
-            guard let reported = job.reportedDate else { return job }
-            let target = settings.slaTargets[(job.priority ?? "").lowercased()] ?? settings.slaTargets["default"]
-            guard let target else { return job }
-            let due = reported.addingTimeInterval(Double(target.components.seconds))
-            job.dueBy = due
-            job.overdue = !job.isCompleted && !job.isCancelled && now > due
+            // The mirror works out `dueBy` at import; jobs read live get theirs here.
+            if job.dueBy == nil { job.dueBy = SLA.dueBy(job, targets: settings.slaTargets) }
+            job.overdue = SLA.isOverdue(job, now: now)
             return job
         }
     }
