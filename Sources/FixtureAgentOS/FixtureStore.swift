@@ -125,6 +125,13 @@ public actor FixtureStore {
     }
 
     /// Also public, for tests: a job reassigned in AgentOS (nil: unassigned).
+    /// Jobs the branch lists serve (each once), for tests that compare what a mirror holds.
+    public func jobCount(agency: String) -> Int {
+        guard let state = agencies[agency] else { return 0 }
+        let branches = Set(state.branches.compactMap { Self.text($0["BranchID"]) })
+        return Set(state.jobs.compactMap { job in Self.text(job["BranchID"]).flatMap { branches.contains($0) ? Self.text(job["OID"] ?? job["JobID"] ?? job["WorksOrderID"] ?? job["ID"]) : nil } }).count
+    }
+
     public func reassign(_ agency: String, _ jobID: String, to contractor: String?) {
         guard var state = agencies[agency], let index = state.jobs.firstIndex(where: { Self.jobID($0) == jobID }),
               let fields = state.jobs[index].objectValue else { return }

@@ -55,10 +55,22 @@ struct MirrorTests {
         #expect(list.data?[0]?["jobId"] == .string("J-0101"))
         let insights = await portal.get("/api/trpc/contractor.insights")
         #expect(insights.data?["totalAssignedJobs"] == .number("120"))
+        // The account comes from the branch's contractor list the import read.
+        let account = await portal.get("/api/contractor/account")
+        #expect(account.status == 200 && account.json["contractorId"] == .string("C-1001"))
+        #expect(account.json["companyName"] != nil && account.json["companyName"] != .null)
+        #expect(account.header("X-Mirror-State") == "warm")
         let after = await portal.fixture.store.received
-        for name in ["jobs", "branchJobs", "job"] where name != "branchJobs" {
+        for name in ["jobs", "branchJobs", "job", "contractor"] where name != "branchJobs" {
             #expect((after[name] ?? 0) == (before[name] ?? 0), "\(name): a page view called AgentOS")
         }
+        // What the mirror holds and how its passes are planned, for operators.
+        let status = await portal.get("/readyz", token: nil).json["mirror"]?["demo"]
+        let fixtureJobs = await portal.fixture.store.jobCount(agency: "demo")
+        #expect(status?["jobs"] == .number(String(fixtureJobs)), "\(String(describing: status))")
+        #expect(status?["meetsAgeTarget"] != nil && status?["oldestImportAgeSeconds"] != .null)
+        // 1 branch list + per branch its contractors' pages and its jobs' pages (BR-1: 121 jobs, 3 pages of 50).
+        if case .number(let planned)? = status?["plannedCallsPerPass"] { #expect((Int(planned) ?? 0) >= 1 + 3 + 2) } else { Issue.record("no plan") }
         // A contractor in two branches gets the jobs of both.
         let two = await portal.get("/api/trpc/contractor.maintenanceJobs", token: Portal.token("C-2002"))
         let ids = Set((two.data?.arrayValue ?? []).compactMap { $0["jobId"]?.string })
@@ -125,8 +137,10 @@ struct MirrorTests {
         defer { Task { await second.stop() } }
         #expect(await Self.warm(second, timeout: 3))
         #expect(await second.get("/api/contractor/jobs").json.count == 50)
+        #expect(await second.get("/api/contractor/account").json["contractorId"] == .string("C-1001"))
         try await Task.sleep(for: .milliseconds(300))
         #expect(await second.received("branches") == 0, "no import call for a fresh snapshot")
+        #expect(await second.received("contractor") == 0, "the account came from the snapshot")
     }
 
     @Test func completionIsAStatusTypeAndShowsAtOnce() async throws {

@@ -43,7 +43,8 @@ final class MirrorRunner: Sendable {
     func sync(of agency: String) -> MirrorSync? { running.withLock { $0.syncs[agency]?.0 } }
 
     /// Each agency's import, as /readyz and `status` show it: branches imported of those listed, whether
-    /// the first import is done, the phase, and the last pass's calls and seconds.
+    /// the first import is done, the phase, the last pass's calls and seconds, the next pass as planned
+    /// from the branches' sizes (and whether it keeps the age target), what is held and how old it is.
     func status() async -> JSONValue {
         var out: [String: JSONValue] = [:]
         for agency in agencies {
@@ -63,6 +64,16 @@ final class MirrorRunner: Sendable {
             }
             fields["lastCycleCalls"] = .number(String(await sync.lastCycleCalls))
             fields["lastCycleSeconds"] = .number(String(Int(await sync.lastCycleDuration.components.seconds)))
+            let plan = await sync.plan
+            fields["plannedCallsPerPass"] = .number(String(plan.calls))
+            fields["plannedPassSeconds"] = .number(String(plan.seconds))
+            fields["meetsAgeTarget"] = .bool(plan.meetsTarget)
+            if let summary = await mirror.summary(agency: agency) {
+                fields["jobs"] = .number(String(summary.jobs))
+                fields["contractors"] = .number(String(summary.contractors))
+                // The oldest job's data is as old as the oldest branch import (null until every branch has one).
+                fields["oldestImportAgeSeconds"] = summary.oldestImport.map { .number(String(max(0, Int(Date().timeIntervalSince($0))))) } ?? .null
+            }
             out[agency] = .object(fields)
         }
         return .object(out)

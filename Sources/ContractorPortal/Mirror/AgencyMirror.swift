@@ -46,6 +46,9 @@ public actor AgencyMirror {
         /// Records as AgentOS sent them (what the snapshot keeps), and mapped once at import (what pages use).
         var jobs: [String: JSONValue] = [:]
         var mapped: [String: ContractorMaintenanceJob] = [:]
+        /// Contractors' records as the branches' contractor lists sent them (a contractor's account page
+        /// is answered from them), by contractor ID.
+        var contractors: [String: JSONValue] = [:]
         /// Every branch imported at least once.
         var complete = false
         /// Derived after every change (`reindex`), so a page view costs the contractor's own jobs, not a
@@ -109,6 +112,23 @@ public actor AgencyMirror {
         return (job, importedAt)
     }
 
+    /// The contractor's record as the last import of a branch listing them had it, and its age; nil when no
+    /// imported branch lists them.
+    public func contractor(_ contractorId: String, agency: String) -> (record: JSONValue, age: Duration)? {
+        guard let state = agencies[agency], let record = state.contractors[contractorId] else { return nil }
+        let importedAt = (state.branchesOfContractor[contractorId] ?? [])
+            .compactMap { id in state.branches[id].flatMap { $0.contractors.contains(contractorId) ? $0.importedAt : nil } }.max()
+        guard let importedAt else { return nil }
+        return (record, .seconds(max(0, now().timeIntervalSince(importedAt))))
+    }
+
+    /// What the mirror holds of an agency: jobs, contractors, and when its oldest branch import was.
+    public func summary(agency: String) -> (jobs: Int, contractors: Int, oldestImport: Date?)? {
+        guard let state = agencies[agency] else { return nil }
+        let imports = state.branchOrder.compactMap { state.branches[$0]?.importedAt }
+        return (state.mapped.count, state.contractors.count, imports.count == state.branchOrder.count ? imports.min() : nil)
+    }
+
     public func previousStatus(of jobId: String, agency: String) -> String? {
         overlays[agency]?[jobId]?.previousStatus ?? previousStatuses[agency]?[jobId]
     }
@@ -141,8 +161,10 @@ public actor AgencyMirror {
         pruneJobs(name)
     }
 
-    func imported(contractors: [String], branch: String, agency name: String) {
-        agencies[name]?.branches[branch]?.contractors = contractors
+    func imported(contractors: [(id: String, record: JSONValue)], branch: String, agency name: String) {
+        guard agencies[name]?.branches[branch] != nil else { return }
+        agencies[name]?.branches[branch]?.contractors = contractors.map(\.id)
+        for (id, record) in contractors { agencies[name]?.contractors[id] = record }
         reindex(name)
     }
 
@@ -211,6 +233,8 @@ public actor AgencyMirror {
         let listed = Set(agency.branches.values.flatMap(\.jobIDs))
         agency.jobs = agency.jobs.filter { listed.contains($0.key) }
         agency.mapped = agency.mapped.filter { listed.contains($0.key) }
+        let contractorsListed = Set(agency.branches.values.flatMap(\.contractors))
+        agency.contractors = agency.contractors.filter { contractorsListed.contains($0.key) }
         agencies[name] = agency
         reindex(name)
     }
@@ -250,7 +274,7 @@ public actor AgencyMirror {
         }
         return .object([
             "version": .number("1"), "savedAt": .number(String(Int(now().timeIntervalSince1970))),
-            "branches": .array(branches), "records": .object(agency.jobs),
+            "branches": .array(branches), "records": .object(agency.jobs), "contractors": .object(agency.contractors),
         ])
     }
 
@@ -270,6 +294,7 @@ public actor AgencyMirror {
             agency.branches[id] = branch
         }
         agency.jobs = records
+        if case .object(let contractors)? = snapshot["contractors"] { agency.contractors = contractors }
         agency.mapped = records.compactMapValues { ContractorMaintenanceJob(upstream: $0).map(prepared) }
         agency.complete = !agency.branchOrder.isEmpty && agency.branchOrder.allSatisfy { agency.branches[$0]?.importedAt != nil }
         agencies[name] = agency

@@ -37,6 +37,8 @@ public actor MirrorSync {
     public private(set) var phase = Phase.idle
     public private(set) var lastCycleCalls = 0
     public private(set) var lastCycleDuration: Duration = .zero
+    /// Calls each branch's last import took (its contractors' pages and its jobs' pages, from their sizes).
+    private var pagesByBranch: [String: Int] = [:]
     private var calls = 0
     private var lastCall: ContinuousClock.Instant?
 
@@ -85,8 +87,25 @@ public actor MirrorSync {
         }
     }
 
+    /// The next pass as the branches' sizes plan it: its calls (the branch list, then every branch's
+    /// contractors' and jobs' pages) and how long they take at the sync's pace; whether that keeps every
+    /// job within the age target. A pass that cannot is still run whole (every branch ages alike), and
+    /// says so.
+    public var plan: (calls: Int, seconds: Int, meetsTarget: Bool) {
+        let planned = 1 + pagesByBranch.values.reduce(0, +)
+        let seconds = Int((settings.window / max(1, settings.callsPerWindow) * planned).components.seconds)
+        return (planned, seconds, seconds <= Int(settings.ageTarget.components.seconds))
+    }
+
     /// One pass over the agency.
     func cycle() async {
+        let planned = plan
+        if !pagesByBranch.isEmpty, !planned.meetsTarget {
+            logger.log(.warning, "mirror_plan_exceeds_target", [
+                "agency": .string(agency), "calls": .int(planned.calls), "passSeconds": .int(planned.seconds),
+                "targetSeconds": .int(Int(settings.ageTarget.components.seconds)),
+            ])
+        }
         guard let branches = await all({ offset, count in .branches(shortName: agency, offset: offset, count: count) }) else { return }
         let listed: [(id: String, name: String?)] = branches.compactMap { record in
             guard let id = Self.text(record["BranchID"] ?? record["OID"] ?? record["ID"]) else { return nil }
@@ -96,9 +115,13 @@ public actor MirrorSync {
         for (index, branch) in listed.enumerated() {
             if Task.isCancelled { return }
             phase = .importing(branchesDone: index, branches: listed.count)
+            let callsBefore = calls
+            defer { pagesByBranch[branch.id] = calls - callsBefore }
             if let contractors = await all({ offset, count in .branchContractors(shortName: agency, branchId: branch.id, offset: offset, count: count) }) {
-                let ids = contractors.compactMap { Self.text($0["ContractorID"] ?? $0["OID"] ?? $0["ID"]) }
-                await mirror.imported(contractors: ids, branch: branch.id, agency: agency)
+                let records = contractors.compactMap { record in
+                    Self.text(record["ContractorID"] ?? record["OID"] ?? record["ID"]).map { (id: $0, record: record) }
+                }
+                await mirror.imported(contractors: records, branch: branch.id, agency: agency)
             }
             guard let jobs = await all({ offset, count in .branchJobs(shortName: agency, branchId: branch.id, offset: offset, count: count) }) else {
                 await mirror.failed(branch: branch.id, agency: agency)
@@ -108,6 +131,8 @@ public actor MirrorSync {
             if !changes.isEmpty { onChanges(changes) }
         }
         phase = .importing(branchesDone: listed.count, branches: listed.count)
+        let ids = Set(listed.map(\.id))
+        pagesByBranch = pagesByBranch.filter { ids.contains($0.key) }
     }
 
     /// Every page of a list (until a short page, or the total `Count` says so); nil when a page failed.

@@ -101,6 +101,15 @@ public struct ContractorService: Sendable {
 
     /// The contractor's record; nil when AgentOS says 404.
     public func account(_ who: ContractorIdentity, _ context: CallContext) async throws(PortalError) -> ContractorAccount? {
+        // The branches' contractor lists the mirror imports carry the contractor's record: no call then.
+        if let mirror {
+            mirror.ensure(who.shortName)
+            if let (record, age) = await mirror.mirror.contractor(who.contractorId, agency: who.shortName) {
+                CacheTrace.current?.record(.hit, age: age)
+                CacheTrace.current?.noteMirror("warm")
+                return ContractorAccount(upstream: record)
+            }
+        }
         let record = try await upstream { () async throws(AgentOSError) in
             try await agentOS.record(.contractor(shortName: who.shortName, contractorId: who.contractorId), context)
         }
