@@ -145,6 +145,31 @@ struct PolicyUnitTests {
         _ = try await limiter.acquire(deadline: later, priority: .background)
     }
 
+    /// The mirror's import keeps a floor of slots while it runs: reads cannot take them, and it may use
+    /// them while reads are short (beyond the floor it is spare-only work like any other); writes keep
+    /// their reserve throughout.
+    @Test func theImportKeepsItsFloorWhileReadsArePressed() async throws {
+        var shares = BudgetShares()
+        shares.writeReserve = 1
+        shares.syncShare = 0.5
+        shares.syncFloor = 3
+        shares.interactiveWait = .milliseconds(50)
+        let limiter = SlidingWindowLimiter(limit: 10, window: .seconds(30), shares: shares)
+        let later = ContinuousClock.now + .seconds(60)
+        _ = try await limiter.acquire(deadline: later, priority: .sync)
+        // Reads fill 10 - 1 (writes) - 3 (the floor, one of it used) = 6 slots of the window, no more.
+        for _ in 0..<6 { _ = try await limiter.acquire(deadline: later, priority: .interactive) }
+        await #expect(throws: AgentOSError.self) { try await limiter.acquire(deadline: later, priority: .interactive) }
+        // Reads are short now; the import still takes the rest of its floor, and then nothing.
+        _ = try await limiter.acquire(deadline: later, priority: .sync)
+        _ = try await limiter.acquire(deadline: later, priority: .sync)
+        await #expect(throws: AgentOSError.self) { try await limiter.acquire(deadline: later, priority: .sync) }
+        await #expect(throws: AgentOSError.self) { try await limiter.acquire(deadline: later, priority: .supporting) }
+        // The writes' reserve is still there, and then the window is full.
+        _ = try await limiter.acquire(deadline: later, priority: .write)
+        await #expect(throws: AgentOSError.self) { try await limiter.acquire(deadline: .now + .milliseconds(100), priority: .write) }
+    }
+
     /// The metrics see the budget: a read that waited for a slot (and how long), calls in the current
     /// window and the busiest one.
     @Test func budgetWaitsAndCallsPerWindowAreCounted() async throws {

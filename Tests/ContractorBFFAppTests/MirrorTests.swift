@@ -194,6 +194,22 @@ struct MirrorTests {
         #expect(await Self.warm(portal))
     }
 
+    /// Importing, with the contractor-scoped call failing too (AgentOS erring, or the budget spent on the
+    /// import): the page still answers, with what the import knows so far and saying it is importing.
+    @Test func aColdMirrorWhoseFallbackFailsAnswersWithWhatIsKnown() async throws {
+        let portal = try await Self.start(["MIRROR_AGENCIES": ""])
+        defer { Task { await portal.stop() } }
+        // BR-1 (C-1001's jobs) is slow to import; the contractor-scoped call fails at once.
+        portal.faults(.on("branchJobs") { $0.latencyMs = 3000 }, .on("jobs") { $0.status = 503 })
+        let cold = await portal.get("/api/contractor/jobs")
+        #expect(cold.status == 200, "\(cold.text.prefix(200))")
+        #expect(cold.header("X-Mirror-State") == "importing")
+        #expect(cold.json.count == 0, "nothing of C-1001's is imported yet")
+        portal.faults()
+        #expect(await Self.warm(portal))
+        #expect(await portal.get("/api/contractor/jobs").json.count == 50)
+    }
+
     /// A cached job record that predates the import which saw it reassigned does not let the old owner in.
     @Test func ownershipFollowsTheFreshestRecord() async throws {
         let portal = try await Self.start(["CACHE_TTL_JOBS_SECONDS": "600"])

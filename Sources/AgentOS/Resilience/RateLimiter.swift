@@ -39,6 +39,10 @@ public struct BudgetShares: Sendable, Equatable {
     public var perTenant: Int? = 12
     /// Share of the window the mirror's import may fill.
     public var syncShare = 0.6
+    /// Slots of a window kept for the mirror's import while it runs, which reads cannot take and which
+    /// it may use even while reads are short: without them a busy cold start spends every slot on
+    /// contractors' misses, the mirror never warms, and the pages it would answer keep costing calls.
+    public var syncFloor = 10
 
     public init() {}
 }
@@ -87,11 +91,15 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
     private let warmUntil: ContinuousClock.Instant
     /// Each tenant's slots in the window (reads only), for `BudgetShares.perTenant`.
     private var tenants: [String: WindowLog] = [:]
+    /// The import's slots in the window, and when it last asked for one (it runs while that is recent).
+    private var syncSlots: WindowLog
+    private var syncAskedAt: ContinuousClock.Instant?
 
     public init(limit: Int, window: Duration, shares: BudgetShares = BudgetShares()) {
         self.limit = max(1, limit)
         self.window = window
         granted = WindowLog(window: window)
+        syncSlots = WindowLog(window: window)
         self.shares = shares
         warmUntil = ContinuousClock.now + shares.warmUp
     }
@@ -131,21 +139,35 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
         granted.insert(instant)
     }
 
-    /// The slots of a window this priority may fill (at least one, so a tiny limit still serves).
-    func capacity(_ priority: UpstreamPriority) -> Int {
+    /// The slots of a window this priority may fill (at least one, so a tiny limit still serves). Reads
+    /// leave the import's floor to it while it runs (the part of the floor it has not used yet).
+    func capacity(_ priority: UpstreamPriority, now: ContinuousClock.Instant = .now) -> Int {
+        syncSlots.expire(now)
+        let running = syncAskedAt.map { $0 + window > now } ?? false
+        let keptForSync = running ? max(0, syncFloor - syncSlots.count) : 0
         switch priority {
-        case .write: limit
-        case .interactive: max(1, limit - shares.writeReserve)
-        case .supporting: max(1, limit - shares.writeReserve - shares.supportingHeadroom)
-        case .background: max(1, limit - shares.writeReserve - shares.backgroundHeadroom)
-        case .sync: max(1, min(limit - shares.writeReserve - shares.supportingHeadroom, Int(Double(limit) * shares.syncShare)))
+        case .write: return limit
+        case .interactive: return max(1, limit - shares.writeReserve - keptForSync)
+        case .supporting: return max(1, limit - shares.writeReserve - shares.supportingHeadroom - keptForSync)
+        case .background: return max(1, limit - shares.writeReserve - shares.backgroundHeadroom - keptForSync)
+        case .sync: return max(1, min(limit - shares.writeReserve - shares.supportingHeadroom, Int(Double(limit) * shares.syncShare)))
         }
     }
+
+    /// The floor, never more than the import's share nor than what writes leave.
+    private var syncFloor: Int { max(0, min(shares.syncFloor, Int(Double(limit) * shares.syncShare), limit - shares.writeReserve - 1)) }
 
     private func grant(deadline requested: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError) -> BudgetGrant {
         let asked = ContinuousClock.now
         var now = asked
-        let capacity = capacity(priority)
+        if priority == .sync {
+            syncAskedAt = asked
+            syncSlots.expire(asked)
+        }
+        // The import within its floor is not spare-only work: reads being short does not stop it, and the
+        // slots reads left it are its to take.
+        let withinFloor = priority == .sync && syncSlots.count < syncFloor
+        let capacity = withinFloor ? max(1, limit - shares.writeReserve) : capacity(priority, now: asked)
         // Spare-only work takes a slot now or none; an interactive read waits a little, not its whole deadline.
         let deadline = switch priority {
         case .background, .supporting, .sync: now
@@ -153,7 +175,7 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
         case .write: requested
         }
         if let until = coolDownUntil, until > now { throw .rateLimited(retryAfter: now.duration(to: until)) }
-        if priority < .interactive, let until = pressureUntil, until > now { throw .rateLimited(retryAfter: now.duration(to: until)) }
+        if priority < .interactive, !withinFloor, let until = pressureUntil, until > now { throw .rateLimited(retryAfter: now.duration(to: until)) }
         if priority == .background, warmUntil > now { throw .rateLimited(retryAfter: now.duration(to: warmUntil)) }
         granted.expire(now)
         // The slot this call gets: now if fewer than `limit` are in the window, else when the oldest of
@@ -179,6 +201,7 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
             guard slot <= deadline else { throw .rateLimited(retryAfter: now.duration(to: slot)) }
             granted.insert(slot)
         }
+        if priority == .sync { syncSlots.insert(slot) }
         return BudgetGrant(slot: slot, waited: slot > asked ? asked.duration(to: slot) : .zero)
     }
 

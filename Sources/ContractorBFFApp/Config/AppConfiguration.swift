@@ -172,6 +172,7 @@ public struct AppConfiguration: Sendable {
         mirror.agencies = (try reader.optionalText("MIRROR_AGENCIES") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let share = try reader.integer("MIRROR_BUDGET_SHARE_PERCENT")
         agentOS.budget.syncShare = Double(share) / 100
+        agentOS.budget.syncFloor = try reader.integer("MIRROR_BUDGET_FLOOR")
         mirror.sync.callsPerWindow = max(1, agentOS.rateLimit * share / 100)
         mirror.sync.window = agentOS.rateWindow + agentOS.rateMargin
         mirror.sync.ageTarget = .seconds(try reader.integer("MIRROR_AGE_TARGET_SECONDS"))

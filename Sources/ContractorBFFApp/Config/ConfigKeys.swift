@@ -58,6 +58,7 @@ public struct ConfigKey: Sendable {
         ConfigKey(name: "MIRROR", kind: .choice(["on", "off"]), help: "keep a mirror of each agency (branches, contractors, jobs) and answer job lists from it"),
         ConfigKey(name: "MIRROR_AGENCIES", kind: .optionalText, help: "comma-separated agencies imported from start; others from their first contractor's page"),
         ConfigKey(name: "MIRROR_BUDGET_SHARE_PERCENT", kind: .integer(1...90), help: "share of the key's per-minute budget the mirror's import may spend, spread evenly"),
+        ConfigKey(name: "MIRROR_BUDGET_FLOOR", kind: .integer(0...1000), help: "slots of the key's minute kept for the import while it runs, which reads cannot take (a busy cold start still warms)"),
         ConfigKey(name: "MIRROR_AGE_TARGET_SECONDS", kind: .integer(2...86_400), help: "every mirrored job is re-imported within this"),
         ConfigKey(name: "MIRROR_PAGE_SIZE", kind: .integer(1...1000), help: "records per import call (AgentOS documents at most 1000)"),
         ConfigKey(name: "MIRROR_CONTRACTOR_JOBS_WHILE_IMPORTING", kind: .flag, help: "until the first import is done, answer job lists with the contractor-scoped jobs call (modelled)"),

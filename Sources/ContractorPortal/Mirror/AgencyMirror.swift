@@ -35,6 +35,8 @@ public actor AgencyMirror {
     struct Branch: Sendable {
         var name: String?
         var contractors: [String] = []
+        /// When its contractor list was last imported (it comes before its jobs).
+        var contractorsAt: Date?
         var jobIDs: [String] = []
         var importedAt: Date?
         var failedAt: Date?
@@ -117,7 +119,7 @@ public actor AgencyMirror {
     public func contractor(_ contractorId: String, agency: String) -> (record: JSONValue, age: Duration)? {
         guard let state = agencies[agency], let record = state.contractors[contractorId] else { return nil }
         let importedAt = (state.branchesOfContractor[contractorId] ?? [])
-            .compactMap { id in state.branches[id].flatMap { $0.contractors.contains(contractorId) ? $0.importedAt : nil } }.max()
+            .compactMap { id in state.branches[id].flatMap { $0.contractors.contains(contractorId) ? $0.contractorsAt : nil } }.max()
         guard let importedAt else { return nil }
         return (record, .seconds(max(0, now().timeIntervalSince(importedAt))))
     }
@@ -164,6 +166,7 @@ public actor AgencyMirror {
     func imported(contractors: [(id: String, record: JSONValue)], branch: String, agency name: String) {
         guard agencies[name]?.branches[branch] != nil else { return }
         agencies[name]?.branches[branch]?.contractors = contractors.map(\.id)
+        agencies[name]?.branches[branch]?.contractorsAt = now()
         for (id, record) in contractors { agencies[name]?.contractors[id] = record }
         reindex(name)
     }
@@ -289,7 +292,10 @@ public actor AgencyMirror {
             if case .string(let branchName)? = item["name"] { branch.name = branchName }
             branch.contractors = (item["contractors"]?.arrayValue ?? []).compactMap { if case .string(let text) = $0 { text } else { nil } }
             branch.jobIDs = (item["jobs"]?.arrayValue ?? []).compactMap { if case .string(let text) = $0 { text } else { nil } }
-            if case .number(let at)? = item["importedAt"], let seconds = Double(at) { branch.importedAt = Date(timeIntervalSince1970: seconds) }
+            if case .number(let at)? = item["importedAt"], let seconds = Double(at) {
+                branch.importedAt = Date(timeIntervalSince1970: seconds)
+                branch.contractorsAt = branch.importedAt
+            }
             agency.branchOrder.append(id)
             agency.branches[id] = branch
         }

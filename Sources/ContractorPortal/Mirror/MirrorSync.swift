@@ -112,17 +112,25 @@ public actor MirrorSync {
             return (id, Self.text(record["Name"] ?? record["BranchName"]))
         }
         await mirror.listed(branches: listed, agency: agency)
-        for (index, branch) in listed.enumerated() {
+        // Every branch's contractors first: a few calls, and every contractor's account page is answered
+        // from them while the (larger) job lists are still coming.
+        var contractorPages: [String: Int] = [:]
+        for branch in listed {
             if Task.isCancelled { return }
-            phase = .importing(branchesDone: index, branches: listed.count)
             let callsBefore = calls
-            defer { pagesByBranch[branch.id] = calls - callsBefore }
             if let contractors = await all({ offset, count in .branchContractors(shortName: agency, branchId: branch.id, offset: offset, count: count) }) {
                 let records = contractors.compactMap { record in
                     Self.text(record["ContractorID"] ?? record["OID"] ?? record["ID"]).map { (id: $0, record: record) }
                 }
                 await mirror.imported(contractors: records, branch: branch.id, agency: agency)
             }
+            contractorPages[branch.id] = calls - callsBefore
+        }
+        for (index, branch) in listed.enumerated() {
+            if Task.isCancelled { return }
+            phase = .importing(branchesDone: index, branches: listed.count)
+            let callsBefore = calls
+            defer { pagesByBranch[branch.id] = calls - callsBefore + (contractorPages[branch.id] ?? 0) }
             guard let jobs = await all({ offset, count in .branchJobs(shortName: agency, branchId: branch.id, offset: offset, count: count) }) else {
                 await mirror.failed(branch: branch.id, agency: agency)
                 continue

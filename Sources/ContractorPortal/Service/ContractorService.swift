@@ -137,9 +137,26 @@ public struct ContractorService: Sendable {
         if let jobs = await mirroredJobs(who) {
             return withSLA(Array(jobs.dropFirst(page.offset).prefix(page.count)))
         }
-        if mirror != nil, !settings.contractorJobsWhileImporting {
-            guard case .importing(let known)? = await mirror?.mirror.view(of: who) else { return [] }
-            return withSLA(Array(known.dropFirst(page.offset).prefix(page.count)))
+        // Still importing: what is known so far (the page says the import is running), or the
+        // contractor-scoped call where configured; when that call cannot be made either (the budget is
+        // the import's first), what is known, never an error.
+        if let mirror {
+            var known: [ContractorMaintenanceJob] {
+                get async {
+                    guard case .importing(let known) = await mirror.mirror.view(of: who) else { return [] }
+                    return withSLA(Array(known.dropFirst(page.offset).prefix(page.count)))
+                }
+            }
+            guard settings.contractorJobsWhileImporting else { return await known }
+            do {
+                let list = try await upstream { () async throws(AgentOSError) in
+                    try await agentOS.list(.jobs(shortName: who.shortName, contractorId: who.contractorId, offset: page.offset, count: page.count), context)
+                }
+                return withSLA(ownJobs(list.items, who))
+            } catch {
+                logger.log(.info, "mirror_importing_known_jobs", ["requestId": .string(context.requestID), "error": .string(error.message)])
+                return await known
+            }
         }
         let list = try await upstream { () async throws(AgentOSError) in
             try await agentOS.list(.jobs(shortName: who.shortName, contractorId: who.contractorId, offset: page.offset, count: page.count), context)
