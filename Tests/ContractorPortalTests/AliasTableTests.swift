@@ -184,4 +184,26 @@ struct AliasTableTests {
         #expect(boiler.actualCost == Decimal(240))
         #expect(jobs.first { $0.jobId == "J-0010" }?.embeddedNotes?.first?.text == "Embedded note for job 10")
     }
+
+    /// One table reads and writes each model: the JSON has exactly the written rules' names (and the
+    /// raw metadata), read-only rules are never printed, and a value read is the value written.
+    @Test func eachTableWritesWhatItReads() throws {
+        func names<M>(_ table: AliasTable<M>) -> Set<String> { Set(table.rules.filter(\.isWritten).map(\.name)) }
+        let job = try #require(ContractorMaintenanceJob(upstream: .object(["OID": .string("J-1"), "ContractorID": .string("C-1"), "Status": .string("Open")])))
+        #expect(Set(job.json.objectValue?.keys ?? [:].keys) == names(ContractorMaintenanceJob.aliases).union(["metadata"]))
+        #expect(job.json["owner"] == nil && job.owner == "C-1" && job.json["status"] == .string("Open"))
+        let account = try #require(ContractorAccount(upstream: .object(["OID": .string("C-1"), "IsActive": .bool(true)])))
+        #expect(Set(account.json.objectValue?.keys ?? [:].keys) == names(ContractorAccount.aliases).union(["metadata"]))
+        #expect(account.json["isActive"] == .bool(true) && account.json["email"] == .null && account.json["companyName"] == .string(""))
+        let note = try #require(ContractorJobNote(upstream: .object(["Text": .string("hi")]), jobId: "J-9"))
+        #expect(Set(note.json.objectValue?.keys ?? [:].keys) == names(ContractorJobNote.aliases).union(["metadata"]))
+        #expect(note.json["jobId"] == .string("J-9"), "the parent's id when the note names none")
+        let statement = ContractorStatement(upstream: .object(["Entries": .array([.object(["OID": .string("E-1"), "Amount": .number("-2.50")])])]))
+        #expect(Set(statement.json.objectValue?.keys ?? [:].keys) == names(ContractorStatement.aliases).union(["metadata", "entries"]))
+        #expect(statement.json["totalDebits"] == .number("2.5") && statement.json["entries"]?.arrayValue?.first?["debit"] == .number("2.5"))
+        for (table, model) in [(names(ContractorContact.aliases), Model.contact), (names(PendingStatementEntry.aliases), .pending),
+                               (names(InvoiceSubmissionResult.aliases), .invoice), (names(ContractorStatementEntry.aliases), .entry)] {
+            #expect(Set(Self.map(model, [:]).objectValue?.keys ?? [:].keys) == table.union(["metadata"]), "\(model)")
+        }
+    }
 }

@@ -42,7 +42,7 @@ public struct BudgetShares: Sendable, Equatable {
     /// Slots of a window kept for the mirror's import while it runs, which reads cannot take and which
     /// it may use even while reads are short: without them a busy cold start spends every slot on
     /// contractors' misses, the mirror never warms, and the pages it would answer keep costing calls.
-    public var syncFloor = 10
+    public var syncFloor = 20
 
     public init() {}
 }

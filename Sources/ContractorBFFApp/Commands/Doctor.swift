@@ -38,7 +38,7 @@ struct Doctor {
 
     func run(contractor given: String?) async -> [Finding] {
         var findings: [Finding] = []
-        func check(_ name: String, _ key: String, _ operation: AgentOS.Operation, _ table: AliasTable?) async -> [JSONValue] {
+        func check(_ name: String, _ key: String, _ operation: AgentOS.Operation, _ table: AliasNames?) async -> [JSONValue] {
             let context = CallContext(requestID: "doctor", deadline: .now + agentOS.configuration.deadline, fresh: true)
             var finding = Finding(call: name, key: "AGENTOS_PATH_" + key, outcome: "answered")
             var items: [JSONValue] = []
@@ -53,7 +53,7 @@ struct Doctor {
             }
             if let table, !items.isEmpty {
                 let seen = Set(items.prefix(20).compactMap(\.objectValue).flatMap(\.keys))
-                let known = table.upstreamNames.union(Self.structural)
+                let known = table.upstream.union(Self.structural)
                 finding.unknownNames = seen.subtracting(known).sorted()
                 finding.unmatchedFields = table.unmatched(seen)
             }
@@ -72,18 +72,18 @@ struct Doctor {
         }
         let branches = await check("branches", "BRANCHES", .branches(shortName: agency, offset: 0, count: 10), nil)
         let branch = id(branches.first, ["BranchID", "OID", "ID"]) ?? ""
-        let contractors = await check("contractors of a branch", "BRANCH_CONTRACTORS", .branchContractors(shortName: agency, branchId: branch, offset: 0, count: 10), ContractorAccount.aliases)
-        let jobs = await check("jobs of a branch", "BRANCH_JOBS", .branchJobs(shortName: agency, branchId: branch, offset: 0, count: 10), ContractorMaintenanceJob.aliases)
+        let contractors = await check("contractors of a branch", "BRANCH_CONTRACTORS", .branchContractors(shortName: agency, branchId: branch, offset: 0, count: 10), ContractorAccount.aliases.names)
+        let jobs = await check("jobs of a branch", "BRANCH_JOBS", .branchJobs(shortName: agency, branchId: branch, offset: 0, count: 10), ContractorMaintenanceJob.aliases.names)
         _ = await check("job status types", "STATUS_TYPES", .statusTypes(shortName: agency, offset: 0, count: 100), nil)
         let contractor = given ?? id(contractors.first, ["ContractorID", "OID", "ID"]) ?? ""
         let job = id(jobs.first, ["OID", "JobID", "WorksOrderID", "ID"]) ?? ""
-        _ = await check("one job", "JOB", .job(shortName: agency, jobId: job), ContractorMaintenanceJob.aliases)
-        _ = await check("one contractor", "CONTRACTOR", .contractor(shortName: agency, contractorId: contractor), ContractorAccount.aliases)
-        _ = await check("a contractor's contacts", "CONTACTS", .contacts(shortName: agency, contractorId: contractor), ContractorContact.aliases)
-        _ = await check("a contractor's jobs", "JOBS", .jobs(shortName: agency, contractorId: contractor, offset: 0, count: 10), ContractorMaintenanceJob.aliases)
-        _ = await check("a job's notes", "NOTES", .notes(shortName: agency, jobId: job), ContractorJobNote.aliases)
-        _ = await check("a contractor's statement", "STATEMENT", .statement(shortName: agency, contractorId: contractor, dateFrom: nil, dateTo: nil), ContractorStatement.aliases)
-        _ = await check("pending entries", "PENDING", .pending(shortName: agency, contractorId: contractor), PendingStatementEntry.aliases)
+        _ = await check("one job", "JOB", .job(shortName: agency, jobId: job), ContractorMaintenanceJob.aliases.names)
+        _ = await check("one contractor", "CONTRACTOR", .contractor(shortName: agency, contractorId: contractor), ContractorAccount.aliases.names)
+        _ = await check("a contractor's contacts", "CONTACTS", .contacts(shortName: agency, contractorId: contractor), ContractorContact.aliases.names)
+        _ = await check("a contractor's jobs", "JOBS", .jobs(shortName: agency, contractorId: contractor, offset: 0, count: 10), ContractorMaintenanceJob.aliases.names)
+        _ = await check("a job's notes", "NOTES", .notes(shortName: agency, jobId: job), ContractorJobNote.aliases.names)
+        _ = await check("a contractor's statement", "STATEMENT", .statement(shortName: agency, contractorId: contractor, dateFrom: nil, dateTo: nil), ContractorStatement.aliases.names)
+        _ = await check("pending entries", "PENDING", .pending(shortName: agency, contractorId: contractor), PendingStatementEntry.aliases.names)
         return findings
     }
 

@@ -16,50 +16,135 @@ public enum Source: Sendable {
     case signedPart(String, positive: Bool)
 }
 
-/// One model field: its camelCase name, how its value is read, and its upstream sources in order.
-public struct FieldRule: Sendable {
+extension Source: ExpressibleByStringLiteral {
+    /// A plain name is one upstream field: `.text("title", \.title, "Title", "IssueTitle")`.
+    public init(stringLiteral name: String) { self = .field(name) }
+}
+
+/// One model field: its camelCase name, its upstream sources in order, and the key path it is read into
+/// and written from. The name is written once, here, for both directions, and the key path is checked by
+/// the compiler: a misspelt field cannot compile into a value silently left out.
+public struct FieldRule<Model>: Sendable {
     public let name: String
-    public let reader: ValueReader
     public let sources: [Source]
+    let reader: ValueReader
+    let keyPath: PartialKeyPath<Model> & Sendable
+    let assign: @Sendable (inout Model, MappedValue) -> Void
+    /// nil for a field read but not printed (a job's owner).
+    let emit: (@Sendable (Model) -> JSONValue)?
 
-    public init(_ name: String, _ reader: ValueReader, _ sources: [Source]) {
+    /// Whether the field is printed in the portal's JSON (a job's owner is read only).
+    public var isWritten: Bool { emit != nil }
+
+    init<Value>(
+        _ name: String, _ reader: ValueReader, _ path: WritableKeyPath<Model, Value> & Sendable, _ sources: [Source], written: Bool,
+        read: @escaping @Sendable (MappedValue) -> Value?, write: @escaping @Sendable (Value) -> JSONValue
+    ) {
         self.name = name
-        self.reader = reader
         self.sources = sources
-    }
-
-    /// The common case: a field known by several names.
-    public init(_ name: String, _ reader: ValueReader, names: String...) {
-        self.init(name, reader, names.map(Source.field))
+        self.reader = reader
+        keyPath = path
+        assign = { model, value in
+            if let typed = read(value) { model[keyPath: path] = typed }
+        }
+        if written {
+            emit = { model in write(model[keyPath: path]) }
+        } else {
+            emit = nil
+        }
     }
 }
 
-/// A model's mapping, declared as data and read top to bottom like the upstream contract's table.
-public struct AliasTable: Sendable {
-    public let rules: [FieldRule]
+extension FieldRule {
+    static func textValue(_ value: MappedValue) -> String? { if case .text(let text) = value { text } else { nil } }
 
-    public init(_ rules: [FieldRule]) { self.rules = rules }
+    /// Text that is `null` when absent.
+    public static func text(_ name: String, _ path: WritableKeyPath<Model, String?> & Sendable, _ sources: Source...) -> FieldRule {
+        FieldRule(name, .text, path, sources, written: true, read: textValue) { $0.map(JSONValue.string) ?? .null }
+    }
 
-    /// Reads every rule from the record. Values that cannot be read are simply absent; the raw record is
-    /// kept whole as metadata, so nothing AgentOS sent is lost.
-    public func map(_ record: [String: JSONValue]) -> MappedRecord {
-        var values: [String: MappedValue] = [:]
-        for rule in rules {
-            for source in rule.sources {
-                if let value = Self.read(source, rule.reader, record) {
-                    values[rule.name] = value
-                    break
-                }
-            }
+    /// Text the seed types as non-null: the model's default (`""`) when absent.
+    public static func text(_ name: String, _ path: WritableKeyPath<Model, String> & Sendable, _ sources: Source...) -> FieldRule {
+        FieldRule(name, .text, path, sources, written: true, read: textValue) { .string($0) }
+    }
+
+    /// An identifier (a number or a string upstream), `null` when absent; `written: false` reads it only.
+    public static func id(_ name: String, _ path: WritableKeyPath<Model, String?> & Sendable, _ sources: Source..., written: Bool = true) -> FieldRule {
+        FieldRule(name, .id, path, sources, written: written, read: textValue) { $0.map(JSONValue.string) ?? .null }
+    }
+
+    /// An identifier the seed types as non-null.
+    public static func id(_ name: String, _ path: WritableKeyPath<Model, String> & Sendable, _ sources: Source...) -> FieldRule {
+        FieldRule(name, .id, path, sources, written: true, read: textValue) { .string($0) }
+    }
+
+    public static func date(_ name: String, _ path: WritableKeyPath<Model, Date?> & Sendable, _ sources: Source...) -> FieldRule {
+        FieldRule(name, .date, path, sources, written: true, read: { if case .date(let date) = $0 { date } else { nil } }) {
+            $0.map(OutputFormat.date) ?? .null
         }
-        return MappedRecord(values: values, metadata: record)
+    }
+
+    public static func money(_ name: String, _ path: WritableKeyPath<Model, Decimal?> & Sendable, _ sources: Source...) -> FieldRule {
+        FieldRule(name, .money, path, sources, written: true, read: { if case .money(let amount) = $0 { amount } else { nil } }) {
+            $0.map(OutputFormat.money) ?? .null
+        }
+    }
+
+    /// A flag: the model's default when absent.
+    public static func bool(_ name: String, _ path: WritableKeyPath<Model, Bool> & Sendable, _ sources: Source...) -> FieldRule {
+        FieldRule(name, .bool, path, sources, written: true, read: { if case .bool(let flag) = $0 { flag } else { nil } }) { .bool($0) }
+    }
+
+    /// A list of texts: empty when absent.
+    public static func textList(_ name: String, _ path: WritableKeyPath<Model, [String]> & Sendable, _ sources: Source...) -> FieldRule {
+        FieldRule(name, .textList, path, sources, written: true, read: { if case .textList(let list) = $0 { list } else { nil } }) {
+            .array($0.map(JSONValue.string))
+        }
+    }
+}
+
+/// A model's mapping, declared as data and read top to bottom like the upstream contract's table; the
+/// same rules read a record into the model and write the model as the portal's JSON.
+public struct AliasTable<Model>: Sendable {
+    public let rules: [FieldRule<Model>]
+
+    public init(_ rules: [FieldRule<Model>]) { self.rules = rules }
+
+    /// Reads every rule from the record into `model`. Values that cannot be read are simply absent (the
+    /// model keeps its default); the raw record is kept whole as metadata by the model, so nothing
+    /// AgentOS sent is lost.
+    public func read(_ record: [String: JSONValue], into model: inout Model) {
+        for rule in rules {
+            if let value = rule.sources.lazy.compactMap({ Self.read($0, rule.reader, record) }).first { rule.assign(&model, value) }
+        }
+    }
+
+    /// The model's fields as seed 003 writes them (every written rule, `null` where absent).
+    public func write(_ model: Model) -> [String: JSONValue] {
+        var fields: [String: JSONValue] = [:]
+        for rule in rules {
+            if let emit = rule.emit { fields[rule.name] = emit(model) }
+        }
+        return fields
     }
 
     /// One field alone, for callers that need one or two fields of many records (insights count jobs by
     /// status and owner; mapping whole jobs for that spent most of the dashboard's time).
-    public func value(_ name: String, in record: [String: JSONValue]) -> MappedValue? {
-        guard let rule = rules.first(where: { $0.name == name }) else { return nil }
+    public func value(_ field: PartialKeyPath<Model>, in record: [String: JSONValue]) -> MappedValue? {
+        guard let rule = rules.first(where: { $0.keyPath == field }) else { return nil }
         return rule.sources.lazy.compactMap { Self.read($0, rule.reader, record) }.first
+    }
+
+    /// The upstream names each field may come from, for `contractor-bff doctor`.
+    public var names: AliasNames {
+        AliasNames(fields: rules.map { rule in
+            (rule.name, rule.sources.flatMap { source -> [String] in
+                switch source {
+                case .field(let name), .equals(let name, _), .signedPart(let name, _): [name]
+                case .joined(let parts, _): parts.flatMap { $0 }
+                }
+            })
+        })
     }
 
     private static func read(_ source: Source, _ reader: ValueReader, _ record: [String: JSONValue]) -> MappedValue? {
@@ -80,34 +165,16 @@ public struct AliasTable: Sendable {
     }
 }
 
-/// A record after its alias table: typed values by model field name, and the raw upstream fields.
-public struct MappedRecord: Sendable, Equatable {
-    public var values: [String: MappedValue]
-    public let metadata: [String: JSONValue]
+/// A table's fields with the upstream names each may come from (whatever the model).
+public struct AliasNames: Sendable {
+    public let fields: [(field: String, names: [String])]
 
-    public func text(_ name: String) -> String? {
-        if case .text(let text)? = values[name] { return text }
-        return nil
-    }
+    /// Every upstream name a rule may read.
+    public var upstream: Set<String> { Set(fields.flatMap(\.names)) }
 
-    public func money(_ name: String) -> Decimal? {
-        if case .money(let amount)? = values[name] { return amount }
-        return nil
-    }
-
-    public func date(_ name: String) -> Date? {
-        if case .date(let date)? = values[name] { return date }
-        return nil
-    }
-
-    public func bool(_ name: String) -> Bool? {
-        if case .bool(let flag)? = values[name] { return flag }
-        return nil
-    }
-
-    public func textList(_ name: String) -> [String]? {
-        if case .textList(let list)? = values[name] { return list }
-        return nil
+    /// The fields none of whose upstream names appear among `seen`, with the names they look for.
+    public func unmatched(_ seen: Set<String>) -> [(field: String, names: [String])] {
+        fields.filter { !$0.names.contains(where: seen.contains) }
     }
 }
 
@@ -125,29 +192,4 @@ struct JSONFields {
     mutating func metadata(_ raw: [String: JSONValue]) { fields["metadata"] = .object(raw) }
 
     var json: JSONValue { .object(fields) }
-}
-
-extension AliasTable {
-    /// Every upstream name a rule may read.
-    public var upstreamNames: Set<String> {
-        Set(rules.flatMap { rule in rule.sources.flatMap { source -> [String] in
-            switch source {
-            case .field(let name), .equals(let name, _), .signedPart(let name, _): [name]
-            case .joined(let parts, _): parts.flatMap { $0 }
-            }
-        } })
-    }
-
-    /// The fields none of whose upstream names appear among `seen`, with the names they look for.
-    public func unmatched(_ seen: Set<String>) -> [(field: String, names: [String])] {
-        rules.compactMap { rule in
-            let names = rule.sources.flatMap { source -> [String] in
-                switch source {
-                case .field(let name), .equals(let name, _), .signedPart(let name, _): [name]
-                case .joined(let parts, _): parts.flatMap { $0 }
-                }
-            }
-            return names.contains(where: seen.contains) ? nil : (rule.name, names)
-        }
-    }
 }

@@ -13,6 +13,8 @@ public actor MirrorSync {
     public struct Settings: Sendable {
         /// Calls the sync may make per rolling window (its share of the key's budget).
         public var callsPerWindow = 30
+        /// Calls per window it is sure of however busy contractors' reads are (the budget's floor for it).
+        public var guaranteedPerWindow = 20
         public var window: Duration = .seconds(60)
         /// Every job's data should be at most this old.
         public var ageTarget: Duration = .seconds(120)
@@ -88,12 +90,13 @@ public actor MirrorSync {
     }
 
     /// The next pass as the branches' sizes plan it: its calls (the branch list, then every branch's
-    /// contractors' and jobs' pages) and how long they take at the sync's pace; whether that keeps every
-    /// job within the age target. A pass that cannot is still run whole (every branch ages alike), and
+    /// contractors' and jobs' pages) and how long they take at the pace the sync is sure of (its floor:
+    /// busy reads can hold it to that); whether that keeps every job within the age target. A pass that cannot is still run whole (every branch ages alike), and
     /// says so.
     public var plan: (calls: Int, seconds: Int, meetsTarget: Bool) {
         let planned = 1 + pagesByBranch.values.reduce(0, +)
-        let seconds = Int((settings.window / max(1, settings.callsPerWindow) * planned).components.seconds)
+        let pace = settings.guaranteedPerWindow > 0 ? min(settings.guaranteedPerWindow, settings.callsPerWindow) : settings.callsPerWindow
+        let seconds = Int((settings.window / max(1, pace) * planned).components.seconds)
         return (planned, seconds, seconds <= Int(settings.ageTarget.components.seconds))
     }
 

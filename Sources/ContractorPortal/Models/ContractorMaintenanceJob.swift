@@ -5,12 +5,12 @@ import JSON
 /// Seed 003's ContractorMaintenanceJob, plus what the portal needs and does not print: the owner
 /// (for the ownership rule) and the notes AgentOS embedded in the record, if it did.
 public struct ContractorMaintenanceJob: Sendable, Equatable {
-    public var jobId: String
-    public var propertyId: String
+    public var jobId = ""
+    public var propertyId = ""
     public var propertyAddress: String?
-    public var title: String
+    public var title = ""
     public var description: String?
-    public var status: String
+    public var status = ""
     public var priority: String?
     public var reportedDate: Date?
     public var completedDate: Date?
@@ -20,7 +20,7 @@ public struct ContractorMaintenanceJob: Sendable, Equatable {
     public var tenantName: String?
     public var landlordName: String?
     public var accessDetails: String?
-    public var metadata: [String: JSONValue]
+    public var metadata: [String: JSONValue] = [:]
     /// The contractor the job is assigned to, when the record says.
     public var owner: String?
     /// `MaintenanceNotes`, when present: no notes call is needed then.
@@ -54,48 +54,32 @@ public struct ContractorMaintenanceJob: Sendable, Equatable {
         encoded?.set("status", .string(status))
     }
 
-    public static let aliases = AliasTable([
-        FieldRule("jobId", .id, names: "OID", "JobID", "WorksOrderID", "ID"),
-        FieldRule("propertyId", .id, names: "PropertyID", "PropertyOID"),
-        FieldRule("propertyAddress", .text, [
-            .field("PropertyAddress"), .field("Property"), .field("Address"),
-            .joined([["PropertyAddress1"], ["PropertyAddress2"], ["PropertyAddress3"], ["PropertyAddress4"], ["PropertyPostcode"]], separator: ", "),
-        ]),
-        FieldRule("title", .text, names: "Title", "IssueTitle", "Summary", "Subject"),
-        FieldRule("description", .text, names: "Description", "IssueFault", "Details"),
-        FieldRule("status", .text, names: "Status", "JobStatus"),
-        FieldRule("priority", .text, names: "Priority", "IssuePriority", "PriorityName"),
-        FieldRule("reportedDate", .date, names: "ReportedDate", "Reported", "ReportedAt", "DateReported"),
-        FieldRule("completedDate", .date, names: "CompletedDate", "ClosedDate", "DateCompleted"),
-        FieldRule("estimatedCost", .money, names: "EstimatedCost", "Estimate", "QuoteAmount"),
-        FieldRule("actualCost", .money, names: "ActualCost", "Cost", "InvoiceAmount"),
-        FieldRule("category", .text, names: "Category", "JobType", "Trade"),
-        FieldRule("tenantName", .text, names: "TenantName", "Tenant"),
-        FieldRule("landlordName", .text, names: "LandlordName", "Landlord"),
-        FieldRule("accessDetails", .text, names: "AccessDetails", "AccessInstructions", "KeyInfo"),
-        FieldRule("owner", .id, names: "ContractorID", "AssignedContractorID", "AssignedTo"),
+    public static let aliases = AliasTable<ContractorMaintenanceJob>([
+        .id("jobId", \.jobId, "OID", "JobID", "WorksOrderID", "ID"),
+        .id("propertyId", \.propertyId, "PropertyID", "PropertyOID"),
+        .text("propertyAddress", \.propertyAddress,
+              "PropertyAddress", "Property", "Address",
+              .joined([["PropertyAddress1"], ["PropertyAddress2"], ["PropertyAddress3"], ["PropertyAddress4"], ["PropertyPostcode"]], separator: ", ")),
+        .text("title", \.title, "Title", "IssueTitle", "Summary", "Subject"),
+        .text("description", \.description, "Description", "IssueFault", "Details"),
+        .text("status", \.status, "Status", "JobStatus"),
+        .text("priority", \.priority, "Priority", "IssuePriority", "PriorityName"),
+        .date("reportedDate", \.reportedDate, "ReportedDate", "Reported", "ReportedAt", "DateReported"),
+        .date("completedDate", \.completedDate, "CompletedDate", "ClosedDate", "DateCompleted"),
+        .money("estimatedCost", \.estimatedCost, "EstimatedCost", "Estimate", "QuoteAmount"),
+        .money("actualCost", \.actualCost, "ActualCost", "Cost", "InvoiceAmount"),
+        .text("category", \.category, "Category", "JobType", "Trade"),
+        .text("tenantName", \.tenantName, "TenantName", "Tenant"),
+        .text("landlordName", \.landlordName, "LandlordName", "Landlord"),
+        .text("accessDetails", \.accessDetails, "AccessDetails", "AccessInstructions", "KeyInfo"),
+        // Read for the ownership rule, never printed.
+        .id("owner", \.owner, "ContractorID", "AssignedContractorID", "AssignedTo", written: false),
     ])
 
     public init?(upstream: JSONValue) {
         guard let fields = upstream.objectValue else { return nil }
-        let record = Self.aliases.map(fields)
-        jobId = record.text("jobId") ?? ""
-        propertyId = record.text("propertyId") ?? ""
-        propertyAddress = record.text("propertyAddress")
-        title = record.text("title") ?? ""
-        description = record.text("description")
-        status = record.text("status") ?? ""
-        priority = record.text("priority")
-        reportedDate = record.date("reportedDate")
-        completedDate = record.date("completedDate")
-        estimatedCost = record.money("estimatedCost")
-        actualCost = record.money("actualCost")
-        category = record.text("category")
-        tenantName = record.text("tenantName")
-        landlordName = record.text("landlordName")
-        accessDetails = record.text("accessDetails")
-        owner = record.text("owner")
-        metadata = record.metadata
+        Self.aliases.read(fields, into: &self)
+        metadata = fields
         let parent = jobId
         embeddedNotes = fields["MaintenanceNotes"]?.arrayValue.map { $0.compactMap { ContractorJobNote(upstream: $0, jobId: parent) } }
     }
@@ -155,23 +139,8 @@ public struct ContractorMaintenanceJob: Sendable, Equatable {
 
     /// The record's fields as seed 003 writes them.
     var ownFields: [String: JSONValue] {
-        var out = JSONFields()
-        out.text("jobId", jobId)
-        out.text("propertyId", propertyId)
-        out.text("propertyAddress", propertyAddress)
-        out.text("title", title)
-        out.text("description", description)
-        out.text("status", status)
-        out.text("priority", priority)
-        out.date("reportedDate", reportedDate)
-        out.date("completedDate", completedDate)
-        out.money("estimatedCost", estimatedCost)
-        out.money("actualCost", actualCost)
-        out.text("category", category)
-        out.text("tenantName", tenantName)
-        out.text("landlordName", landlordName)
-        out.text("accessDetails", accessDetails)
-        out.metadata(metadata)
-        return out.json.objectValue ?? [:]
+        var fields = Self.aliases.write(self)
+        fields["metadata"] = .object(metadata)
+        return fields
     }
 }

@@ -25,8 +25,8 @@ extension ContractorService {
         let table = ContractorMaintenanceJob.aliases
         return items.compactMap { item in
             guard let fields = item.objectValue else { return nil }
-            if case .text(let owner)? = table.value("owner", in: fields), owner != who.contractorId { return nil }
-            if case .text(let status)? = table.value("status", in: fields) { return status }
+            if case .text(let owner)? = table.value(\.owner, in: fields), owner != who.contractorId { return nil }
+            if case .text(let status)? = table.value(\.status, in: fields) { return status }
             return ""
         }
     }
