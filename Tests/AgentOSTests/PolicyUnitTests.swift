@@ -205,6 +205,20 @@ struct PolicyUnitTests {
         #expect(counters.budgetRefusals.isEmpty)
     }
 
+    /// The queue of reads wanting spare budget is bounded (1,000): past it the least wanted tenth is
+    /// forgotten at once (not re-ranked for every new read, which cost half the server's time at 5,000
+    /// contractors), so it stays between 900 and 1,000.
+    @Test func theRefreshQueueIsBounded() async throws {
+        let cache = ReadCache(policy: CachePolicy())
+        // No spare slot ever: every refresh is refused, so what is queued stays queued.
+        let refused: ReadCaching.Fetch = { _, _ in .failure(.rateLimited(retryAfter: .seconds(60))) }
+        for index in 0..<1_500 {
+            _ = await cache.peek(.notes(shortName: "demo", jobId: "J-\(index)"), ttl: .seconds(60), fetch: refused)
+        }
+        let queued = await cache.queuedRefreshes
+        #expect(queued <= 1_000 && queued >= 900, "\(queued) queued")
+    }
+
     /// Refreshes from spare slots go to the most wanted and stalest entries first: reads since queued ×
     /// age over TTL. The first refresh is refused (no spare slot), and while it waits to try again one
     /// entry is read three times.

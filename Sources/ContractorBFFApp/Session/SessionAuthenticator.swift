@@ -84,8 +84,9 @@ public struct SessionAuthenticator: Sendable {
             let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
             guard parts.count == 2, parts[0].lowercased() == "bearer" else { return ("", false) }
             // Spaces and tabs around the token are not part of it (the header's own OWS is already gone).
-            let token = parts[1].drop { $0 == " " || $0 == "\t" }
-            return (String(token.reversed().drop { $0 == " " || $0 == "\t" }.reversed()), false)
+            let token = parts[1].utf8.drop { $0 == 32 || $0 == 9 }
+            let end = token.lastIndex { $0 != 32 && $0 != 9 }.map { token.index(after: $0) } ?? token.startIndex
+            return (String(Substring(token[token.startIndex..<end])), false)
         }
         return cookie(cookieName, in: request).map { ($0, true) }
     }

@@ -178,15 +178,17 @@ public actor AgencyMirror {
         let at = now()
         var changes: [MirrorChange] = []
         var ids: [String] = []
-        var incoming: [String: JSONValue] = [:]
+        // Each record mapped once here; what it was is the mirror's mapped job (overlays are applied only
+        // when a page is viewed, so it is as the last import saw it).
+        var incoming: [String: (raw: JSONValue, job: ContractorMaintenanceJob)] = [:]
         for raw in jobs {
             guard let job = ContractorMaintenanceJob(upstream: raw), !job.jobId.isEmpty else { continue }
             ids.append(job.jobId)
-            incoming[job.jobId] = raw
+            incoming[job.jobId] = (raw, job)
         }
         for id in ids {
-            let new = incoming[id].flatMap(ContractorMaintenanceJob.init(upstream:))
-            let old = agency.jobs[id].flatMap(ContractorMaintenanceJob.init(upstream:))
+            let new = incoming[id]?.job
+            let old = agency.mapped[id]
             if let new, let old {
                 if old.owner != new.owner {
                     if let previous = old.owner { changes.append(MirrorChange(jobId: id, contractor: previous, kind: .unassigned)) }
@@ -197,12 +199,12 @@ public actor AgencyMirror {
             } else if let new, branch.importedAt != nil, let owner = new.owner {
                 changes.append(MirrorChange(jobId: id, contractor: owner, kind: .assigned))
             }
-            agency.jobs[id] = incoming[id]
+            agency.jobs[id] = incoming[id]?.raw
             agency.mapped[id] = new.map(prepared)
         }
         let listedNow = Set(ids)
         for gone in branch.jobIDs where !listedNow.contains(gone) {
-            if let old = agency.jobs[gone].flatMap(ContractorMaintenanceJob.init(upstream:)), let owner = old.owner {
+            if let old = agency.mapped[gone], let owner = old.owner {
                 changes.append(MirrorChange(jobId: gone, contractor: owner, kind: .removed))
             }
         }

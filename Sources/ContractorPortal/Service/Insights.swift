@@ -98,7 +98,10 @@ extension ContractorService {
             throw .upstream(.notConfigured)
         }
         for (part, error) in failures.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-            logger.log(.warning, "insights_part_unavailable", [
+            // Spare budget spent is the normal state of a busy agency (these parts only take spare slots):
+            // info then; anything else is a warning.
+            let level: Logger.Level = if case .rateLimited = error { .info } else { .warning }
+            logger.log(level, "insights_part_unavailable", [
                 "requestId": .string(context.requestID), "part": .string(part.rawValue), "error": .string(PortalError.describe(error)),
             ])
         }
