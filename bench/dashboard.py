@@ -5,7 +5,7 @@ asyncio client over pooled keep-alive connections, so 5,000 contractors (500 req
 driven on time; it reports how late it started pages, to show it kept up.
 Prints one JSON object: pages opened and answered (overall and by minute), p50/p95 page latency, median and
 p95 age of the data served (the Age header; 0 when absent, i.e. fetched live) overall and per route, the
-share of jobs shown with their notes loaded, statuses seen, and (with READY_URL) when the server first
+share of jobs shown with their notes loaded, statuses seen, failures by minute, route and status, and (with READY_URL) when the server first
 said its mirror was warm.
 usage: dashboard.py BASE_URL SECRET N SECONDS [INTERVAL] [READY_URL]"""
 import asyncio, base64, hashlib, hmac, json, random, statistics, sys, time
@@ -34,39 +34,48 @@ class Pool:
 
     async def get(self, path, bearer):
         async with self.slots:
-            connection = self.idle.pop() if self.idle else await asyncio.open_connection(host, port)
-            reader, writer = connection
-            try:
-                writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {bearer}\r\n\r\n".encode())
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                status = int(lines[0].split(" ")[1])
-                headers = {}
-                for line in lines[1:]:
-                    if ":" in line:
-                        name, value = line.split(":", 1)
-                        headers[name.strip().lower()] = value.strip()
-                if "content-length" in headers:
-                    body = await reader.readexactly(int(headers["content-length"]))
-                elif headers.get("transfer-encoding", "").lower() == "chunked":
-                    body = b""
-                    while True:
-                        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-                        if size == 0:
-                            await reader.readuntil(b"\r\n")
-                            break
-                        body += await reader.readexactly(size)
-                        await reader.readexactly(2)
-                else:
-                    body = await reader.read()
-                if headers.get("connection", "").lower() == "close":
-                    writer.close()
-                else:
-                    self.idle.append(connection)
-                return status, headers, body
-            except Exception:
+            # A pooled connection the server has since closed (its keep-alive timeout) fails before any
+            # answer: tried once more on a new one, as HTTP clients do for a GET.
+            if self.idle:
+                try:
+                    return await self.exchange(self.idle.pop(), path, bearer)
+                except (ConnectionError, asyncio.IncompleteReadError):
+                    pass
+            return await self.exchange(await asyncio.open_connection(host, port), path, bearer)
+
+    async def exchange(self, connection, path, bearer):
+        reader, writer = connection
+        try:
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {bearer}\r\n\r\n".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            status = int(lines[0].split(" ")[1])
+            headers = {}
+            for line in lines[1:]:
+                if ":" in line:
+                    name, value = line.split(":", 1)
+                    headers[name.strip().lower()] = value.strip()
+            if "content-length" in headers:
+                body = await reader.readexactly(int(headers["content-length"]))
+            elif headers.get("transfer-encoding", "").lower() == "chunked":
+                body = b""
+                while True:
+                    size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                    if size == 0:
+                        await reader.readuntil(b"\r\n")
+                        break
+                    body += await reader.readexactly(size)
+                    await reader.readexactly(2)
+            else:
+                body = await reader.read()
+            if headers.get("connection", "").lower() == "close":
                 writer.close()
-                raise
+            else:
+                self.idle.append(connection)
+            return status, headers, body
+        except Exception:
+            writer.close()
+            raise
 
 
 async def fetch(pool, path, bearer):
@@ -82,7 +91,7 @@ async def main():
     begun = time.time()
     pages, latencies, ages, statuses, lags = [], [], [], {}, []
     ages_by_path = {path: [] for path in paths}
-    per_minute, notes = {}, [0, 0]
+    per_minute, notes, failures = {}, [0, 0], {}
     warm_after = [None]
 
     async def contractor(index):
@@ -103,6 +112,9 @@ async def main():
             latencies.append(took)
             for path, (status, age, body) in zip(paths, results):
                 statuses[status] = statuses.get(status, 0) + 1
+                if status != 200:
+                    failures.setdefault(f"{minute}:{path.rsplit('/', 1)[-1]}:{status}", 0)
+                    failures[f"{minute}:{path.rsplit('/', 1)[-1]}:{status}"] += 1
                 if status == 200:
                     ages.append(age)
                     ages_by_path[path].append(age)
@@ -141,7 +153,8 @@ async def main():
         "ageP50ByPath": {path.rsplit("/", 1)[-1]: q(values, 0.5) for path, values in ages_by_path.items()},
         "ageP95ByPath": {path.rsplit("/", 1)[-1]: q(values, 0.95) for path, values in ages_by_path.items()},
         "notesLoadedShare": round(notes[0] / notes[1], 3) if notes[1] else None,
-        "clientLagP95ms": round(q(lags, 0.95) * 1000), "warmAfterSeconds": warm_after[0]}))
+        "clientLagP95ms": round(q(lags, 0.95) * 1000), "warmAfterSeconds": warm_after[0],
+        "failures": failures}))
 
 
 asyncio.run(main())
