@@ -91,8 +91,8 @@ public actor MirrorSync {
 
     /// The next pass as the branches' sizes plan it: its calls (the branch list, then every branch's
     /// contractors' and jobs' pages) and how long they take at the pace the sync is sure of (its floor:
-    /// busy reads can hold it to that); whether that keeps every job within the age target. A pass that cannot is still run whole (every branch ages alike), and
-    /// says so.
+    /// busy reads can hold it to that); whether that keeps every job within the age target. A pass that
+    /// cannot is still run whole (every branch ages alike), and says so.
     public var plan: (calls: Int, seconds: Int, meetsTarget: Bool) {
         let planned = 1 + pagesByBranch.values.reduce(0, +)
         let pace = settings.guaranteedPerWindow > 0 ? min(settings.guaranteedPerWindow, settings.callsPerWindow) : settings.callsPerWindow
