@@ -44,6 +44,12 @@ public struct BudgetShares: Sendable, Equatable {
     /// contractors' misses, the mirror never warms, and the pages it would answer keep costing calls.
     public var syncFloor = 20
 
+    /// The floor a key of `limit` calls really keeps: never more than the import's share nor than what
+    /// writes leave. (The import's planner paces itself by the same number.)
+    public func effectiveSyncFloor(limit: Int) -> Int {
+        max(0, min(syncFloor, Int(Double(limit) * syncShare), limit - writeReserve - 1))
+    }
+
     public init() {}
 }
 
@@ -154,8 +160,7 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
         }
     }
 
-    /// The floor, never more than the import's share nor than what writes leave.
-    private var syncFloor: Int { max(0, min(shares.syncFloor, Int(Double(limit) * shares.syncShare), limit - shares.writeReserve - 1)) }
+    private var syncFloor: Int { shares.effectiveSyncFloor(limit: limit) }
 
     private func grant(deadline requested: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError) -> BudgetGrant {
         let asked = ContinuousClock.now

@@ -174,8 +174,7 @@ public struct AppConfiguration: Sendable {
         agentOS.budget.syncShare = Double(share) / 100
         agentOS.budget.syncFloor = try reader.integer("MIRROR_BUDGET_FLOOR")
         mirror.sync.callsPerWindow = max(1, agentOS.rateLimit * share / 100)
-        // What the limiter keeps for it: the floor, within the share and what writes leave.
-        mirror.sync.guaranteedPerWindow = max(0, min(agentOS.budget.syncFloor, mirror.sync.callsPerWindow, agentOS.rateLimit - agentOS.budget.writeReserve - 1))
+        mirror.sync.guaranteedPerWindow = min(agentOS.budget.effectiveSyncFloor(limit: agentOS.rateLimit), mirror.sync.callsPerWindow)
         mirror.sync.window = agentOS.rateWindow + agentOS.rateMargin
         mirror.sync.ageTarget = .seconds(try reader.integer("MIRROR_AGE_TARGET_SECONDS"))
         mirror.sync.pageSize = try reader.integer("MIRROR_PAGE_SIZE")

@@ -20,6 +20,8 @@ struct WriteRenderer: Sendable {
 
 /// The portal's three writes, each validated first (a bad request never claims a key), then run through the
 /// write guard with what to look for at AgentOS should the outcome of an earlier attempt be unknown.
+/// Each begins by putting its context at `.write`: every AgentOS call a write makes (its ownership read,
+/// checks, the write) spends the writes' share of the budget, which reads cannot take.
 struct PortalWrites: Sendable {
     typealias Answer = (outcome: StoredOutcome, replayed: Bool)
 
@@ -32,8 +34,6 @@ struct PortalWrites: Sendable {
         key: String?, _ who: ContractorIdentity, jobId rawJobId: String, text rawText: String, field: String,
         _ context: CallContext, _ render: WriteRenderer
     ) async throws(WriteRefusal) -> Answer {
-        // Every AgentOS call of a write (its ownership read, checks, the write) spends the writes' share
-        // of the budget, which reads cannot take.
         let context = context.at(.write)
         let jobId: String, text: String
         do {
@@ -69,8 +69,6 @@ struct PortalWrites: Sendable {
     func setCompletion(
         key: String?, _ who: ContractorIdentity, jobId rawJobId: String, completed: Bool?, _ context: CallContext, _ render: WriteRenderer
     ) async throws(WriteRefusal) -> Answer {
-        // Every AgentOS call of a write (its ownership read, checks, the write) spends the writes' share
-        // of the budget, which reads cannot take.
         let context = context.at(.write)
         let jobId: String, target: Bool
         do {
@@ -106,8 +104,6 @@ struct PortalWrites: Sendable {
     func submitInvoice(
         key: String?, _ who: ContractorIdentity, _ draft: InvoiceDraft, _ context: CallContext, _ render: WriteRenderer
     ) async throws(WriteRefusal) -> Answer {
-        // Every AgentOS call of a write (its ownership read, checks, the write) spends the writes' share
-        // of the budget, which reads cannot take.
         let context = context.at(.write)
         let invoice: Invoice
         do { invoice = try draft.validated() } catch { return (render.failure(error), false) }

@@ -119,9 +119,10 @@ public struct AliasTable<Model>: Sendable {
         }
     }
 
-    /// The model's fields as seed 003 writes them (every written rule, `null` where absent).
-    public func write(_ model: Model) -> [String: JSONValue] {
-        var fields: [String: JSONValue] = [:]
+    /// The model's fields as seed 003 writes them (every written rule, `null` where absent), with the raw
+    /// record it was read from as `metadata`.
+    public func write(_ model: Model, metadata: [String: JSONValue]) -> [String: JSONValue] {
+        var fields: [String: JSONValue] = ["metadata": .object(metadata)]
         for rule in rules {
             if let emit = rule.emit { fields[rule.name] = emit(model) }
         }
@@ -182,14 +183,10 @@ public struct AliasNames: Sendable {
 struct JSONFields {
     private(set) var fields: [String: JSONValue] = [:]
 
-    mutating func text(_ name: String, _ value: String?) { fields[name] = value.map(JSONValue.string) ?? .null }
     mutating func money(_ name: String, _ value: Decimal?) { fields[name] = value.map(OutputFormat.money) ?? .null }
-    mutating func date(_ name: String, _ value: Date?) { fields[name] = value.map(OutputFormat.date) ?? .null }
     mutating func bool(_ name: String, _ value: Bool) { fields[name] = .bool(value) }
     mutating func int(_ name: String, _ value: Int?) { fields[name] = value.map { .number(String($0)) } ?? .null }
-    mutating func list(_ name: String, _ values: [String]) { fields[name] = .array(values.map(JSONValue.string)) }
     mutating func value(_ name: String, _ value: JSONValue) { fields[name] = value }
-    mutating func metadata(_ raw: [String: JSONValue]) { fields["metadata"] = .object(raw) }
 
     var json: JSONValue { .object(fields) }
 }

@@ -41,9 +41,7 @@ public struct ContractorMaintenanceJob: Sendable, Equatable {
     /// Writes `encoded` now.
     public func precomputed() -> ContractorMaintenanceJob {
         var job = self
-        var fields = ownFields
-        if let dueBy { fields["dueBy"] = OutputFormat.date(dueBy) }
-        job.encoded = EncodedObject(fields)
+        job.encoded = EncodedObject(recordFields)
         job.encodedDueBy = dueBy
         return job
     }
@@ -108,25 +106,21 @@ public struct ContractorMaintenanceJob: Sendable, Equatable {
         return false
     }
 
-    public var json: JSONValue {
-        var fields = ownFields
-        if let dueBy { fields["dueBy"] = OutputFormat.date(dueBy) }
-        fields.merge(momentFields) { _, moment in moment }
-        return .object(fields)
-    }
+    public var json: JSONValue { .object(allFields) }
 
     /// The job as an answer carries it, with `extra` members (a view's notes): from what the import wrote
     /// when there is that, else written now. The same text as `json` plus `extra`, either way.
     public func answer(adding extra: [String: JSONValue] = [:]) -> JSONValue {
-        guard let encoded else {
-            guard case .object(var fields) = json else { return json }
-            fields.merge(extra) { _, added in added }
-            return .object(fields)
-        }
+        guard let encoded else { return .object(allFields.merging(extra) { _, added in added }) }
         var added = momentFields
         if let dueBy, dueBy != encodedDueBy { added["dueBy"] = OutputFormat.date(dueBy) }
         added.merge(extra) { _, view in view }
         return encoded.adding(added)
+    }
+
+    /// Everything `json` prints, written now.
+    private var allFields: [String: JSONValue] {
+        recordFields.merging(momentFields) { _, moment in moment }
     }
 
     /// What depends on the moment: overdue as of now, a write of ours not yet confirmed.
@@ -137,10 +131,10 @@ public struct ContractorMaintenanceJob: Sendable, Equatable {
         return fields
     }
 
-    /// The record's fields as seed 003 writes them.
-    var ownFields: [String: JSONValue] {
-        var fields = Self.aliases.write(self)
-        fields["metadata"] = .object(metadata)
+    /// The record's fields as seed 003 writes them, with `dueBy` (fixed by its reported date and priority).
+    var recordFields: [String: JSONValue] {
+        var fields = Self.aliases.write(self, metadata: metadata)
+        if let dueBy { fields["dueBy"] = OutputFormat.date(dueBy) }
         return fields
     }
 }

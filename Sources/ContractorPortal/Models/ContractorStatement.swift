@@ -37,9 +37,7 @@ public struct ContractorStatementEntry: Sendable, Equatable {
     }
 
     public var json: JSONValue {
-        var fields = Self.aliases.write(self)
-        fields["metadata"] = .object(metadata)
-        return .object(fields)
+        .object(Self.aliases.write(self, metadata: metadata))
     }
 }
 
@@ -81,9 +79,8 @@ public struct ContractorStatement: Sendable, Equatable {
     }
 
     public var json: JSONValue {
-        var fields = Self.aliases.write(self)
+        var fields = Self.aliases.write(self, metadata: metadata)
         fields["entries"] = .array(entries.map(\.json))
-        fields["metadata"] = .object(metadata)
         return .object(fields)
     }
 }

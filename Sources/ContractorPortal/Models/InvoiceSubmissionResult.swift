@@ -24,8 +24,6 @@ public struct InvoiceSubmissionResult: Sendable, Equatable {
     }
 
     public var json: JSONValue {
-        var fields = Self.aliases.write(self)
-        fields["metadata"] = .object(metadata)
-        return .object(fields)
+        .object(Self.aliases.write(self, metadata: metadata))
     }
 }

@@ -33,8 +33,6 @@ public struct PendingStatementEntry: Sendable, Equatable {
     }
 
     public var json: JSONValue {
-        var fields = Self.aliases.write(self)
-        fields["metadata"] = .object(metadata)
-        return .object(fields)
+        .object(Self.aliases.write(self, metadata: metadata))
     }
 }
