@@ -14,6 +14,7 @@ printf '\x07POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET / HTT
 printf '\x01GET http://h/p HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx' > "$corpus/seed-absolute"
 sources=(
   Sources/HTTPServer/Parser/*.swift
+  Sources/HTTPServer/Body/*.swift
   Sources/HTTPServer/Message/HTTPHeaders.swift
   Sources/HTTPServer/Message/HTTPError.swift
   Sources/HTTPServer/Message/HTTPMethod.swift
@@ -21,5 +22,5 @@ sources=(
   Sources/HTTPServer/Message/Request.swift
   fuzz/FuzzParser.swift
 )
-swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name FuzzParser "${sources[@]}" -o "$out/fuzz-parser"
+swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name FuzzParser -I Sources/CLinux "${sources[@]}" -o "$out/fuzz-parser"
 "$out/fuzz-parser" "$corpus" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 -artifact_prefix="$out/" 2>&1 | tail -n 25

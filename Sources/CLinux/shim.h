@@ -3,6 +3,8 @@
 // Thin, copy-free wrappers over glibc calls that Swift's Glibc module does not expose (epoll, eventfd,
 // accept4, and posix_spawn's chdir/closefrom actions, which the tests use to start the binary). epoll_event is a packed struct on x86_64, awkward to import, so events cross as a plain struct.
 #include <stdint.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -23,6 +25,18 @@ static const uint32_t CLINUX_EPOLLHUP = EPOLLHUP;
 static const uint32_t CLINUX_EPOLLRDHUP = EPOLLRDHUP;
 static const uint32_t CLINUX_EPOLLET = EPOLLET;
 static const uint32_t CLINUX_EPOLLEXCLUSIVE = EPOLLEXCLUSIVE;
+
+// An unnamed file in `directory` (O_TMPFILE), or -1 where the file system cannot make one.
+static inline int clinux_open_tmpfile(const char *directory) {
+#ifdef O_TMPFILE
+    return open(directory, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+#else
+    return -1;
+#endif
+}
+
+// mkstemp with O_CLOEXEC, for file systems without O_TMPFILE (the caller unlinks the name at once).
+static inline int clinux_mkstemp_cloexec(char *template_path) { return mkostemp(template_path, O_CLOEXEC); }
 
 static inline int clinux_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 

@@ -13,7 +13,7 @@ struct RequestParserTests {
             buffer += bytes[offset..<min(bytes.count, offset + step)]
             offset += step
             while let event = try parser.next(buffer, from: &index) {
-                if case .request(let head, let body) = event { requests.append((head, body)) }
+                if case .request(let head, let body) = event { requests.append((head, body.memoryBytes)) }
             }
         }
         return requests

@@ -10,6 +10,16 @@ enum TestRoutes {
         router.post("/echo") { request in
             Response(headers: ["X-Body-Length": String(request.body.count)], bytes: request.body)
         }
+        // An upload route (given its own body limit by the tests that use it): where the body was kept, its
+        // length and its FNV-1a digest, read back through `content` whichever way it was kept.
+        router.post("/uploads/:name") { request in
+            var digest: UInt64 = 0xcbf2_9ce4_8422_2325
+            try request.content.forEachChunk(size: 4096) { chunk in
+                for byte in chunk { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            }
+            let kept = request.spooledBody == nil ? "memory" : "spooled"
+            return Response(bytes: Array("\(kept) \(request.content.count) \(String(digest, radix: 16))".utf8))
+        }
         router.get("/items/:id") { request in
             Response(bytes: Array("item \(request.parameters["id"] ?? "?")".utf8))
         }

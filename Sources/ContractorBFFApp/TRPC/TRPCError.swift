@@ -159,6 +159,7 @@ struct TRPCError: Error, Sendable {
         switch refusal {
         case .malformed(.contentTooLarge): self.init(.payloadTooLarge, refusal.message)
         case .malformed(.notImplemented): self.init(.notImplemented, refusal.message)
+        case .malformed(.bodyNotStored): self.init(.serviceUnavailable, refusal.message)
         case .malformed: self.init(.badRequest, refusal.message, status: refusal.status)
         case .invalidTarget: self.init(.badRequest, refusal.message)
         case .timedOut(.head), .timedOut(.body): self.init(.timeout, refusal.message)

@@ -11,7 +11,10 @@ public struct Request: Sendable {
     public var query: [(name: String, value: String)]
     public var version: HTTPVersion
     public var headers: HTTPHeaders
+    /// The body in memory. Empty when it was spooled (an upload route, a body past its threshold): `content`
+    /// is the body either way, and what upload handlers read.
     public var body: [UInt8]
+    public var spooledBody: SpoolFile?
     public var requestID: String
     public var remoteAddress: String
     /// When the server gives up on this request (the handler timeout); work done for it should end by then.
@@ -23,7 +26,7 @@ public struct Request: Sendable {
 
     public init(
         method: HTTPMethod, target: String, version: HTTPVersion = .http11, headers: HTTPHeaders = [:],
-        body: [UInt8] = [], requestID: String = "test", remoteAddress: String = "127.0.0.1",
+        body: [UInt8] = [], spooledBody: SpoolFile? = nil, requestID: String = "test", remoteAddress: String = "127.0.0.1",
         deadline: ContinuousClock.Instant = .now + .seconds(30)
     ) throws(HTTPError) {
         self.method = method
@@ -31,6 +34,7 @@ public struct Request: Sendable {
         self.version = version
         self.headers = headers
         self.body = body
+        self.spooledBody = spooledBody
         self.requestID = requestID
         self.remoteAddress = remoteAddress
         self.deadline = deadline
@@ -39,6 +43,9 @@ public struct Request: Sendable {
         self.pathSegments = components.segments
         self.query = components.query
     }
+
+    /// The body, wherever the parser kept it.
+    public var content: RequestBody { spooledBody.map(RequestBody.spooled) ?? .bytes(body) }
 
     /// The first query value of that name.
     public func query(_ name: String) -> String? { query.first { $0.name == name }?.value }

@@ -7,7 +7,12 @@ public struct ParserLimits: Sendable, Equatable {
     /// Most header field lines; over it → 431.
     public var maxHeaderFields = 100
     /// Largest request body, by Content-Length (refused before reading) or chunked total; over it → 413.
+    /// Routes in `bodyRoutes` have their own.
     public var maxBodyBytes = 1024 * 1024
+    /// Upload routes: a larger limit each, and their bodies spooled to disk past a threshold.
+    public var bodyRoutes: [BodyRoute] = []
+    /// Where spooled bodies are written (unlinked files: nothing stays there).
+    public var spoolDirectory = "/tmp"
     /// Longest method token; a method is a short word, so anything longer is garbage → 400.
     public var maxMethodBytes = 32
     /// Longest chunk-size line including extensions; over it → 400.
@@ -16,4 +21,13 @@ public struct ParserLimits: Sendable, Equatable {
     public var maxLeadingEmptyLines = 4
 
     public init() {}
+
+    /// The limit and spool threshold for a request, from its head alone.
+    func bodyPolicy(method: String, target: String) -> (maxBytes: Int, spoolAboveBytes: Int?) {
+        guard let route = bodyRoutes.first(where: { $0.matches(method: method, target: target) }) else { return (maxBodyBytes, nil) }
+        return (route.maxBytes, route.spoolAboveBytes)
+    }
+
+    /// The largest body any route accepts (what a lingering close may drain).
+    var largestBody: Int { bodyRoutes.map(\.maxBytes).reduce(maxBodyBytes, max) }
 }

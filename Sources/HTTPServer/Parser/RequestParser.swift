@@ -28,7 +28,7 @@ public struct RequestParser: Sendable {
         /// A head whose body is still to come: the caller may now send `100 Continue`.
         case head(RequestHead)
         /// A complete request.
-        case request(RequestHead, [UInt8])
+        case request(RequestHead, RequestBody)
     }
 
     enum State: Equatable {
@@ -49,7 +49,13 @@ public struct RequestParser: Sendable {
     var fieldLines = 0
     var leadingEmptyLines = 0
     var currentHead: RequestHead?
+    /// The body so far: in memory, or past the route's spool threshold in `spool` (then `body` is empty).
     var body: [UInt8] = []
+    var spool: SpoolFile?
+    var bodyCount = 0
+    /// The current request's route's limits (`ParserLimits.bodyPolicy`).
+    var bodyLimit = 0
+    var spoolAbove: Int?
     /// The target of the request being read, as far as it is known (at most `targetSeenBytes`), kept so
     /// that a refusal of this request can be answered in the shape of the API it was for.
     public private(set) var targetSeen: String?
@@ -69,7 +75,7 @@ public struct RequestParser: Sendable {
                 return try parseHead(buffer, from: &index)
             case .fixedBody(let remaining):
                 let take = min(remaining, buffer.count - index)
-                body.append(contentsOf: buffer[index..<index + take])
+                try keep(buffer[index..<index + take])
                 index += take
                 if take == remaining { return finishRequest() }
                 state = .fixedBody(remaining: remaining - take)
@@ -79,7 +85,7 @@ public struct RequestParser: Sendable {
                 state = size == 0 ? .trailers(bytes: 0, fields: 0) : .chunkData(remaining: size)
             case .chunkData(let remaining):
                 let take = min(remaining, buffer.count - index)
-                body.append(contentsOf: buffer[index..<index + take])
+                try keep(buffer[index..<index + take])
                 index += take
                 guard take == remaining else {
                     state = .chunkData(remaining: remaining - take)
@@ -109,11 +115,34 @@ public struct RequestParser: Sendable {
 
     private mutating func finishRequest() -> Event? {
         guard let head = currentHead else { return nil }
-        let event = Event.request(head, body)
+        let event = Event.request(head, spool.map(RequestBody.spooled) ?? .bytes(body))
         currentHead = nil
         body = []
+        spool = nil
+        bodyCount = 0
         state = .head
         return event
+    }
+
+    /// Body bytes, in memory until the route's spool threshold, then on disk (what was in memory first).
+    private mutating func keep(_ bytes: ArraySlice<UInt8>) throws(ParseError) {
+        guard !bytes.isEmpty else { return }
+        bodyCount += bytes.count
+        do {
+            if let spool {
+                try spool.append(bytes)
+            } else if let spoolAbove, bodyCount > spoolAbove {
+                let file = try SpoolFile(directory: limits.spoolDirectory)
+                try file.append(body)
+                try file.append(bytes)
+                spool = file
+                body = []
+            } else {
+                body.append(contentsOf: bytes)
+            }
+        } catch {
+            throw .bodyNotStored(error.message)
+        }
     }
 
     // MARK: head
@@ -185,8 +214,13 @@ public struct RequestParser: Sendable {
     }
 
     private mutating func begin(_ head: RequestHead) throws(ParseError) -> Event? {
+        (bodyLimit, spoolAbove) = limits.bodyPolicy(method: head.method, target: head.target)
+        // Refused on its word, before any byte of it is read (and before a 100 Continue invites it).
+        if case .length(let length) = head.framing, length > bodyLimit { throw .contentTooLarge(limit: bodyLimit) }
         currentHead = head
         body = []
+        spool = nil
+        bodyCount = 0
         switch head.framing {
         case .none, .length(0):
             return finishRequest()
@@ -306,8 +340,9 @@ public struct RequestParser: Sendable {
         } else if let first = lengths.first {
             guard lengths.allSatisfy({ $0 == first }) else { throw .badRequest("conflicting Content-Length") }
             guard first.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { throw .badRequest("malformed Content-Length") }
-            // All digits: a number too large for Int is simply too large.
-            guard let length = Int(first), length <= limits.maxBodyBytes else { throw .contentTooLarge }
+            // All digits: a number too large for Int is simply too large (the route's limit is checked
+            // once the head is known whole).
+            guard let length = Int(first) else { throw .contentTooLarge(limit: limits.largestBody) }
             framing = .length(length)
         }
 
@@ -364,7 +399,8 @@ public struct RequestParser: Sendable {
                 throw .badRequest("control character in chunk extension")
             }
         }
-        guard body.count + size <= limits.maxBodyBytes else { throw .contentTooLarge }
+        // Refused as soon as the chunk that would pass the limit is announced, before its bytes are read.
+        guard bodyCount + size <= bodyLimit else { throw .contentTooLarge(limit: bodyLimit) }
         index = next
         return size
     }

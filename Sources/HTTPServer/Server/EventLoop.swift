@@ -369,7 +369,7 @@ final class EventLoop: @unchecked Sendable {
             let count = scratch.withUnsafeMutableBytes { recv(connection.fd, $0.baseAddress, $0.count, 0) }
             if count > 0 {
                 connection.discarded += count
-                if connection.discarded > shared.configuration.limits.maxBodyBytes { closeNow(connection); return }
+                if connection.discarded > shared.configuration.limits.largestBody { closeNow(connection); return }
                 continue
             }
             if count < 0 && errno == EINTR { continue }
@@ -384,7 +384,7 @@ final class EventLoop: @unchecked Sendable {
 
     // MARK: handling
 
-    private func startExchange(_ connection: Connection, head: RequestHead, body: [UInt8]) {
+    private func startExchange(_ connection: Connection, head: RequestHead, body: RequestBody) {
         let incomingID = head.headers["X-Request-Id"]
         let requestID = incomingID.flatMap { RequestID.isWellFormed($0) ? $0 : nil } ?? ids.requestID()
         connection.serial &+= 1
@@ -397,7 +397,7 @@ final class EventLoop: @unchecked Sendable {
         do {
             request = try Request(
                 method: HTTPMethod(head.method), target: head.target, version: head.version, headers: head.headers,
-                body: body, requestID: requestID, remoteAddress: connection.remoteAddress,
+                body: body.memoryBytes, spooledBody: body.spoolFile, requestID: requestID, remoteAddress: connection.remoteAddress,
                 deadline: .now + shared.configuration.handlerTimeout)
         } catch {
             let context = RefusalContext(requestID: requestID, target: head.target)
