@@ -20,14 +20,16 @@ let package = Package(
         // Leaves: the JSON value type, its parser and string escaping; the structured line logger.
         .target(name: "JSON", swiftSettings: strict),
         .target(name: "Logging", dependencies: ["JSON"], swiftSettings: strict),
+        // SHA-256 by libcrypto, fed in pieces (uploaded files are hashed as they are read).
+        .target(name: "Digest", dependencies: ["COpenSSL"], swiftSettings: strict),
         .target(name: "HTTPServer", dependencies: ["CLinux", "JSON", "Logging"], swiftSettings: strict),
         // The client knows nothing of the server; the fixture shares no code with the client it fakes.
         .target(name: "AgentOS", dependencies: ["JSON", "Logging"], swiftSettings: strict),
-        .target(name: "FixtureAgentOS", dependencies: ["HTTPServer", "JSON", "Logging"], swiftSettings: strict),
+        .target(name: "FixtureAgentOS", dependencies: ["HTTPServer", "JSON", "Logging", "Digest"], swiftSettings: strict),
         .target(name: "ContractorPortal", dependencies: ["AgentOS", "JSON"], swiftSettings: strict),
         .target(
             name: "ContractorBFFApp",
-            dependencies: ["HTTPServer", "AgentOS", "FixtureAgentOS", "ContractorPortal", "JSON", "Logging", "COpenSSL", "CLinux"],
+            dependencies: ["HTTPServer", "AgentOS", "FixtureAgentOS", "ContractorPortal", "JSON", "Logging", "Digest", "COpenSSL", "CLinux"],
             swiftSettings: strict),
         .executableTarget(name: "ContractorBFF", dependencies: ["ContractorBFFApp"], swiftSettings: strict),
         // Raw-socket client and server fixtures shared by the test targets; never linked into the product.
@@ -39,7 +41,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "ContractorBFFAppTests",
-            dependencies: ["ContractorBFFApp", "ContractorBFF", "ContractorPortal", "AgentOS", "FixtureAgentOS", "HTTPServer", "JSON", "Logging", "TestSupport"],
+            dependencies: ["ContractorBFFApp", "ContractorBFF", "ContractorPortal", "AgentOS", "FixtureAgentOS", "HTTPServer", "JSON", "Logging", "Digest", "TestSupport"],
             swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,4 @@
-// libFuzzer entry for the request parser, built by scripts/fuzz-parser.sh together with the parser's own
+// libFuzzer entry for the request parser, built by `scripts/fuzz.sh parser` together with the parser's own
 // source files. Besides crashes and sanitizer reports it checks one property: the parser gives the same
 // requests and the same error whether the bytes arrive whole or in pieces of any size.
 
@@ -43,6 +43,8 @@ public func fuzzParser(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     limits.maxHeaderFields = 8
     limits.maxRequestTargetBytes = 128
     limits.maxChunkLineBytes = 64
+    // An upload route that spools past 16 bytes, so the spooling path is fuzzed too.
+    limits.bodyRoutes = [BodyRoute(method: "POST", path: "/u/:x", maxBytes: 2048, spoolAboveBytes: 16)]
     let step = Int(bytes[0] % 31) + 1
     let whole = parse(bytes[1...], step: size, limits: limits)
     let pieces = parse(bytes[1...], step: step, limits: limits)

@@ -52,6 +52,7 @@ public final class AgentOSClient: Sendable {
     private let breaker: CircuitBreaker
     private let budget: RetryBudget
     private let bulkhead: Bulkhead
+    private let uploads: Bulkhead
     private let counters: CounterStore
     private let recent429 = RecentEvents()
     private let cache: (any ReadCaching)?
@@ -79,6 +80,7 @@ public final class AgentOSClient: Sendable {
         }
         budget = RetryBudget(ratio: configuration.retryBudgetRatio, minimum: configuration.retryBudgetMinimum, window: configuration.retryBudgetWindow)
         bulkhead = Bulkhead(limit: configuration.maxInFlight, maxWait: configuration.queueWait)
+        uploads = Bulkhead(limit: configuration.maxUploadsInFlight, maxWait: configuration.deadline)
         cache = configuration.cache.ttl.values.contains { $0 > .zero } ? ReadCache(policy: configuration.cache, counters: cacheCounters) : nil
     }
 
@@ -248,8 +250,28 @@ public final class AgentOSClient: Sendable {
         }
     }
 
+    /// An upload takes its place among `maxUploadsInFlight` first: waiting for it spends no budget and
+    /// holds no connection, and only the uploads holding one have their bodies in memory.
     private func attempt(
-        _ operation: Operation, base: String, key: String, path: String, query: [(String, String)], body: JSONValue?,
+        _ operation: Operation, base: String, key: String, path: String, query: [(String, String)], body: OutboundBody?,
+        deadline: ContinuousClock.Instant, context: CallContext
+    ) async throws(AgentOSError) -> (Verdict, status: Int) {
+        guard body?.hasFiles == true else {
+            return try await send(operation, base: base, key: key, path: path, query: query, body: body, deadline: deadline, context: context)
+        }
+        try await uploads.acquire(deadline: deadline)
+        do {
+            let outcome = try await send(operation, base: base, key: key, path: path, query: query, body: body, deadline: deadline, context: context)
+            await uploads.release()
+            return outcome
+        } catch {
+            await uploads.release()
+            throw error
+        }
+    }
+
+    private func send(
+        _ operation: Operation, base: String, key: String, path: String, query: [(String, String)], body: OutboundBody?,
         deadline: ContinuousClock.Instant, context: CallContext
     ) async throws(AgentOSError) -> (Verdict, status: Int) {
         try await breaker.permit()
@@ -286,10 +308,22 @@ public final class AgentOSClient: Sendable {
         }
         var headers = [("Accept", "application/json")]
         if configuration.keyPlacement == .header { headers.append((configuration.keyHeader, key)) }
-        if body != nil { headers.append(("Content-Type", "application/json")) }
+        var bytes: [UInt8]?
+        if let body {
+            do {
+                let encoded = try body.encoded()
+                bytes = encoded.bytes
+                headers.append(("Content-Type", encoded.contentType))
+            } catch {
+                // A spooled file that cannot be read back: nothing was sent, so the write may be tried again.
+                await bulkhead.release()
+                await breaker.abandon()
+                throw .rejected(status: 0)
+            }
+        }
         let timeout = min(configuration.attemptTimeout, ContinuousClock.now.duration(to: deadline))
         let result = await transport.send(
-            TransportRequest(method: operation.method, url: url, headers: headers, body: body?.serialized()), timeout: timeout)
+            TransportRequest(method: operation.method, url: url, headers: headers, body: bytes), timeout: timeout)
         await bulkhead.release()
         // The status AgentOS answered, for the log; 0 when no HTTP response came.
         let status = (try? result.get())?.status ?? 0

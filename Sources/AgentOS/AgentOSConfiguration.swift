@@ -31,6 +31,9 @@ public struct AgentOSConfiguration: Sendable, Equatable {
     public var breakerCoolDown: Duration = .seconds(30)
     public var maxInFlight = 32
     public var queueWait: Duration = .seconds(2)
+    /// Upload calls whose bodies are assembled in memory at once; the rest wait (at most their deadline).
+    /// The key's 50 calls a minute make more pointless, and this is what bounds an upload's memory.
+    public var maxUploadsInFlight = 2
     /// AgentOS's documented limit: 50 requests per rolling 60 s per key.
     public var rateLimit = 50
     public var rateWindow: Duration = .seconds(60)
@@ -63,6 +66,7 @@ public struct OperationPaths: Sendable, Equatable {
     public var statusTypes = "/v4/maintenance/{shortName}/jobs/statusTypes/{offset}/{count}"
     public var updateJob = "/v4/maintenance/{shortName}/jobs/{jobId}"
     public var invoiceSubmit = "/v4/maintenance/{shortName}/invoice/submit"
+    public var attachDocument = "/v4/maintenance/{shortName}/jobs/{jobId}/attachdocument"
     // Modelled calls (not documented by the vendor).
     public var contractor = "/v4/maintenance/{shortName}/contractors/{contractorId}"
     public var contacts = "/v4/maintenance/{shortName}/contractors/{contractorId}/contacts"
@@ -74,6 +78,7 @@ public struct OperationPaths: Sendable, Equatable {
     public var statement = "/v4/accounts/{shortName}/contractors/{contractorId}/statement"
     public var pending = "/v4/accounts/{shortName}/contractors/{contractorId}/pending"
     public var invoices = "/v4/accounts/{shortName}/contractors/{contractorId}/invoices"
+    public var jobDocuments = "/v4/maintenance/{shortName}/jobs/{jobId}/documents"
 
     public init() {}
 
@@ -87,6 +92,7 @@ public struct OperationPaths: Sendable, Equatable {
         ("STATUS_TYPES", \.statusTypes, true),
         ("UPDATE_JOB", \.updateJob, true),
         ("INVOICE_SUBMIT", \.invoiceSubmit, true),
+        ("ATTACH_DOCUMENT", \.attachDocument, true),
         ("CONTRACTOR", \.contractor, false),
         ("CONTACTS", \.contacts, false),
         ("JOBS", \.jobs, false),
@@ -97,5 +103,6 @@ public struct OperationPaths: Sendable, Equatable {
         ("STATEMENT", \.statement, false),
         ("PENDING", \.pending, false),
         ("INVOICES", \.invoices, false),
+        ("JOB_DOCUMENTS", \.jobDocuments, false),
     ]
 }

@@ -11,7 +11,11 @@ public enum Operation: Sendable, Equatable {
     case branchJobs(shortName: String, branchId: String, offset: Int, count: Int)
     case statusTypes(shortName: String, offset: Int, count: Int)
     case updateJobStatus(shortName: String, jobId: String, statusId: String)
-    case invoiceSubmit(shortName: String, invoice: JSONValue)
+    /// With documents it is sent as `multipart/form-data` (the model's fields, one `Documents` part per
+    /// file); without, as JSON.
+    case invoiceSubmit(shortName: String, invoice: JSONValue, documents: [UploadFile] = [])
+    /// One file per call, as `multipart/form-data` (`file` and `Description`).
+    case attachDocument(shortName: String, jobId: String, file: UploadFile, description: String?)
     // Modelled (../agentos-upstream.md): kept, configurable.
     case contractor(shortName: String, contractorId: String)
     case contacts(shortName: String, contractorId: String)
@@ -23,11 +27,13 @@ public enum Operation: Sendable, Equatable {
     case statement(shortName: String, contractorId: String, dateFrom: String?, dateTo: String?)
     case pending(shortName: String, contractorId: String)
     case submitInvoice(shortName: String, contractorId: String, invoice: JSONValue)
+    /// The documents attached to a job: what a recovery looks at before an upload is sent again.
+    case jobDocuments(shortName: String, jobId: String)
 
     public var method: String {
         switch self {
         case .setCompletion, .updateJobStatus: "PATCH"
-        case .addNote, .submitInvoice, .invoiceSubmit: "POST"
+        case .addNote, .submitInvoice, .invoiceSubmit, .attachDocument: "POST"
         default: "GET"
         }
     }
@@ -44,6 +50,8 @@ public enum Operation: Sendable, Equatable {
         case .statusTypes: "statusTypes"
         case .updateJobStatus: "updateJob"
         case .invoiceSubmit: "invoiceSubmit"
+        case .attachDocument: "attachDocument"
+        case .jobDocuments: "jobDocuments"
         case .contractor: "contractor"
         case .contacts: "contacts"
         case .jobs: "jobs"
@@ -66,7 +74,10 @@ public enum Operation: Sendable, Equatable {
         case .branchContractors(let agency, let branch, let offset, let count), .branchJobs(let agency, let branch, let offset, let count):
             [agency, branch, String(offset), String(count)]
         case .updateJobStatus(let agency, let job, let status): [agency, job, status]
-        case .invoiceSubmit(let agency, let invoice): [agency, String(decoding: invoice.serialized(), as: UTF8.self)]
+        case .invoiceSubmit(let agency, let invoice, let documents):
+            [agency, String(decoding: invoice.serialized(), as: UTF8.self)] + documents.map(\.sha256)
+        case .attachDocument(let agency, let job, let file, let description): [agency, job, file.fileName, file.sha256, description ?? "-"]
+        case .jobDocuments(let agency, let job): [agency, job]
         case .contractor(let agency, let id), .contacts(let agency, let id), .pending(let agency, let id): [agency, id]
         case .jobs(let agency, let id, let offset, let count): [agency, id, String(offset), String(count)]
         case .job(let agency, let job), .notes(let agency, let job): [agency, job]
@@ -78,8 +89,8 @@ public enum Operation: Sendable, Equatable {
         return ([name] + parts).joined(separator: "\u{1F}")
     }
 
-    /// Path (each value percent-encoded into its segment), query items, and JSON body.
-    func request(_ paths: OperationPaths) -> (path: String, query: [(String, String)], body: JSONValue?) {
+    /// Path (each value percent-encoded into its segment), query items, and body.
+    func request(_ paths: OperationPaths) -> (path: String, query: [(String, String)], body: OutboundBody?) {
         func fill(_ template: String, _ values: [String: String]) -> String {
             var path = template
             for (name, value) in values { path = path.replacingOccurrences(of: "{\(name)}", with: Self.encodeSegment(value)) }
@@ -87,7 +98,7 @@ public enum Operation: Sendable, Equatable {
         }
         /// A list's paging: in the path where the call's template has `{offset}`/`{count}` (the documented
         /// V4 lists), else in the query.
-        func paged(_ template: String, _ values: [String: String], _ offset: Int, _ count: Int) -> (String, [(String, String)], JSONValue?) {
+        func paged(_ template: String, _ values: [String: String], _ offset: Int, _ count: Int) -> (String, [(String, String)], OutboundBody?) {
             if template.contains("{offset}") {
                 return (fill(template, values.merging(["offset": String(offset), "count": String(count)]) { $1 }), [], nil)
             }
@@ -100,17 +111,24 @@ public enum Operation: Sendable, Equatable {
         case .branchJobs(let agency, let branch, let offset, let count): return paged(paths.branchJobs, ["shortName": agency, "branchId": branch], offset, count)
         case .statusTypes(let agency, let offset, let count): return paged(paths.statusTypes, ["shortName": agency], offset, count)
         case .updateJobStatus(let agency, let job, let status):
-            return (fill(paths.updateJob, ["shortName": agency, "jobId": job]), [], .object(["StatusID": .string(status)]))
-        case .invoiceSubmit(let agency, let invoice): return (fill(paths.invoiceSubmit, ["shortName": agency]), [], invoice)
+            return (fill(paths.updateJob, ["shortName": agency, "jobId": job]), [], .json(.object(["StatusID": .string(status)])))
+        case .invoiceSubmit(let agency, let invoice, let documents):
+            let path = fill(paths.invoiceSubmit, ["shortName": agency])
+            guard !documents.isEmpty else { return (path, [], .json(invoice)) }
+            return (path, [], .form(fields: Self.formFields(invoice), files: documents.map { ("Documents", $0) }))
+        case .attachDocument(let agency, let job, let file, let description):
+            return (fill(paths.attachDocument, ["shortName": agency, "jobId": job]), [],
+                    .form(fields: description.map { [("Description", $0)] } ?? [], files: [("file", file)]))
+        case .jobDocuments(let agency, let job): return (fill(paths.jobDocuments, ["shortName": agency, "jobId": job]), [], nil)
         case .contractor(let agency, let id): return (fill(paths.contractor, ["shortName": agency, "contractorId": id]), [], nil)
         case .contacts(let agency, let id): return (fill(paths.contacts, ["shortName": agency, "contractorId": id]), [], nil)
         case .jobs(let agency, let id, let offset, let count): return paged(paths.jobs, ["shortName": agency, "contractorId": id], offset, count)
         case .job(let agency, let job): return (fill(paths.job, ["shortName": agency, "jobId": job]), [], nil)
         case .notes(let agency, let job): return (fill(paths.notes, ["shortName": agency, "jobId": job]), [], nil)
         case .setCompletion(let agency, let job, let completed):
-            return (fill(paths.completion, ["shortName": agency, "jobId": job]), [], .object(["Completed": .bool(completed)]))
+            return (fill(paths.completion, ["shortName": agency, "jobId": job]), [], .json(.object(["Completed": .bool(completed)])))
         case .addNote(let agency, let job, let text, let author):
-            return (fill(paths.addNote, ["shortName": agency, "jobId": job]), [], .object(["Text": .string(text), "Author": .string(author)]))
+            return (fill(paths.addNote, ["shortName": agency, "jobId": job]), [], .json(.object(["Text": .string(text), "Author": .string(author)])))
         case .statement(let agency, let id, let from, let to):
             var query: [(String, String)] = []
             if let from { query.append(("dateFrom", from)) }
@@ -118,7 +136,21 @@ public enum Operation: Sendable, Equatable {
             return (fill(paths.statement, ["shortName": agency, "contractorId": id]), query, nil)
         case .pending(let agency, let id): return (fill(paths.pending, ["shortName": agency, "contractorId": id]), [], nil)
         case .submitInvoice(let agency, let id, let invoice):
-            return (fill(paths.invoices, ["shortName": agency, "contractorId": id]), [], invoice)
+            return (fill(paths.invoices, ["shortName": agency, "contractorId": id]), [], .json(invoice))
+        }
+    }
+
+    /// A JSON object's members as form fields, in key order: strings as they are, numbers by their literal
+    /// (money stays exact), booleans as `true`/`false`; nulls are left out.
+    static func formFields(_ object: JSONValue) -> [(name: String, value: String)] {
+        guard case .object(let members) = object else { return [] }
+        return members.keys.sorted().compactMap { name in
+            switch members[name] {
+            case .string(let text)?: (name, text)
+            case .number(let literal)?: (name, literal)
+            case .bool(let flag)?: (name, flag ? "true" : "false")
+            default: nil
+            }
         }
     }
 

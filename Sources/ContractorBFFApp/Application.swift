@@ -63,7 +63,9 @@ public struct Application: Sendable {
         let idempotency = try FileIdempotencyStore(
             directory: directory, ttlSeconds: configuration.idempotencyTTLSeconds,
             upstreamDeadlineMs: Int(deadline.seconds) * 1000 + Int(deadline.attoseconds / 1_000_000_000_000_000))
-        let writes = PortalWrites(service: service, writeGuard: WriteGuard(store: idempotency, audit: audit), events: events)
+        let writes = PortalWrites(
+            service: service, writeGuard: WriteGuard(store: idempotency, audit: audit), events: events,
+            invoiceDocumentRequired: configuration.uploads.invoiceDocumentRequired)
         let csrf = CSRFTokens(secret: configuration.sessionSecret)
         let clientAddress = ClientAddress(trustedProxies: security.trustedProxies)
         uncappedAddress = { clientAddress.isTrusted($0) }
@@ -76,10 +78,11 @@ public struct Application: Sendable {
         let mirrorsForStatus = mirrors
         SystemRoutes.register(on: &router, agentOS: agentOS, mode: upstreamMode, mirror: { await mirrorsForStatus?.status() ?? .null })
         auth.register(on: &router)
-        ContractorRoutes.register(on: &router, service: service, writes: writes, sessions: sessions)
+        ContractorRoutes.register(on: &router, service: service, writes: writes, sessions: sessions, uploads: configuration.uploads)
         EventRoutes.register(on: &router, events: events, sessions: sessions, settings: configuration.events)
         TRPCRoutes.register(on: &router, TRPCRoutes.Services(
-            service: service, writes: writes, sessions: sessions, settings: configuration.trpc, events: events, eventSettings: configuration.events))
+            service: service, writes: writes, sessions: sessions, settings: configuration.trpc, events: events, eventSettings: configuration.events,
+            uploads: configuration.uploads))
         let origins = Set(security.portalOrigins)
         let wire = TRPCWire(transformer: configuration.trpc.transformer)
         // tRPC clients read tRPC's error shape, also for refusals made before the procedure ran; which API

@@ -28,6 +28,8 @@ public struct FixtureAgentOS: Sendable {
         configuration.handlerTimeout = .seconds(3600)
         configuration.drainTimeout = .milliseconds(200)
         configuration.eventLoops = 1
+        // Uploads as large as AgentOS is likely to take them, spooled as the gateway spools its own.
+        configuration.limits.bodyRoutes = ReceivedForm.bodyRoutes(maxBytes: 64 * 1024 * 1024)
         let responder = Responder(router: router)
         return HTTPServer(configuration: configuration, logger: logger) { await responder.respond($0) }
     }
@@ -61,8 +63,21 @@ public struct FixtureAgentOS: Sendable {
         route(&router, .patch, "/v4/maintenance/:shortName/jobs/:jobId", "updateJob") { request, agency in
             await store.updateJob(agency, request.parameters["jobId"] ?? "", try Self.body(request))
         }
+        // As JSON (the model), or as a form: the model's fields and a `Documents` part per file.
         route(&router, .post, "/v4/maintenance/:shortName/invoice/submit", "invoiceSubmit", created: true) { request, agency in
-            await store.submitDocumentedInvoice(agency, try Self.body(request))
+            guard ReceivedForm.isForm(request) else { return await store.submitDocumentedInvoice(agency, try Self.body(request)) }
+            let form = try ReceivedForm(request)
+            guard form.files.allSatisfy({ $0.field == "Documents" }) else { throw HTTPError(400, "files must be sent as Documents") }
+            return await store.submitDocumentedInvoice(agency, form.model, documents: form.files.map(\.record))
+        }
+        route(&router, .post, "/v4/maintenance/:shortName/jobs/:jobId/attachdocument", "attachDocument", created: true) { request, agency in
+            guard ReceivedForm.isForm(request) else { throw HTTPError(415, "multipart/form-data expected") }
+            let form = try ReceivedForm(request)
+            guard form.files.count == 1, let file = form.files.first, file.field == "file" else { throw HTTPError(400, "one file part named file expected") }
+            return await store.attachDocument(agency, request.parameters["jobId"] ?? "", file.record, description: form.fields["Description"])
+        }
+        route(&router, .get, "/v4/maintenance/:shortName/jobs/:jobId/documents", "jobDocuments") { request, agency in
+            await store.documents(agency, request.parameters["jobId"] ?? "")
         }
         route(&router, .get, "/v4/maintenance/:shortName/contractors/:contractorId", "contractor") { request, agency in
             await store.contractor(agency, request.parameters["contractorId"] ?? "")
@@ -166,7 +181,8 @@ public struct FixtureAgentOS: Sendable {
     }
 
     /// Test API: `POST /__fixture/faults {"seed": n, "rules": [...]}`, `DELETE /__fixture/faults`,
-    /// `GET /__fixture/counters`, `POST /__fixture/reset`.
+    /// `GET /__fixture/counters`, `GET /__fixture/documents` (every file received: agency, job or invoice,
+    /// name, type, size, SHA-256), `POST /__fixture/reset`.
     private func addControlRoutes(_ router: inout Router) {
         let store = store, faults = faults, keyLimit = keyLimit
         router.post("/__fixture/faults") { request in
@@ -184,6 +200,9 @@ public struct FixtureAgentOS: Sendable {
                 "received": object(received), "writes": object(writes),
                 "limit": object(["limited429": limits.limited, "blocked403": limits.blocked, "peakPerWindow": limits.peakInWindow]),
             ]).serialized())
+        }
+        router.get("/__fixture/documents") { _ in
+            Response.json(JSONValue.object(["documents": .array(await store.receivedDocuments)]).serialized())
         }
         router.post("/__fixture/reset") { _ in
             await store.reset()

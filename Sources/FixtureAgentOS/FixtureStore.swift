@@ -17,6 +17,8 @@ public actor FixtureStore {
         var branches: [JSONValue]
         var contractorBranches: [String: [String]]
         var statusTypes: [JSONValue]
+        /// Documents attached to each job (`attachdocument`).
+        var documents: [String: [JSONValue]] = [:]
     }
 
     public nonisolated let apiKey: String
@@ -71,9 +73,14 @@ public actor FixtureStore {
     public func reset() {
         agencies = original
         received = [:]
+        receivedDocuments = []
         paths = []
         writes = [:]
     }
+
+    /// Every file the upload calls received, in order: where it went (agency, job or invoice), its name,
+    /// declared type, size and SHA-256.
+    public private(set) var receivedDocuments: [JSONValue] = []
 
     func noteReceived(_ operation: String, path: String) {
         received[operation, default: 0] += 1
@@ -152,9 +159,38 @@ public actor FixtureStore {
     }
 
     /// `POST /invoice/submit` (ContractorInvoiceSubmissionModel): the contractor in the body.
-    func submitDocumentedInvoice(_ agency: String, _ body: JSONValue) -> JSONValue? {
+    func submitDocumentedInvoice(_ agency: String, _ body: JSONValue, documents: [JSONValue] = []) -> JSONValue? {
         guard let contractor = Self.text(body["ContractorID"]) else { return nil }
-        return submitInvoice(agency, contractor, invoice: body)
+        guard let answer = submitInvoice(agency, contractor, invoice: body, documents: documents) else { return nil }
+        for document in documents {
+            receivedDocuments.append(Self.merged(document, ["Agency": .string(agency), "InvoiceID": answer["InvoiceID"] ?? .null, "JobID": body["JobID"] ?? .null]))
+        }
+        return answer
+    }
+
+    /// `POST /jobs/{jobID}/attachdocument`: one file for a job that exists.
+    func attachDocument(_ agency: String, _ jobID: String, _ file: JSONValue, description: String?) -> JSONValue? {
+        guard agencies[agency]?.jobs.contains(where: { Self.jobID($0) == jobID }) == true else { return nil }
+        writes["attachDocument", default: 0] += 1
+        sequence += 1
+        let document = Self.merged(file, [
+            "DocumentID": .string("DOC-new-\(sequence)"), "Description": description.map(JSONValue.string) ?? .null,
+            "CreatedAt": .string(Self.now()),
+        ])
+        agencies[agency]?.documents[jobID, default: []].append(document)
+        receivedDocuments.append(Self.merged(document, ["Agency": .string(agency), "JobID": .string(jobID)]))
+        return Self.merged(document, ["Success": .bool(true)])
+    }
+
+    /// A job's documents (404 for a job that does not exist).
+    func documents(_ agency: String, _ jobID: String) -> JSONValue? {
+        guard agencies[agency]?.jobs.contains(where: { Self.jobID($0) == jobID }) == true else { return nil }
+        let documents = agencies[agency]?.documents[jobID] ?? []
+        return .object(["Count": .number(String(documents.count)), "Data": .array(documents)])
+    }
+
+    static func merged(_ record: JSONValue, _ extra: [String: JSONValue]) -> JSONValue {
+        .object((record.objectValue ?? [:]).merging(extra) { $1 })
     }
 
     static func withID(_ record: JSONValue, _ id: String) -> JSONValue {
@@ -248,7 +284,7 @@ public actor FixtureStore {
         return note
     }
 
-    func submitInvoice(_ agency: String, _ id: String, invoice: JSONValue) -> JSONValue? {
+    func submitInvoice(_ agency: String, _ id: String, invoice: JSONValue, documents: [JSONValue] = []) -> JSONValue? {
         guard agencies[agency]?.contractors[id] != nil else { return nil }
         writes["submitInvoice", default: 0] += 1
         sequence += 1
@@ -256,7 +292,7 @@ public actor FixtureStore {
         let entry = JSONValue.object([
             "OID": .string(invoiceID), "Date": invoice["InvoiceDate"] ?? .null, "Description": invoice["Description"] ?? .null,
             "Amount": invoice["Amount"] ?? .null, "JobID": invoice["JobID"] ?? .null, "InvoiceNumber": invoice["Reference"] ?? .null,
-            "Status": .string("Submitted"),
+            "Status": .string("Submitted"), "Documents": .array(documents),
         ])
         var pending = agencies[agency]?.pending[id] ?? .array([])
         switch pending {

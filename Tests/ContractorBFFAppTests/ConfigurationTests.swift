@@ -21,6 +21,12 @@ struct ConfigurationTests {
         var expected = ServerConfiguration()
         // The app adds the security headers every response carries; HSTS only when configured.
         expected.standardHeaders = configuration.server.standardHeaders
+        // The upload routes take UPLOAD_MAX_REQUEST_BYTES (25 MiB), spooled past 64 KiB; no other route does.
+        expected.limits.bodyRoutes = [
+            "/api/contractor/invoices", "/api/contractor/jobs/:jobId/documents", "/api/trpc/contractor.submitInvoice",
+            "/api/trpc/contractor.attachJobDocument",
+        ].map { BodyRoute(method: "POST", path: $0, maxBytes: 25 * 1024 * 1024, spoolAboveBytes: 64 * 1024) }
+        expected.limits.spoolDirectory = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         #expect(configuration.server == expected)
         #expect(configuration.server.standardHeaders["X-Content-Type-Options"] == "nosniff")
         #expect(configuration.server.standardHeaders["Strict-Transport-Security"] == nil)

@@ -200,7 +200,7 @@ struct TRPCLinkTests {
     @Test func contentTypesMethodsAndHead() async throws {
         let portal = try await Portal.start()
         defer { Task { await portal.stop() } }
-        for type in ["text/plain", "multipart/form-data; boundary=x", "application/octet-stream"] {
+        for type in ["text/plain", "application/octet-stream"] {
             let reply = await portal.send("POST", Self.base + "contractor.addJobNote", body: "{}", headers: ["Content-Type": type])
             #expect(reply.status == 415, "\(type)")
             #expect(reply.trpcCode == "UNSUPPORTED_MEDIA_TYPE")

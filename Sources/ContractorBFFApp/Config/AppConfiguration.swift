@@ -42,6 +42,7 @@ public struct AppConfiguration: Sendable {
     public var dataDirectory: String
     public var idempotencyTTLSeconds: Int
     public var security: SecuritySettings
+    public var uploads: UploadSettings
     /// Where each value came from (file or environment), for `contractor-bff config`.
     public var sources: [String: String]
     public var values: [String: String]
@@ -124,6 +125,7 @@ public struct AppConfiguration: Sendable {
         agentOS.breakerCoolDown = try reader.duration("AGENTOS_BREAKER_COOLDOWN_MS")
         agentOS.maxInFlight = try reader.integer("AGENTOS_MAX_IN_FLIGHT")
         agentOS.queueWait = try reader.duration("AGENTOS_QUEUE_WAIT_MS")
+        agentOS.maxUploadsInFlight = try reader.integer("AGENTOS_UPLOADS_IN_FLIGHT")
         agentOS.rateLimit = try reader.integer("AGENTOS_RATE_LIMIT")
         agentOS.rateMargin = try reader.duration("AGENTOS_RATE_MARGIN_MS")
         agentOS.budget.writeReserve = try reader.integer("AGENTOS_WRITE_RESERVE")
@@ -154,6 +156,15 @@ public struct AppConfiguration: Sendable {
         portal.insightsTimeout = try reader.duration("PORTAL_INSIGHTS_TIMEOUT_MS")
         portal.completionByStatus = try reader.choice("COMPLETION_MODE") == "status"
         portal.invoiceByDocumentedCall = try reader.choice("INVOICE_MODE") == "documented"
+        var uploads = UploadSettings()
+        uploads.maxFileBytes = try reader.integer("UPLOAD_MAX_FILE_BYTES")
+        uploads.maxRequestBytes = try reader.integer("UPLOAD_MAX_REQUEST_BYTES")
+        uploads.maxFiles = try reader.integer("UPLOAD_MAX_FILES")
+        uploads.spoolDirectory = try reader.optionalText("UPLOAD_SPOOL_DIR") ?? UploadSettings.systemTemporaryDirectory
+        uploads.invoiceDocumentRequired = try reader.flag("INVOICE_DOCUMENT_REQUIRED")
+        uploads.maxJSONBytes = server.limits.maxBodyBytes
+        server.limits.bodyRoutes = UploadRoutes.bodyRoutes(uploads)
+        server.limits.spoolDirectory = uploads.spoolDirectory
         portal.completedStatusName = try reader.optionalText("AGENTOS_COMPLETED_STATUS")
         portal.reopenStatusName = try reader.optionalText("AGENTOS_REOPEN_STATUS")
         portal.contractorJobsWhileImporting = try reader.flag("MIRROR_CONTRACTOR_JOBS_WHILE_IMPORTING")
@@ -186,7 +197,7 @@ public struct AppConfiguration: Sendable {
             fixtureRateLimit: try reader.integer("FIXTURE_RATE_LIMIT").nonZero,
             sessionSecret: secret, portal: portal, trpc: try TRPCSettings(reader), events: try EventSettings(reader), mirror: mirror,
             dataDirectory: try reader.text("DATA_DIR"), idempotencyTTLSeconds: try reader.integer("IDEMPOTENCY_TTL_SECONDS"),
-            security: security,
+            security: security, uploads: uploads,
             sources: sources, values: values)
     }
 

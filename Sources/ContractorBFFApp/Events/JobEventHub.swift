@@ -162,7 +162,7 @@ final class JobEventHub: JobObserver, Sendable {
                 if let status { fields["status"] = .string(status) }
                 publish(&state, who, .completion, jobId: completion.jobId, source: .gateway, JobEvent.payload(kind: .completion, jobId: completion.jobId, source: .gateway, at: at, fields))
             }
-        case .invoice:
+        case .invoice, .documents:
             break
         }
     }

@@ -7,6 +7,8 @@ import JSON
 /// `PortalError.invalid` that names it. Unknown fields are ignored, as zod's default object schema does.
 struct InputObject: Sendable {
     let fields: [String: JSONValue]
+    /// The files of a `multipart/form-data` input (REST uploads, tRPC FormData); nil for JSON input.
+    var upload: UploadForm?
 
     /// Absent or null input is an empty object; anything else that is not an object is refused.
     init(_ value: JSONValue?, name: String = "input") throws(PortalError) {
@@ -15,6 +17,44 @@ struct InputObject: Sendable {
         case .object(let fields)?: self.fields = fields
         default: throw .invalid(field: name, reason: "must be a JSON object")
         }
+    }
+
+    /// A form's text fields: strings, but for the few inputs that are numbers or booleans in JSON (a form
+    /// has only text), which are read as such when they are well formed and left as text otherwise, so a
+    /// wrong one is refused by name as in JSON.
+    init(form: UploadForm) {
+        var fields: [String: JSONValue] = [:]
+        for (name, text) in form.fields {
+            switch name {
+            case "amount", "offset", "count":
+                if case .number(let literal)? = try? JSONText.parse(Array(text.utf8)), literal == text { fields[name] = .number(text) } else { fields[name] = .string(text) }
+            case "completed" where text == "true" || text == "false": fields[name] = .bool(text == "true")
+            default: fields[name] = .string(text)
+            }
+        }
+        self.fields = fields
+        upload = form
+    }
+
+    /// An invoice's document: at most one file, in the `file` field, a PDF (agentOS takes invoices as PDF
+    /// only).
+    func invoiceDocuments() throws(PortalError) -> [UploadFile] {
+        guard let files = upload?.files, !files.isEmpty else { return [] }
+        guard files.allSatisfy({ $0.field == "file" }) else { throw .invalid(field: "file", reason: "is the one file field of an invoice") }
+        guard files.count == 1, let file = files.first else { throw .invalid(field: "file", reason: "must be one PDF: an invoice takes one document") }
+        guard file.type == .pdf else {
+            throw .unsupportedType("\(file.upload.fileName) is \(file.type.rawValue.uppercased()): invoices are accepted as PDF only")
+        }
+        return [file.upload]
+    }
+
+    /// A job's photos and documents: every file in the `file` (or `files`) field.
+    func jobDocuments() throws(PortalError) -> [UploadFile] {
+        guard let files = upload?.files, !files.isEmpty else {
+            throw .invalid(field: "file", reason: "is required: send the photos and documents as multipart/form-data file parts")
+        }
+        guard files.allSatisfy({ $0.field == "file" || $0.field == "files" }) else { throw .invalid(field: "file", reason: "is the field files are sent in") }
+        return files.map(\.upload)
     }
 
     /// A request body: empty is no input; otherwise it must be a JSON object.

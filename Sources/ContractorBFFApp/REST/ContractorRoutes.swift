@@ -11,7 +11,7 @@ enum ContractorRoutes {
 
     typealias WriteAction = @Sendable (Request, Session, CallContext, WriteRenderer) async throws -> PortalWrites.Answer
 
-    static func register(on router: inout Router, service: ContractorService, writes: PortalWrites, sessions: SessionAuthenticator) {
+    static func register(on router: inout Router, service: ContractorService, writes: PortalWrites, sessions: SessionAuthenticator, uploads: UploadSettings) {
         func route(_ method: HTTPMethod, _ path: String, _ action: @escaping Action) {
             router.on(method, path) { request in
                 let session: Session
@@ -80,12 +80,21 @@ enum ContractorRoutes {
         route(.get, "/api/contractor/statements/pending") { _, session, context in
             json(.array(try await service.pendingStatements(session.identity, context).map(\.json)))
         }
+        // JSON, or multipart/form-data: the same fields and one `file` part, the invoice's PDF.
         write(.post, "/api/contractor/invoices") { request, session, context, render in
-            let input = try jsonBody(request)
+            let input = try uploadOrJSONBody(request, uploads)
             let draft = InvoiceDraft(
                 jobId: try input.requiredID("jobId"), amount: try input.requiredDecimal("amount"), reference: try input.string("reference"),
-                invoiceDate: try input.string("invoiceDate"), description: try input.string("description"))
+                invoiceDate: try input.string("invoiceDate"), description: try input.string("description"), documents: try input.invoiceDocuments())
             return try await writes.submitInvoice(key: request.headers["Idempotency-Key"], session.identity, draft, context, render)
+        }
+        // multipart/form-data: one or more `file` parts (photos, documents) and an optional `description`.
+        write(.post, "/api/contractor/jobs/:jobId/documents") { request, session, context, render in
+            guard UploadForm.isForm(request) else { throw PortalError.unsupportedType("Send the files as multipart/form-data") }
+            let input = InputObject(form: try UploadForm.read(request, uploads))
+            return try await writes.attachDocuments(
+                key: request.headers["Idempotency-Key"], session.identity, jobId: request.parameters["jobId"] ?? "",
+                files: try input.jobDocuments(), description: try input.string("description"), context, render)
         }
     }
 
@@ -103,12 +112,22 @@ enum ContractorRoutes {
             case .invoice(let result) where result.success: StoredOutcome(status: 201, body: result.json.serialized())
             case .invoice(let result):
                 failure(.invalid(field: "invoice", reason: "was not accepted by AgentOS: \(result.message ?? "no reason given")"))
+            case .documents: StoredOutcome(status: 201, body: answer.json.serialized())
             }
         }, failure: failure)
     }
 
     static func json(_ value: JSONValue, status: Int = 200) -> Response {
         Response.json(status: status, value.serialized())
+    }
+
+    /// An upload route's body: a form (read and checked), or JSON within the ordinary limit.
+    static func uploadOrJSONBody(_ request: Request, _ uploads: UploadSettings) throws(PortalError) -> InputObject {
+        if UploadForm.isForm(request) { return InputObject(form: try UploadForm.read(request, uploads)) }
+        var copy = request
+        copy.body = try request.jsonBytes(max: uploads.maxJSONBytes)
+        copy.spooledBody = nil
+        return try jsonBody(copy)
     }
 
     /// A body must be JSON (or empty where the route allows no input).

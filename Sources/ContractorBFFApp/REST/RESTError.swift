@@ -10,6 +10,9 @@ enum RESTError {
         case .invalid: HTTPError(400, error.message)
         case .forbidden: HTTPError(403, error.message)
         case .notFound: HTTPError(404, error.message)
+        case .tooLarge: HTTPError(413, error.message)
+        case .unsupportedType: HTTPError(415, error.message)
+        case .unavailable: HTTPError(503, error.message, headers: ["Retry-After": "5"])
         case .upstream(let upstream):
             switch UpstreamFailure(upstream) {
             case .unavailable(let retryAfter): HTTPError(503, error.message, headers: ["Retry-After": String(retryAfter)])
@@ -21,6 +24,7 @@ enum RESTError {
 
     /// The wait a portal failure asks for, as a value (what `from(_:)` writes into `Retry-After`).
     static func retryAfter(_ error: PortalError) -> Int? {
+        if case .unavailable = error { return 5 }
         guard case .upstream(let upstream) = error, case .unavailable(let seconds) = UpstreamFailure(upstream) else { return nil }
         return seconds
     }

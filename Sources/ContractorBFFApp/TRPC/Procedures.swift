@@ -64,8 +64,14 @@ struct Procedure: Sendable {
         "contractor.submitInvoice": mutation { writes, key, who, input, context, render in
             let draft = InvoiceDraft(
                 jobId: try input.requiredID("jobId"), amount: try input.requiredDecimal("amount"), reference: try input.string("reference"),
-                invoiceDate: try input.string("invoiceDate"), description: try input.string("description"))
+                invoiceDate: try input.string("invoiceDate"), description: try input.string("description"), documents: try input.invoiceDocuments())
             return try await writes.submitInvoice(key: key, who, draft, context, render)
+        },
+        // FormData only: `jobId`, one or more `file` entries, an optional `description`.
+        "contractor.attachJobDocument": mutation { writes, key, who, input, context, render in
+            try await writes.attachDocuments(
+                key: key, who, jobId: try input.requiredID("jobId"), files: try input.jobDocuments(), description: try input.string("description"),
+                context, render)
         },
     ]
 

@@ -113,6 +113,9 @@ struct TRPCError: Error, Sendable {
         case .invalid: self.init(.badRequest, error.message)
         case .forbidden: self.init(.forbidden, error.message)
         case .notFound: self.init(.notFound, error.message)
+        case .tooLarge: self.init(.payloadTooLarge, error.message)
+        case .unsupportedType: self.init(.unsupportedMediaType, error.message)
+        case .unavailable: self.init(.serviceUnavailable, error.message, retryAfter: 5)
         case .upstream(let upstream):
             switch (upstream, UpstreamFailure(upstream)) {
             case (.rateLimited, .unavailable(let seconds)), (.keyBlocked, .unavailable(let seconds)):

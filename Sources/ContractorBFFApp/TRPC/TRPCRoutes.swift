@@ -9,7 +9,9 @@ import JSON
 /// with comma-joined paths and inputs keyed "0", "1", … answered as an array in order (httpBatchLink,
 /// 207 when the calls' statuses differ) or, with `trpc-accept: application/jsonl`, as JSON lines that
 /// stream as the calls finish (httpBatchStreamLink); subscriptions as server-sent events
-/// (httpSubscriptionLink). Inputs and answers go through the configured transformer (`TRPCTransformer`).
+/// (httpSubscriptionLink). Inputs and answers go through the configured transformer (`TRPCTransformer`),
+/// except a `FormData` input (a non-batched POST of `multipart/form-data`, as tRPC 11 sends one), which is
+/// read as the upload routes read theirs and never transformed; its answer is transformed as any other.
 enum TRPCRoutes {
     static let prefix = "/api/trpc/"
 
@@ -17,6 +19,8 @@ enum TRPCRoutes {
         let path: String
         let procedure: Result<Procedure, TRPCError>
         var input: JSONValue?
+        /// A FormData input, read and checked (the only input of its call).
+        var form: UploadForm?
     }
 
     struct Services: Sendable {
@@ -26,6 +30,7 @@ enum TRPCRoutes {
         let settings: AppConfiguration.TRPCSettings
         let events: JobEventHub
         let eventSettings: AppConfiguration.EventSettings
+        let uploads: UploadSettings
     }
 
     static func register(on router: inout Router, _ services: Services) {
@@ -56,13 +61,20 @@ enum TRPCRoutes {
         let streamed = wantsJSONLines(request)
         if streamed && !batch { return refuse(TRPCError(.badRequest, "Streaming requests must be batched (you can do a batch of 1)")) }
         if request.method == .post, let refusal = contentTypeRefusal(request) { return refuse(refusal) }
+        let isForm = request.method == .post && UploadForm.isForm(request)
+        if isForm && (batch || streamed) { return refuse(TRPCError(.badRequest, "FormData input cannot be batched or streamed: send it with httpLink")) }
         let paths = rawPath.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         if !batch, let procedure = Procedure.all[paths[0]], procedure.kind == .subscription {
             return await subscribe(request, path: paths[0], services, wire)
         }
         let rawInput: [UInt8]?
-        if request.method == .post {
-            rawInput = request.body.isEmpty ? nil : request.body
+        if isForm {
+            rawInput = nil
+        } else if request.method == .post {
+            // An upload path takes a larger body than JSON may have; JSON keeps the ordinary limit.
+            let bytes: [UInt8]
+            do { bytes = try request.jsonBytes(max: services.uploads.maxJSONBytes) } catch { return refuse(TRPCError(error)) }
+            rawInput = bytes.isEmpty ? nil : bytes
         } else {
             rawInput = request.query("input").map { Array($0.utf8) }
         }
@@ -87,6 +99,16 @@ enum TRPCRoutes {
         switch await services.sessions.session(of: request) {
         case .success(let found): session = found
         case .failure(let refusal): return refuse(TRPCError(refusal))
+        }
+        if isForm {
+            // Read once the caller is known: an anonymous upload costs no parsing.
+            switch calls[0].procedure {
+            case .failure(let error): return refuse(error)
+            case .success(let procedure) where procedure.kind != .mutation:
+                return refuse(TRPCError(.methodNotSupported, "FormData input is for mutations only"))
+            case .success: break
+            }
+            do { calls[0].form = try UploadForm.read(request, services.uploads) } catch { return refuse(TRPCError(error)) }
         }
         let mutations = calls.filter { (try? $0.procedure.get())?.kind == .mutation }.count
         let key = request.headers["Idempotency-Key"]
@@ -133,15 +155,15 @@ enum TRPCRoutes {
         }
     }
 
-    /// tRPC 11's content types: JSON for every link; `multipart/form-data` and `application/octet-stream`
-    /// are for upload mutations only, which no procedure takes yet; anything else is 415.
+    /// tRPC 11's content types: JSON for every link; `multipart/form-data` (FormData) for upload
+    /// mutations; `application/octet-stream` (a bare file) no procedure here takes; anything else is 415.
     static func contentTypeRefusal(_ request: Request) -> TRPCError? {
         guard let type = request.headers["Content-Type"] else { return TRPCError(.unsupportedMediaType, "Missing content-type header") }
         let media = type.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased()
         switch media {
-        case "application/json": return nil
-        case "multipart/form-data", "application/octet-stream":
-            return TRPCError(.unsupportedMediaType, "\(media) is for file uploads, which no procedure here takes; send application/json")
+        case "application/json", "multipart/form-data": return nil
+        case "application/octet-stream":
+            return TRPCError(.unsupportedMediaType, "application/octet-stream input is not taken here: send files as FormData (multipart/form-data)")
         default:
             return TRPCError(.unsupportedMediaType, "Unsupported content-type \"\(type)\"")
         }
@@ -176,7 +198,7 @@ enum TRPCRoutes {
             case .failure(let error): return CallAnswer(.failure(error), path: call.path, requestID: requestID)
             }
             do {
-                let input = try InputObject(try services.settings.transformer.input(call.input))
+                let input = try call.form.map(InputObject.init(form:)) ?? InputObject(try services.settings.transformer.input(call.input))
                 try input.checkIdentity(session.identity)
                 switch procedure.body {
                 case .query(let run):
@@ -199,12 +221,7 @@ enum TRPCRoutes {
             StoredOutcome(status: answer.status, body: answer.element.serialized(), retryAfter: answer.retryAfter)
         }
         return WriteRenderer(via: "trpc", answer: { answer in
-            let data: JSONValue = switch answer {
-            case .note(let note): note.json
-            case .completion(let completion): completion.json
-            case .invoice(let result): result.json
-            }
-            return stored(CallAnswer(.success(data), path: path, requestID: requestID))
+            stored(CallAnswer(.success(answer.json), path: path, requestID: requestID))
         }, failure: { error in stored(CallAnswer(.failure(TRPCError(error)), path: path, requestID: requestID)) })
     }
 

@@ -32,6 +32,14 @@ public actor AuditLog {
         public var detail: String?
         /// The client's address, for sign-in events.
         public var client: String? = nil
+        /// An upload's files.
+        public var files: [File]? = nil
+    }
+
+    public struct File: Sendable, Equatable {
+        public var name: String
+        public var size: Int
+        public var sha256: String
     }
 
     public func record(_ event: Event) {
@@ -45,6 +53,10 @@ public actor AuditLog {
             JSONText.appendString(value, to: &line)
         }
         if let status = event.status { line += Array(",\"status\":\(status)".utf8) }
+        if let files = event.files {
+            line += Array(",\"files\":".utf8)
+            line += JSONValue.array(files.map { .object(["name": .string($0.name), "size": .number(String($0.size)), "sha256": .string($0.sha256)]) }).serialized()
+        }
         line += Array("}\n".utf8)
         let written = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         if written != line.count || fdatasync(fd) != 0 {

@@ -8,6 +8,29 @@ enum WriteAnswer: Sendable {
     case note(ContractorJobNote)
     case completion(JobCompletion)
     case invoice(InvoiceSubmissionResult)
+    /// Files attached to a job, one AgentOS answer each, in the order sent.
+    case documents(jobId: String, [AttachedDocument])
+
+    var json: JSONValue {
+        switch self {
+        case .note(let note): note.json
+        case .completion(let completion): completion.json
+        case .invoice(let result): result.json
+        case .documents(let jobId, let documents): .object(["jobId": .string(jobId), "documents": .array(documents.map(\.json))])
+        }
+    }
+}
+
+/// What identifies uploaded files in a write's fingerprint, its recovery and its audit line: name, type,
+/// size and SHA-256, never the bytes.
+enum UploadIdentity {
+    static func json(_ file: UploadFile) -> JSONValue {
+        .object(["fileName": .string(file.fileName), "mediaType": .string(file.mediaType), "size": .number(String(file.size)), "sha256": .string(file.sha256)])
+    }
+
+    static func audit(_ files: [UploadFile]) -> [AuditLog.File] {
+        files.map { AuditLog.File(name: $0.fileName, size: $0.size, sha256: $0.sha256) }
+    }
 }
 
 /// How one adapter writes a write's answer. What is stored for replay is exactly what the adapter sent,
@@ -29,6 +52,8 @@ struct PortalWrites: Sendable {
     let writeGuard: WriteGuard
     /// Told of every write that AgentOS took, for the contractor's job-event streams.
     var events: JobEventHub?
+    /// `INVOICE_DOCUMENT_REQUIRED`: an invoice without its PDF is refused.
+    var invoiceDocumentRequired = false
 
     func addNote(
         key: String?, _ who: ContractorIdentity, jobId rawJobId: String, text rawText: String, field: String,
@@ -106,7 +131,12 @@ struct PortalWrites: Sendable {
     ) async throws(WriteRefusal) -> Answer {
         let context = context.at(.write)
         let invoice: Invoice
-        do { invoice = try draft.validated() } catch { return (render.failure(error), false) }
+        do throws(PortalError) {
+            invoice = try draft.validated()
+            if invoiceDocumentRequired && invoice.documents.isEmpty {
+                throw .invalid(field: "file", reason: "is required: invoices are accepted with their PDF (multipart/form-data with a file part)")
+            }
+        } catch { return (render.failure(error), false) }
         let amount = OutputFormat.money(invoice.amount)
         let fields: [String: JSONValue] = [
             "jobId": .string(invoice.jobId), "amount": amount, "reference": invoice.reference.map(JSONValue.string) ?? .null,
@@ -115,11 +145,13 @@ struct PortalWrites: Sendable {
         var canonical = fields
         canonical["via"] = .string(render.via)
         canonical["description"] = invoice.description.map(JSONValue.string) ?? .null
+        // The same key with another file is another request (422), however alike the fields.
+        canonical["documents"] = .array(invoice.documents.map(UploadIdentity.json))
         let natural = invoice.reference.map { "\(invoice.jobId)|reference:\($0)" }
             ?? "\(invoice.jobId)|amount:\(String(decoding: amount.serialized(), as: UTF8.self))|date:\(invoice.invoiceDate)"
         let intent = WriteGuard.Intent(
             action: "invoice.submit", jobId: invoice.jobId, canonical: JSONValue.object(canonical).serialized(),
-            recovery: .object(fields), naturalKey: natural)
+            recovery: .object(fields), naturalKey: natural, files: UploadIdentity.audit(invoice.documents))
         let service = service
         // Checks look at AgentOS as it is now, past the read cache.
         let now = context.pastTheCache()
@@ -141,6 +173,83 @@ struct PortalWrites: Sendable {
         }, perform: { _ in
             await self.settle(who, render) { () async throws(PortalError) in .invoice(try await service.submitInvoice(who, invoice, context)) }
         })
+    }
+
+    /// Photos and documents for the contractor's own job, one AgentOS call per file (the documented call
+    /// takes one). Exactly once per file: after an unknown outcome (a crash, a timeout, a failure part-way)
+    /// AgentOS's list of the job's documents is read and only the files it does not hold are sent.
+    func attachDocuments(
+        key: String?, _ who: ContractorIdentity, jobId rawJobId: String, files: [UploadFile], description rawDescription: String?,
+        _ context: CallContext, _ render: WriteRenderer
+    ) async throws(WriteRefusal) -> Answer {
+        let context = context.at(.write)
+        let jobId: String, description: String?
+        do throws(PortalError) {
+            jobId = try Validate.id(rawJobId, field: "jobId")
+            description = try Validate.optionalText(rawDescription, field: "description", max: 2_000)
+            guard !files.isEmpty else { throw PortalError.invalid(field: "file", reason: "is required: send one or more files") }
+        } catch { return (render.failure(error), false) }
+        let identities = files.map(UploadIdentity.json)
+        let intent = WriteGuard.Intent(
+            action: "job.documents", jobId: jobId,
+            canonical: JSONValue.object([
+                "via": .string(render.via), "jobId": .string(jobId), "description": description.map(JSONValue.string) ?? .null,
+                "files": .array(identities),
+            ]).serialized(),
+            recovery: .object(["files": .array(identities)]), naturalKey: nil, files: UploadIdentity.audit(files))
+        let service = service
+        let now = context.pastTheCache()
+        return try await guarded(key, intent, who, context, render, recover: { recovery in
+            let held: [AttachedDocument]
+            do { held = try await service.jobDocuments(who, jobId: jobId, now) } catch { return .unreachable }
+            var present: [String: JSONValue] = [:]
+            for (index, file) in files.enumerated() {
+                if let record = held.first(where: { $0.isRecord(of: file) }) {
+                    var found = record
+                    found.size = file.size
+                    found.sha256 = file.sha256
+                    present[String(index)] = found.json
+                }
+            }
+            if present.count == files.count {
+                let documents = files.indices.compactMap { present[String($0)].map(AttachedDocument.init(upstream:)) }
+                return .found(render.answer(.documents(jobId: jobId, documents.enumerated().map { Self.restored($0.element, files[$0.offset]) })))
+            }
+            if present.isEmpty { return .absent }
+            var resumed = recovery.objectValue ?? [:]
+            resumed["present"] = .object(present)
+            return .resume(.object(resumed))
+        }, perform: { recovery in
+            var done: [Int: AttachedDocument] = [:]
+            for (index, record) in recovery["present"]?.objectValue ?? [:] {
+                if let position = Int(index), files.indices.contains(position) {
+                    done[position] = Self.restored(AttachedDocument(upstream: record), files[position])
+                }
+            }
+            for (index, file) in files.enumerated() where done[index] == nil {
+                do throws(PortalError) {
+                    done[index] = try await service.attachJobDocument(who, jobId: jobId, file: file, description: description, context)
+                } catch {
+                    let failed = await self.settle(who, render) { () async throws(PortalError) -> WriteAnswer in throw error }
+                    // Files before this one are at AgentOS: the key must stay claimed, and a retry checks
+                    // which arrived before sending the rest.
+                    guard !done.isEmpty else { return failed }
+                    if case .unknown = failed { return failed }
+                    return .unknown(failed.outcome, callMayStillRun: false)
+                }
+            }
+            let documents = files.indices.compactMap { done[$0] }
+            return await self.settle(who, render) { () async throws(PortalError) in .documents(jobId: jobId, documents) }
+        })
+    }
+
+    /// A document as AgentOS listed it, with the sizes and digests of what was sent.
+    static func restored(_ record: AttachedDocument, _ file: UploadFile) -> AttachedDocument {
+        var document = record
+        if document.fileName.isEmpty { document.fileName = file.fileName }
+        document.size = file.size
+        document.sha256 = file.sha256
+        return document
     }
 
     /// The guard around one write (its context already at the writes' priority).

@@ -68,6 +68,8 @@ public struct WriteGuard: Sendable {
         public var recovery: JSONValue
         /// Invoices: job and reference.
         public var naturalKey: String?
+        /// Uploaded files, for the audit line (names, sizes, digests; never contents).
+        public var files: [AuditLog.File] = []
     }
 
     public typealias Recover = @Sendable (JSONValue) async -> RecoveryCheck
@@ -78,6 +80,9 @@ public struct WriteGuard: Sendable {
         case absent
         /// AgentOS could not be asked.
         case unreachable
+        /// AgentOS has part of it (some of an upload's files): go on with this recovery, which says what
+        /// is already there, and send only the rest.
+        case resume(JSONValue)
     }
 
     let store: any IdempotencyStore
@@ -103,7 +108,7 @@ public struct WriteGuard: Sendable {
         func audit(_ outcome: String, _ status: Int?, _ detail: String? = nil) async {
             await self.audit.record(AuditLog.Event(
                 action: intent.action, agency: who.shortName, contractor: who.contractorId, target: intent.jobId,
-                outcome: outcome, status: status, requestID: context.requestID, detail: detail))
+                outcome: outcome, status: status, requestID: context.requestID, detail: detail, files: intent.files.isEmpty ? nil : intent.files))
         }
         let fingerprint = Crypto.hex(Crypto.sha256(Array(intent.action.utf8) + [0] + intent.canonical))
         var keyID: IdempotencyID?
@@ -175,6 +180,9 @@ public struct WriteGuard: Sendable {
                 await audit("unknown", nil, "AgentOS could not be checked")
                 throw .outcomeUnknown
             case .absent: break
+            case .resume(let rest):
+                recovery = rest
+                await audit("resumed", nil, "AgentOS had part of it")
             }
         }
         let result = await perform(recovery)

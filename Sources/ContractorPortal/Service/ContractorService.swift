@@ -320,6 +320,10 @@ public struct ContractorService: Sendable {
     }
 
     public func submitInvoice(_ who: ContractorIdentity, _ invoice: Invoice, _ context: CallContext) async throws(PortalError) -> InvoiceSubmissionResult {
+        // Never dropped silently: the modelled call has nowhere to put a document.
+        guard settings.invoiceByDocumentedCall || invoice.documents.isEmpty else {
+            throw .invalid(field: "file", reason: "cannot be sent: invoices go by the modelled call (INVOICE_MODE=modelled), which takes no documents")
+        }
         let job = try await ownedJob(who, invoice.jobId, context)
         let body = JSONValue.object([
             "JobID": .string(job.jobId), "Amount": OutputFormat.money(invoice.amount), "Reference": invoice.reference.map(JSONValue.string) ?? .null,
@@ -327,16 +331,40 @@ public struct ContractorService: Sendable {
         ])
         let answer = try await upstream { () async throws(AgentOSError) in
             if settings.invoiceByDocumentedCall {
-                // ContractorInvoiceSubmissionModel: the contractor and the job in the body, with its documents.
+                // ContractorInvoiceSubmissionModel: the contractor and the job in the body, with its documents
+                // (as a form's file parts when there are any, so the PDF goes in the same submission).
                 guard case .object(var fields) = body else { return JSONValue?.none }
                 fields["ContractorID"] = .string(who.contractorId)
-                fields["Documents"] = .array([])
-                return try await agentOS.write(.invoiceSubmit(shortName: who.shortName, invoice: .object(fields)), context)
+                if invoice.documents.isEmpty { fields["Documents"] = .array([]) }
+                return try await agentOS.write(.invoiceSubmit(shortName: who.shortName, invoice: .object(fields), documents: invoice.documents), context)
             }
             return try await agentOS.write(.submitInvoice(shortName: who.shortName, contractorId: who.contractorId, invoice: body), context)
         }
         guard let answer else { throw .notFound("Contractor not found") }
         return InvoiceSubmissionResult(upstream: answer)
+    }
+
+    // MARK: documents
+
+    /// One file attached to the contractor's own job (AgentOS takes one per call).
+    public func attachJobDocument(
+        _ who: ContractorIdentity, jobId: String, file: UploadFile, description: String?, _ context: CallContext
+    ) async throws(PortalError) -> AttachedDocument {
+        let job = try await ownedJob(who, jobId, context)
+        let answer = try await upstream { () async throws(AgentOSError) in
+            try await agentOS.write(.attachDocument(shortName: who.shortName, jobId: job.jobId, file: file, description: description), context)
+        }
+        guard let answer else { throw .notFound("Job not found") }
+        return AttachedDocument(answer: answer, sent: file, description: description)
+    }
+
+    /// The documents AgentOS holds for the contractor's own job, straight from AgentOS (a recovery's look).
+    public func jobDocuments(_ who: ContractorIdentity, jobId: String, _ context: CallContext) async throws(PortalError) -> [AttachedDocument] {
+        let job = try await ownedJob(who, jobId, context)
+        let list = try await upstream { () async throws(AgentOSError) in
+            try await agentOS.list(.jobDocuments(shortName: who.shortName, jobId: job.jobId), context)
+        }
+        return list.items.map(AttachedDocument.init(upstream:))
     }
 
     // MARK: did AgentOS get it? (after a write whose outcome is unknown; errors are not swallowed here,

@@ -121,13 +121,19 @@ public struct InvoiceDraft: Sendable {
     public var reference: String?
     public var invoiceDate: String?
     public var description: String?
+    /// The invoice's PDF (checked by the upload's intake before it gets here).
+    public var documents: [UploadFile]
 
-    public init(jobId: String, amount: Decimal, reference: String? = nil, invoiceDate: String? = nil, description: String? = nil) {
+    public init(
+        jobId: String, amount: Decimal, reference: String? = nil, invoiceDate: String? = nil, description: String? = nil,
+        documents: [UploadFile] = []
+    ) {
         self.jobId = jobId
         self.amount = amount
         self.reference = reference
         self.invoiceDate = invoiceDate
         self.description = description
+        self.documents = documents
     }
 
     /// The draft checked field by field (naming the first bad one); the invoice date defaults to today (UTC).
@@ -138,7 +144,8 @@ public struct InvoiceDraft: Sendable {
             reference: try Validate.optionalText(reference, field: "reference", max: 100),
             invoiceDate: try invoiceDate.map { raw throws(PortalError) in try Validate.isoDate(raw, field: "invoiceDate").text }
                 ?? String(DateCodec.shared.format(today).prefix(10)),
-            description: try Validate.optionalText(description, field: "description", max: 2_000))
+            description: try Validate.optionalText(description, field: "description", max: 2_000),
+            documents: documents)
     }
 }
 
@@ -149,13 +156,15 @@ public struct Invoice: Sendable, Equatable {
     public let reference: String?
     public let invoiceDate: String
     public let description: String?
+    public let documents: [UploadFile]
 
-    public init(jobId: String, amount: Decimal, reference: String?, invoiceDate: String, description: String?) {
+    public init(jobId: String, amount: Decimal, reference: String?, invoiceDate: String, description: String?, documents: [UploadFile] = []) {
         self.jobId = jobId
         self.amount = amount
         self.reference = reference
         self.invoiceDate = invoiceDate
         self.description = description
+        self.documents = documents
     }
 
     /// Whether an entry of the contractor's pending list is this invoice: same job and amount, and the same

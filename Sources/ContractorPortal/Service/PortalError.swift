@@ -9,13 +9,19 @@ public enum PortalError: Error, Sendable, Equatable {
     case forbidden(String)
     /// Not there, or not this contractor's (the two are never told apart).
     case notFound(String)
+    /// An upload, or one of its files, is over a limit (which the message names).
+    case tooLarge(String)
+    /// A file is not a type AgentOS takes, or not the type it claims to be (the message names the file).
+    case unsupportedType(String)
+    /// The gateway itself cannot take the request now (an upload it could not store); retry later.
+    case unavailable(String)
     /// AgentOS could not answer (not configured, failed, timed out, rate limited…).
     case upstream(AgentOSError)
 
     public var message: String {
         switch self {
         case .invalid(let field, let reason): "\(field) \(reason)"
-        case .forbidden(let message), .notFound(let message): message
+        case .forbidden(let message), .notFound(let message), .tooLarge(let message), .unsupportedType(let message), .unavailable(let message): message
         case .upstream(let error): Self.describe(error)
         }
     }
