@@ -53,18 +53,24 @@ extension HeavyWriteProofs {
         /// kill, some after it (AgentOS keeps working on calls whose caller died), some never. A new process on the
         /// same data directory gets every request again with its key, and AgentOS ends with exactly one invoice
         /// per key.
-        @Test func everyKeyEndsAsExactlyOneInvoice() async throws {
+        /// A fixture AgentOS on loopback, and the environment of a server process that talks to it.
+        static func rig(_ extra: [String: String]) throws -> (FixtureAgentOS, HTTPServer, [String: String]) {
             let fixture = try FixtureAgentOS(file: Paths.packageRoot.appendingPathComponent("Fixtures/agentos.json").path)
             let upstream = fixture.makeServer(logger: .discard)
             let upstreamPort = try upstream.start()
-            defer { Task { await upstream.shutdown() } }
             let environment = [
                 "HOST": "127.0.0.1", "PORT": "0", "ACCESS_LOG": "false", "SESSION_SECRET": Portal.secret,
                 "AGENTOS_BASE_URL": "http://127.0.0.1:\(upstreamPort)", "AGENTOS_API_KEY": fixture.store.apiKey,
                 "AGENTOS_TIMEOUT_MS": "2000", "AGENTOS_DEADLINE_MS": "2500", "AGENTOS_RATE_LIMIT": "100000", "AGENTOS_MAX_IN_FLIGHT": "64",
-                "RATE_LIMIT_IP_PER_MINUTE": "1000000", "RATE_LIMIT_SESSION_PER_MINUTE": "1000000", "AGENTOS_CONTRACTOR_SHARE": "100000", "INVOICE_MODE": "modelled",
+                "RATE_LIMIT_IP_PER_MINUTE": "1000000", "RATE_LIMIT_SESSION_PER_MINUTE": "1000000", "AGENTOS_CONTRACTOR_SHARE": "100000",
                 "DATA_DIR": FileManager.default.temporaryDirectory.appendingPathComponent("crash-\(UUID().uuidString)").path,
             ]
+            return (fixture, upstream, environment.merging(extra) { $1 })
+        }
+
+        @Test func everyKeyEndsAsExactlyOneInvoice() async throws {
+            let (fixture, upstream, environment) = try Self.rig(["INVOICE_MODE": "modelled"])
+            defer { Task { await upstream.shutdown() } }
             fixture.faults.set([
                 // Applied, then never answered: the caller cannot know it landed.
                 .on("submitInvoice") { $0.latencyMs = 300; $0.jitterMs = 2_000; $0.afterApplying = true; $0.hang = true; $0.probability = 0.3 },
@@ -124,6 +130,74 @@ extension HeavyWriteProofs {
                 #expect(matching.count == 1, "CR-\(index) is at AgentOS \(matching.count) times")
             }
             #expect(await fixture.store.writes["submitInvoice"] == count, "one submission per key reached AgentOS")
+        }
+
+        /// The same with each invoice's PDF: the server is killed while the uploads are at AgentOS; the
+        /// retries on a new process find each invoice (with its document) and never send one twice.
+        @Test func aKilledUploadIsRetriedToExactlyOneInvoiceWithItsPDF() async throws {
+            let (fixture, upstream, environment) = try Self.rig(["INVOICE_MODE": "documented", "MIRROR": "off", "AGENTOS_UPLOADS_IN_FLIGHT": "8"])
+            defer { Task { await upstream.shutdown() } }
+            // Applied, then never answered.
+            fixture.faults.set([.on("invoiceSubmit") { $0.latencyMs = 200; $0.afterApplying = true; $0.hang = true }])
+            let count = 6
+            let pdfs = (0..<count).map { Samples.pdf(150_000 + $0 * 1_000, seed: UInt32(40 + $0)) }
+            func request(_ index: Int, port: Int) async -> Int {
+                var form = TestForm()
+                form.field("jobId", "J-0003")
+                form.field("amount", "\(200 + index).10")
+                form.field("reference", "UP-\(index)")
+                form.field("invoiceDate", "2026-06-02")
+                form.file("file", "up-\(index).pdf", type: "application/pdf", pdfs[index])
+                let body = form.body
+                let head = "POST /api/contractor/invoices HTTP/1.1\r\nHost: test\r\nConnection: close\r\nAuthorization: Bearer \(Portal.token())\r\n"
+                    + "Idempotency-Key: upload-crash-\(index)\r\nContent-Type: \(TestForm.contentType)\r\nContent-Length: \(body.count)\r\n\r\n"
+                return await offPool {
+                    guard let connection = RawConnection(port: port) else { return 0 }
+                    _ = connection.send(Array(head.utf8) + body)
+                    return connection.readResponse(timeout: 10)?.status ?? 0
+                }
+            }
+            let first = try await ServerProcess(environment: environment)
+            let before = Task {
+                await withTaskGroup(of: Int.self) { group in
+                    for index in 0..<count { group.addTask { await request(index, port: first.port) } }
+                    return await group.reduce(into: [Int]()) { $0.append($1) }
+                }
+            }
+            let start = ContinuousClock.now
+            while await fixture.store.writes["submitInvoice"] ?? 0 < count, ContinuousClock.now - start < .seconds(8) {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(await fixture.store.writes["submitInvoice"] == count, "every upload reached AgentOS before the kill")
+            await first.kill()
+            #expect(await before.value.allSatisfy { $0 != 201 }, "no upload was answered before the kill")
+
+            fixture.faults.set([])
+            let second = try await ServerProcess(environment: environment)
+            // Each key answers "in flight" until AgentOS has had the time to finish the dead process's call
+            // (three deadlines after it began), then recovers: a client retrying meanwhile waits it out.
+            let statuses = await withTaskGroup(of: Int.self) { group in
+                for index in 0..<count {
+                    group.addTask {
+                        for _ in 0..<80 {
+                            let status = await request(index, port: second.port)
+                            if status == 201 { return status }
+                            try? await Task.sleep(for: .milliseconds(250))
+                        }
+                        return 0
+                    }
+                }
+                return await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            await second.kill()
+            #expect(statuses.allSatisfy { $0 == 201 }, "every retry ends with the invoice: \(statuses)")
+            #expect(await fixture.store.writes["submitInvoice"] == count, "no invoice was sent twice")
+            let entries = await fixture.store.pendingEntries("demo", "C-1001")
+            for index in 0..<count {
+                #expect(entries.filter { $0["InvoiceNumber"] == .string("UP-\(index)") }.count == 1, "UP-\(index) is at AgentOS once")
+            }
+            let received = await fixture.store.receivedDocuments.compactMap { $0["SHA256"]?.string }
+            #expect(received.sorted() == pdfs.map(Samples.sha256).sorted(), "each PDF arrived once, byte for byte")
         }
     }
 }

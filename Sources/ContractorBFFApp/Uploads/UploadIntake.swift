@@ -66,7 +66,8 @@ struct UploadForm: Sendable {
             throw .unavailable("The upload could not be read back; retry later")
         }
         let declared = part.contentType.flatMap { $0 == "application/octet-stream" ? nil : $0 }
-        let byName = DocumentType.claimed(byExtension: rawName)
+        let base = baseName(rawName)
+        let byName = DocumentType.claimed(byExtension: base)
         let accepted = "PDF, JPEG, PNG, DOC, DOCX, XLS or XLSX"
         let type: DocumentType
         switch DocumentType.sniff(head: head, tail: tail, size: size) {
@@ -93,8 +94,8 @@ struct UploadForm: Sendable {
         }
         if !byName.isEmpty && !byName.contains(type) {
             throw .unsupportedType("\(shown) is named as \(byName[0].rawValue.uppercased()) but its content is \(type.rawValue.uppercased())")
-        } else if byName.isEmpty, rawName.contains(".") {
-            let ext = rawName.split(separator: ".").last.map(String.init) ?? ""
+        } else if byName.isEmpty, let dot = base.lastIndex(of: ".") {
+            let ext = String(base[base.index(after: dot)...])
             if !ext.isEmpty, ext.count <= 8 {
                 throw .unsupportedType("\(shown) has the extension .\(ext), which is not one of \(accepted)")
             }
@@ -118,9 +119,15 @@ struct UploadForm: Sendable {
         }
     }
 
-    /// A client's file name as an error message may quote it: safe characters, bounded.
+    /// The last path step of a client's file name, without the leading dots that would hide it.
+    static func baseName(_ raw: String) -> String {
+        let step = raw.split(separator: "/", omittingEmptySubsequences: false).last?.split(separator: "\\", omittingEmptySubsequences: false).last ?? ""
+        return String(step.drop { $0 == "." || $0 == " " })
+    }
+
+    /// A client's file name as an error message may quote it: its base name, safe characters, bounded.
     static func printable(_ raw: String) -> String {
-        let base = SafeFileName.make(raw, type: .pdf)
+        let base = baseName(raw).isEmpty ? "(unnamed)" : SafeFileName.make(raw, type: .pdf)
         return "file \"" + (base.count > 80 ? String(base.prefix(80)) + "…" : base) + "\""
     }
 }

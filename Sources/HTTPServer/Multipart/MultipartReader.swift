@@ -193,14 +193,16 @@ public struct MultipartReader: Sendable {
 
         case .epilogue(let bytes):
             // A delimiter here is a second close or a part after the end: either way not one body.
+            // Only bytes that cannot start a delimiter are counted against the limit, so the same body gives
+            // the same refusal however it is split.
             let boundaryLine = Array(delimiter.dropFirst(2))
-            let rest = pending[index...]
-            if (pending.count - index) >= boundaryLine.count, find(boundaryLine, from: index) != nil {
+            if let found = find(boundaryLine, from: index) {
+                guard bytes + (found - index) <= limits.maxPreambleBytes else { throw .malformed("too much after the closing boundary") }
                 throw .malformed("content after the closing boundary (a doubled closing boundary, or a part after the end)")
             }
-            let keep = min(rest.count, boundaryLine.count - 1)
-            let dropped = rest.count - keep
-            guard bytes + rest.count <= limits.maxPreambleBytes else { throw .malformed("too much after the closing boundary") }
+            let available = pending.count - index
+            let dropped = available - min(available, boundaryLine.count - 1)
+            guard bytes + dropped <= limits.maxPreambleBytes else { throw .malformed("too much after the closing boundary") }
             index += dropped
             state = .epilogue(bytes: bytes + dropped)
             return false
