@@ -72,6 +72,9 @@ public final class URLSessionTransport: Transport {
                 let dataTask = session.dataTask(with: urlRequest) { data, response, error in
                     // The answer came first: the timer is cancelled, so nothing of this call outlives it.
                     if outcome.resume(Self.result(data: data, response: response, error: error)) { expiry.cancel() }
+                    // A cancelled timer stays queued until its time, holding what it captured: not the task,
+                    // whose request holds the body (megabytes, for an upload).
+                    task.withLock { $0 = nil }
                 }
                 task.withLock { $0 = dataTask }
                 dataTask.resume()

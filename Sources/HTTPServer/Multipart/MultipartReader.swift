@@ -1,3 +1,5 @@
+import Glibc
+
 /// A strict, incremental `multipart/form-data` reader (RFC 7578 over RFC 2046's framing).
 ///
 /// Bytes are fed in chunks of any size (a spooled body is read 64 KiB at a time), so memory is one chunk
@@ -315,14 +317,14 @@ public struct MultipartReader: Sendable {
         guard let first = needle.first, haystack.count - start >= needle.count else { return nil }
         return haystack.withUnsafeBufferPointer { hay -> Int? in
             needle.withUnsafeBufferPointer { pin -> Int? in
+                guard let base = hay.baseAddress else { return nil }
                 var position = start
                 let last = hay.count - pin.count
                 while position <= last {
-                    if hay[position] == first {
-                        var matched = 1
-                        while matched < pin.count && hay[position + matched] == pin[matched] { matched += 1 }
-                        if matched == pin.count { return position }
-                    }
+                    // memchr to the next candidate: a part's bytes are scanned at memory speed, not a byte a step.
+                    guard let hit = memchr(base + position, Int32(first), last - position + 1) else { return nil }
+                    position = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                    if memcmp(base + position, pin.baseAddress!, pin.count) == 0 { return position }
                     position += 1
                 }
                 return nil
