@@ -73,12 +73,20 @@ enum ContractorRoutes {
                 key: request.headers["Idempotency-Key"], session.identity, jobId: request.parameters["jobId"] ?? "",
                 text: try input.requiredString("note"), field: "note", context, render)
         }
+        // Both also as CSV downloads (`?format=csv`, or `Accept: text/csv`).
         route(.get, "/api/contractor/statements/historical") { request, session, context in
+            let csv = try StatementExports.wantsCSV(request)
             let statement = try await service.statements(session.identity, dateFrom: request.query("dateFrom"), dateTo: request.query("dateTo"), context)
-            return json(statement.json)
+            guard csv else { return json(statement.json) }
+            let period = [request.query("dateFrom"), request.query("dateTo")].compactMap { $0 }.joined(separator: "-to-")
+            return StatementExports.response(
+                StatementExports.historical(statement), name: "statement-\(session.identity.contractorId)" + (period.isEmpty ? "" : "-" + period))
         }
-        route(.get, "/api/contractor/statements/pending") { _, session, context in
-            json(.array(try await service.pendingStatements(session.identity, context).map(\.json)))
+        route(.get, "/api/contractor/statements/pending") { request, session, context in
+            let csv = try StatementExports.wantsCSV(request)
+            let entries = try await service.pendingStatements(session.identity, context)
+            guard csv else { return json(.array(entries.map(\.json))) }
+            return StatementExports.response(StatementExports.pending(entries), name: "pending-\(session.identity.contractorId)")
         }
         // JSON, or multipart/form-data: the same fields and one `file` part, the invoice's PDF.
         write(.post, "/api/contractor/invoices") { request, session, context, render in
