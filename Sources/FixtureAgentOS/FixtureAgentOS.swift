@@ -15,9 +15,22 @@ public struct FixtureAgentOS: Sendable {
     public let keyLimit: KeyLimit
 
     public init(file path: String, keyLimit: KeyLimit.Settings = KeyLimit.Settings()) throws {
-        store = try FixtureStore(file: path)
+        try self.init(store: try FixtureStore(file: path), keyLimit: keyLimit)
+    }
+
+    public init(store: FixtureStore, keyLimit: KeyLimit.Settings = KeyLimit.Settings()) {
+        self.store = store
         faults = FaultInjector()
         self.keyLimit = KeyLimit(keyLimit)
+    }
+
+    /// The configured data file; the default's file, when it is not there (a binary run away from the
+    /// repository), is the built-in copy of it. A data file named otherwise must exist.
+    public static func data(_ path: String, isDefault: Bool, keyLimit: KeyLimit.Settings = KeyLimit.Settings()) throws -> (FixtureAgentOS, source: String) {
+        if isDefault && !FileManager.default.fileExists(atPath: path) {
+            return (FixtureAgentOS(store: try FixtureStore.builtIn(), keyLimit: keyLimit), "built-in")
+        }
+        return (try FixtureAgentOS(file: path, keyLimit: keyLimit), path)
     }
 
     /// A server for it; its handler timeout is long, so a hang fault really never answers.

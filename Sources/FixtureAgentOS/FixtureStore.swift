@@ -34,7 +34,15 @@ public actor FixtureStore {
     private var sequence = 0
 
     public init(file path: String) throws {
-        let root = try Self.document(path)
+        try self.init(document: try Self.document(path))
+    }
+
+    /// The built-in fixture agency (`BuiltInFixture`), for a binary run where no fixture file is.
+    public static func builtIn() throws -> FixtureStore {
+        try FixtureStore(document: try JSONText.parse(Array(BuiltInFixture.json.utf8)))
+    }
+
+    init(document root: JSONValue) throws {
         guard case .string(let key)? = root["apiKey"], let agencies = root["agencies"]?.objectValue else {
             throw CocoaError(.fileReadCorruptFile)
         }

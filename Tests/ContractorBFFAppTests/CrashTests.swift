@@ -13,12 +13,14 @@ struct ServerProcess: Sendable {
     let child: ChildProcess
     let port: Int
 
-    init(environment: [String: String]) async throws {
+    /// `inProcessFixture`: no AgentOS configured, so the fixture's own server logs "listening" first.
+    init(environment: [String: String], directory: String = Paths.packageRoot.path, inProcessFixture: Bool = false) async throws {
         let child = try ChildProcess(
             executable: Paths.executable.path, arguments: ["serve"],
-            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, directory: Paths.packageRoot.path)
+            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, directory: directory)
         let port = await offPool { () -> Int? in
             var pending = Data()
+            var skip = inProcessFixture ? 1 : 0
             while true {
                 let chunk = child.standardOutput.availableData
                 if chunk.isEmpty { return nil }
@@ -28,6 +30,10 @@ struct ServerProcess: Sendable {
                     pending = Data(pending[(newline + 1)...])
                     if let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any], object["event"] as? String == "listening",
                        let port = object["port"] as? Int {
+                        if skip > 0 {
+                            skip -= 1
+                            continue
+                        }
                         Thread { while !child.standardOutput.availableData.isEmpty {} }.start()
                         Thread { while !child.standardError.availableData.isEmpty {} }.start()
                         return port

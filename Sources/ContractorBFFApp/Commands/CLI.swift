@@ -21,8 +21,9 @@ public enum CLI {
             usage: """
                 contractor-bff serve [--config PATH]
 
-                Runs the server with the configuration in PATH (default \(AppConfiguration.defaultFile)), each
-                key overridable by an environment variable of the same name. Stops gracefully on SIGTERM or
+                Runs the server with the configuration in PATH (without one: \(AppConfiguration.defaultFile) when
+                the working directory has it, else the built-in defaults), each key overridable by an
+                environment variable of the same name. Stops gracefully on SIGTERM or
                 SIGINT: stops accepting, lets in-flight requests finish within DRAIN_TIMEOUT_MS, exits 0.
                 """,
             run: { await Serve.run($0) }),
@@ -53,7 +54,8 @@ public enum CLI {
             usage: """
                 contractor-bff fixtures [--port N] [--faults FILE] [--config PATH]
 
-                Serves the AgentOS contract from FIXTURE_DATA (default Fixtures/agentos.json) on HOST:N
+                Serves the AgentOS contract from FIXTURE_DATA (default Fixtures/agentos.json; where that
+                file is not there, the built-in copy of it) on HOST:N
                 (default port 9000), requiring the fixture's API key. Writes are applied in memory.
                 --faults FILE applies fault rules: {"seed": 1, "rules": [{"route": "jobs", "status": 503,
                 "probability": 0.3}, ...]}; rule fields: route, latencyMs, jitterMs, status, retryAfter,
@@ -116,8 +118,9 @@ public enum CLI {
     }
 
     /// `--config PATH` from a command's arguments; anything else is refused.
-    static func configPath(_ arguments: [String]) -> Result<String, CLIError> {
-        var path = AppConfiguration.defaultFile
+    /// nil: none named (the working directory's `config/default.json`, else the built-in defaults).
+    static func configPath(_ arguments: [String]) -> Result<String?, CLIError> {
+        var path: String?
         var rest = arguments[...]
         while let argument = rest.popFirst() {
             guard argument == "--config", let value = rest.popFirst() else { return .failure(.unexpected(argument)) }
@@ -133,6 +136,7 @@ public enum CLI {
             return nil
         case .success(let path):
             do {
+                guard let path else { return try AppConfiguration.loadDefault(environment: ProcessInfo.processInfo.environment) }
                 return try AppConfiguration.load(file: path, environment: ProcessInfo.processInfo.environment)
             } catch {
                 printError("configuration refused: \(error)")
@@ -168,7 +172,7 @@ enum Serve {
             if configuration.fixtureWhenUnconfigured {
                 // No AgentOS configured: serve the fixture agency in-process, so a newcomer's first run works.
                 do {
-                    let fixture = try FixtureAgentOS(file: configuration.fixtureData, keyLimit: KeyLimit.Settings(limit: configuration.fixtureRateLimit))
+                    let (fixture, source) = try configuration.openFixture()
                     let server = fixture.makeServer(logger: logger)
                     let port = try server.start()
                     agentOS.baseURL = "http://127.0.0.1:\(port)"
@@ -176,7 +180,7 @@ enum Serve {
                     fixtureServer = server
                     fixtureDirectory = fixture.store.directory
                     mode = .fixture
-                    logger.log(.info, "fixture_agentos", ["port": .int(port), "data": .string(configuration.fixtureData)])
+                    logger.log(.info, "fixture_agentos", ["port": .int(port), "data": .string(source)])
                 } catch {
                     CLI.printError("cannot start the fixture AgentOS from \(configuration.fixtureData): \(error)")
                     return 1
@@ -341,7 +345,7 @@ enum FixturesCommand {
         defer { logger.flush() }
         let signals = SignalWaiter([SIGTERM, SIGINT])
         do {
-            let fixture = try FixtureAgentOS(file: configuration.fixtureData, keyLimit: KeyLimit.Settings(limit: configuration.fixtureRateLimit))
+            let (fixture, _) = try configuration.openFixture()
             if let faultsFile {
                 let data = try Data(contentsOf: URL(fileURLWithPath: faultsFile))
                 try fixture.faults.load(JSONText.parse(Array(data)))

@@ -128,7 +128,7 @@ enum DoctorCommand {
         var fixtureServer: HTTPServer?
         if !agentOS.isConfigured {
             do {
-                let fixture = try FixtureAgentOS(file: configuration.fixtureData)
+                let (fixture, _) = try configuration.openFixture()
                 let server = fixture.makeServer(logger: .discard)
                 let port = try server.start()
                 agentOS.baseURL = "http://127.0.0.1:\(port)"

@@ -1,4 +1,5 @@
 import AgentOS
+import FixtureAgentOS
 import ContractorPortal
 import Foundation
 import HTTPServer
@@ -61,6 +62,31 @@ public struct AppConfiguration: Sendable {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw .unreadableFile(path: path, reason: (error as NSError).localizedDescription)
         }
+        return try load(data, path: path, environment: environment)
+    }
+
+    /// With no file named: `config/default.json` when the working directory has one (the repository),
+    /// else the built-in copy of it, so an installed binary runs from anywhere with no file at all.
+    public static func loadDefault(environment: [String: String]) throws(ConfigError) -> AppConfiguration {
+        if FileManager.default.fileExists(atPath: defaultFile) { return try load(file: defaultFile, environment: environment) }
+        return try load(Data(BuiltInConfiguration.json.utf8), path: builtInSource, environment: environment)
+    }
+
+    /// What `contractor-bff config` names as the source of a value that came from the built-in defaults.
+    public static let builtInSource = "built-in defaults"
+
+    /// The shipped fixture data's path: when it keeps this value and the file is not there, the fixture
+    /// runs on its built-in copy.
+    public static let defaultFixtureData = "Fixtures/agentos.json"
+
+    /// The fixture AgentOS on the configured data (the built-in agency where the default file is absent),
+    /// and where its data came from.
+    public func openFixture() throws -> (FixtureAgentOS, source: String) {
+        try FixtureAgentOS.data(
+            fixtureData, isDefault: fixtureData == Self.defaultFixtureData, keyLimit: KeyLimit.Settings(limit: fixtureRateLimit))
+    }
+
+    static func load(_ data: Data, path: String, environment: [String: String]) throws(ConfigError) -> AppConfiguration {
         let scalars: [String: FileScalar]
         do { scalars = try JSONDecoder().decode([String: FileScalar].self, from: data) } catch {
             throw .malformedFile(path: path, reason: String(describing: error))
