@@ -64,6 +64,9 @@ public enum CLI {
                 """,
             run: { await FixturesCommand.run($0) }),
         Command(
+            name: "status", summary: "read a running server's readiness and each agency's import progress",
+            usage: StatusCommand.usage, run: { await StatusCommand.run($0) }),
+        Command(
             name: "doctor", summary: "check the configured AgentOS: one read per call, envelopes and field names against the alias tables",
             usage: """
                 contractor-bff doctor --agency NAME [--contractor ID] [--config PATH]

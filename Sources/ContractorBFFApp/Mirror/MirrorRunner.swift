@@ -62,6 +62,16 @@ final class MirrorRunner: Sendable {
             case .importing(let done, let total): fields["phase"] = .string("importing \(done)/\(total) branches")
             case .waiting: fields["phase"] = .string("waiting")
             }
+            // The pass under way: its share done and the time left at the pace the budget guarantees.
+            if let progress = await sync.progress {
+                fields["importProgress"] = .object([
+                    "percent": .number(String(progress.percent)), "callsDone": .number(String(progress.callsDone)),
+                    "callsLeft": .number(String(progress.callsLeft)), "secondsLeft": .number(String(progress.secondsLeft)),
+                    "firstImport": .bool(progress.firstImport),
+                ])
+            } else {
+                fields["importProgress"] = .null
+            }
             fields["lastCycleCalls"] = .number(String(await sync.lastCycleCalls))
             fields["lastCycleSeconds"] = .number(String(Int(await sync.lastCycleDuration.components.seconds)))
             let plan = await sync.plan

@@ -43,6 +43,26 @@ public actor MirrorSync {
     private var pagesByBranch: [String: Int] = [:]
     private var calls = 0
     private var lastCall: ContinuousClock.Instant?
+    /// Where the pass is, for its progress: the branches listed, the stage (contractors, then jobs) and
+    /// the branch it is at, and the pages the current list still has by its `Count`.
+    private var passBranches: [String] = []
+    private var stage = Stage.branches
+    private var pagesLeftInList = 0
+    private var firstPassDone = false
+    private var lastReportedTenth = -1
+
+    enum Stage { case branches, contractors(Int), jobs(Int) }
+
+    /// A pass in progress: calls made, calls still to make (the lists' sizes where known; a branch not yet
+    /// reached counts what it took last pass, else the average of this pass's, else one page), the share
+    /// done, and the time left at the pace the sync is sure of.
+    public struct Progress: Sendable, Equatable {
+        public var callsDone: Int
+        public var callsLeft: Int
+        public var percent: Int
+        public var secondsLeft: Int
+        public var firstImport: Bool
+    }
 
     public init(
         agency: String, agentOS: AgentOSClient, mirror: AgencyMirror, persistence: (any MirrorPersistence)?, settings: Settings, logger: Logger,
@@ -75,6 +95,12 @@ public actor MirrorSync {
             if Task.isCancelled { return }
             lastCycleCalls = calls
             lastCycleDuration = started.duration(to: .now)
+            if !firstPassDone {
+                firstPassDone = true
+                logger.log(.info, "mirror_first_import_done", [
+                    "agency": .string(agency), "calls": .int(calls), "seconds": .int(Int(lastCycleDuration.components.seconds)),
+                ])
+            }
             if let snapshot = await mirror.snapshot(agency: agency) { await persistence?.save(agency: agency, snapshot) }
             if lastCycleDuration > settings.ageTarget {
                 logger.log(.warning, "mirror_target_missed", [
@@ -100,8 +126,44 @@ public actor MirrorSync {
         return (planned, seconds, seconds <= Int(settings.ageTarget.components.seconds))
     }
 
+    public var progress: Progress? {
+        guard case .importing = phase else { return nil }
+        let known = pagesByBranch.values
+        func estimate(_ branch: String, jobsOnly: Bool) -> Int {
+            if let last = pagesByBranch[branch] { return jobsOnly ? max(1, last - 1) : last }
+            return known.isEmpty ? (jobsOnly ? 1 : 2) : max(1, known.reduce(0, +) / known.count - (jobsOnly ? 1 : 0))
+        }
+        var left = pagesLeftInList
+        switch stage {
+        case .branches:
+            left += 1
+        case .contractors(let index):
+            left += max(0, passBranches.count - index - 1) + passBranches.reduce(0) { $0 + estimate($1, jobsOnly: true) }
+        case .jobs(let index):
+            left += passBranches.dropFirst(index + 1).reduce(0) { $0 + estimate($1, jobsOnly: true) }
+        }
+        let pace = settings.guaranteedPerWindow > 0 ? min(settings.guaranteedPerWindow, settings.callsPerWindow) : settings.callsPerWindow
+        let seconds = Int((settings.window / max(1, pace) * left).components.seconds)
+        let percent = calls + left == 0 ? 100 : min(99, calls * 100 / (calls + left))
+        return Progress(callsDone: calls, callsLeft: left, percent: percent, secondsLeft: seconds, firstImport: !firstPassDone)
+    }
+
+    /// The first import logs its progress at every tenth, so a large agency's start can be followed.
+    private func reportProgress() {
+        guard !firstPassDone, let progress, progress.percent / 10 > lastReportedTenth else { return }
+        lastReportedTenth = progress.percent / 10
+        logger.log(.info, "mirror_import_progress", [
+            "agency": .string(agency), "percent": .int(progress.percent), "callsDone": .int(progress.callsDone),
+            "callsLeft": .int(progress.callsLeft), "secondsLeft": .int(progress.secondsLeft),
+        ])
+    }
+
     /// One pass over the agency.
     func cycle() async {
+        stage = .branches
+        pagesLeftInList = 0
+        passBranches = []
+        phase = .importing(branchesDone: 0, branches: max(1, pagesByBranch.count))
         let planned = plan
         if !pagesByBranch.isEmpty, !planned.meetsTarget {
             logger.log(.warning, "mirror_plan_exceeds_target", [
@@ -115,11 +177,13 @@ public actor MirrorSync {
             return (id, Self.text(record["Name"] ?? record["BranchName"]))
         }
         await mirror.listed(branches: listed, agency: agency)
+        passBranches = listed.map(\.id)
         // Every branch's contractors first: a few calls, and every contractor's account page is answered
         // from them while the (larger) job lists are still coming.
         var contractorPages: [String: Int] = [:]
-        for branch in listed {
+        for (index, branch) in listed.enumerated() {
             if Task.isCancelled { return }
+            stage = .contractors(index)
             let callsBefore = calls
             if let contractors = await all({ offset, count in .branchContractors(shortName: agency, branchId: branch.id, offset: offset, count: count) }) {
                 let records = contractors.compactMap { record in
@@ -132,6 +196,7 @@ public actor MirrorSync {
         for (index, branch) in listed.enumerated() {
             if Task.isCancelled { return }
             phase = .importing(branchesDone: index, branches: listed.count)
+            stage = .jobs(index)
             let callsBefore = calls
             defer { pagesByBranch[branch.id] = calls - callsBefore + (contractorPages[branch.id] ?? 0) }
             guard let jobs = await all({ offset, count in .branchJobs(shortName: agency, branchId: branch.id, offset: offset, count: count) }) else {
@@ -153,6 +218,9 @@ public actor MirrorSync {
             guard let page = await call(operation(offset, settings.pageSize)) else { return nil }
             items += page.items
             offset += page.items.count
+            let total = page.total ?? offset
+            pagesLeftInList = page.items.count < settings.pageSize ? 0 : max(1, (total - offset + settings.pageSize - 1) / settings.pageSize)
+            reportProgress()
             if page.items.count < settings.pageSize || (page.total.map { offset >= $0 } ?? false) { return items }
         }
         return nil
