@@ -3,6 +3,7 @@ import ContractorPortal
 import HTTPServer
 import JSON
 import Logging
+import Synchronization
 
 /// Wires the process together: the routes of every module behind the server's middleware chain.
 public struct Application: Sendable {
@@ -19,6 +20,7 @@ public struct Application: Sendable {
     public let service: ContractorService
     public let sessions: SessionAuthenticator
     public let users: any UserStore
+    let metrics: MetricsSources
     public let responder: Responder
     /// The server core's own refusals in the shape of the API their target names.
     public let renderRefusal: RefusalRenderer
@@ -76,7 +78,11 @@ public struct Application: Sendable {
             clientAddress: clientAddress)
         var router = Router()
         let mirrorsForStatus = mirrors
-        SystemRoutes.register(on: &router, agentOS: agentOS, mode: upstreamMode, mirror: { await mirrorsForStatus?.status() ?? .null })
+        let mirrorStatus: @Sendable () async -> JSONValue = { await mirrorsForStatus?.status() ?? .null }
+        SystemRoutes.register(on: &router, agentOS: agentOS, mode: upstreamMode, mirror: mirrorStatus)
+        let requestMetrics = RequestMetrics()
+        metrics = MetricsSources(requests: requestMetrics, agentOS: agentOS, audit: audit, events: events, mirror: mirrorStatus)
+        MetricsRoute.register(on: &router, token: configuration.metricsToken, sources: metrics)
         auth.register(on: &router)
         ContractorRoutes.register(on: &router, service: service, writes: writes, sessions: sessions, uploads: configuration.uploads)
         EventRoutes.register(on: &router, events: events, sessions: sessions, settings: configuration.events)
@@ -98,6 +104,7 @@ public struct Application: Sendable {
                 : ErrorResponse.refusals(refusal, context)
         }
         responder = Responder(router: router, middleware: [
+            MeasureRequests(router: router, metrics: requestMetrics),
             SecurityHeaders(origins: origins, extraHeaders: security.corsExtraHeaders, renderError: renderError),
             SessionResolution(sessions: sessions),
             RateLimiting(limits: limits, sessions: sessions, clientAddress: clientAddress, perIP: security.perIPPerMinute, perSession: security.perSessionPerMinute),
@@ -122,6 +129,11 @@ extension Application {
     /// so clients reconnect to another replica rather than read a cut connection.
     public func drainEventStreams() {
         events.drain()
+    }
+
+    /// The server whose connections `/metrics` counts.
+    public func attach(server: HTTPServer) {
+        metrics.connections.withLock { $0 = { server.openConnections } }
     }
 
     /// Event streams open right now.

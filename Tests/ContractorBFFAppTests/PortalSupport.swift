@@ -69,6 +69,7 @@ struct Portal: Sendable {
         ) {
             await application.responder.respond($0)
         }
+        application.attach(server: server)
         let port = try server.start()
         return Portal(fixture: fixture, upstream: upstream, server: server, port: port, application: application, log: log)
     }

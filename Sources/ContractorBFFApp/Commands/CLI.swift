@@ -216,6 +216,7 @@ enum Serve {
         ) {
             await application.responder.respond($0)
         }
+        application.attach(server: server)
         do {
             let port = try server.start()
             CLI.printError("listening on http://\(configuration.server.host):\(port) (AgentOS: \(mode.rawValue); Ctrl-C stops)")

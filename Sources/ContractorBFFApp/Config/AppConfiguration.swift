@@ -44,6 +44,8 @@ public struct AppConfiguration: Sendable {
     public var idempotencyTTLSeconds: Int
     public var security: SecuritySettings
     public var uploads: UploadSettings
+    /// `METRICS_TOKEN`: nil, no /metrics.
+    public var metricsToken: String?
     /// Where each value came from (file or environment), for `contractor-bff config`.
     public var sources: [String: String]
     public var values: [String: String]
@@ -223,7 +225,7 @@ public struct AppConfiguration: Sendable {
             fixtureRateLimit: try reader.integer("FIXTURE_RATE_LIMIT").nonZero,
             sessionSecret: secret, portal: portal, trpc: try TRPCSettings(reader), events: try EventSettings(reader), mirror: mirror,
             dataDirectory: try reader.text("DATA_DIR"), idempotencyTTLSeconds: try reader.integer("IDEMPOTENCY_TTL_SECONDS"),
-            security: security, uploads: uploads,
+            security: security, uploads: uploads, metricsToken: try reader.optionalText("METRICS_TOKEN"),
             sources: sources, values: values)
     }
 

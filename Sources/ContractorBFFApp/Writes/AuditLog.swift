@@ -3,6 +3,7 @@ import Glibc
 import HTTPServer
 import JSON
 import Logging
+import Synchronization
 
 /// The append-only audit log: one JSON line per write and sign-in event, fsynced before the event is
 /// acknowledged. It names who did what to which id with what outcome, and never a secret or a note's text.
@@ -12,6 +13,9 @@ public actor AuditLog {
 
     private let fd: Int32
     private let logger: Logger
+    /// Events by action and outcome (a bounded set: both are the code's own words), for `/metrics`:
+    /// sign-ins and lock-outs, writes, idempotent replays and recoveries.
+    public nonisolated let counts = Mutex<[String: Int]>([:])
 
     public init(directory: String, logger: Logger) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -43,6 +47,7 @@ public actor AuditLog {
     }
 
     public func record(_ event: Event) {
+        counts.withLock { $0[event.action + "\u{1F}" + event.outcome, default: 0] += 1 }
         var line: [UInt8] = Array("{\"time\":".utf8)
         JSONText.appendString(ISO8601DateFormatter().string(from: Date()), to: &line)
         for (name, value) in [("action", event.action), ("agency", event.agency), ("contractor", event.contractor),

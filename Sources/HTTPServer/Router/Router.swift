@@ -10,6 +10,7 @@ public struct Router: Sendable {
 
     struct Route: Sendable {
         let method: HTTPMethod
+        let pattern: String
         let segments: [Segment]
         let handler: Handler
     }
@@ -28,7 +29,15 @@ public struct Router: Sendable {
         let segments = pattern.split(separator: "/", omittingEmptySubsequences: true).map { part in
             part.hasPrefix(":") ? Segment.parameter(String(part.dropFirst())) : .literal(String(part))
         }
-        routes.append(Route(method: method, segments: segments, handler: handler))
+        routes.append(Route(method: method, pattern: pattern, segments: segments, handler: handler))
+    }
+
+    /// The pattern a request would be routed by (`/api/contractor/jobs/:jobId/notes`), for metrics whose
+    /// labels must stay a bounded set: never the raw path. nil when no route has the path.
+    public func template(_ method: HTTPMethod, _ segments: [String]) -> String? {
+        let wanted = segments == [""] ? [] : segments
+        let routes = routes.filter { Self.bind($0.segments, wanted) != nil }
+        return (routes.first { $0.method == method || (method == .head && $0.method == .get) } ?? routes.first)?.pattern
     }
 
     public mutating func get(_ pattern: String, _ handler: @escaping Handler) { on(.get, pattern, handler) }
