@@ -202,6 +202,8 @@ public final class AgentOSClient: Sendable {
             counters.update {
                 $0.latencyMillisecondsTotal += milliseconds
                 $0.latencyCount += 1
+                $0.callsByOutcome[operation.name, default: [:]][outcome, default: 0] += 1
+                $0.latencyMillisecondsByOperation[operation.name, default: 0] += milliseconds
             }
             logger.log(.info, "agentos_call", [
                 "requestId": .string(context.requestID), "operation": .string(operation.name), "method": .string(operation.method),
@@ -276,9 +278,9 @@ public final class AgentOSClient: Sendable {
     ) async throws(AgentOSError) -> (Verdict, status: Int) {
         try await breaker.permit()
         let grant: BudgetGrant
+        let priority: UpstreamPriority = operation.isIdempotent ? context.priority : .write
         do throws(AgentOSError) {
             guard ContinuousClock.now < deadline else { throw AgentOSError.timeout }
-            let priority: UpstreamPriority = operation.isIdempotent ? context.priority : .write
             do {
                 grant = try await limiter.acquire(deadline: deadline, priority: priority, tenant: context.tenant)
                 if grant.waited > .zero {
@@ -299,6 +301,7 @@ public final class AgentOSClient: Sendable {
         let sent = ContinuousClock.now
         await limiter.sending(grant, at: sent)
         counters.recordAttempt(at: sent)
+        counters.update { $0.attemptsByPriority[priority.description, default: 0] += 1 }
         var items = query
         if configuration.keyPlacement == .query { items.append(("api_key", key)) }
         let queryText = items.map { "\($0.0)=\(Operation.encodeSegment($0.1))" }.joined(separator: "&")
@@ -367,6 +370,7 @@ public final class AgentOSClient: Sendable {
             case 401:
                 return .failure(.unauthorized, retry: nil, retryAfter: nil, breakerFailure: false)
             case 403:
+                counters.update { $0.forbiddenResponses += 1 }
                 if await recent429.any(within: .seconds(300)) {
                     return .failure(.keyBlocked(retryAfter: configuration.defaultCoolDown), retry: nil, retryAfter: nil, breakerFailure: true)
                 }

@@ -19,6 +19,13 @@ public struct AgentOSCounters: Sendable, Equatable {
     public var breakerTransitions: [String: Int] = [:]
     public var latencyMillisecondsTotal = 0.0
     public var latencyCount = 0
+    /// Calls by operation and outcome (`ok`, `timeout`, `rate_limited`, …), with their time, by operation.
+    public var callsByOutcome: [String: [String: Int]] = [:]
+    public var latencyMillisecondsByOperation: [String: Double] = [:]
+    /// 403 answers from AgentOS (a blocked key, when they follow 429s).
+    public var forbiddenResponses = 0
+    /// Attempts sent, by the priority whose budget they spent.
+    public var attemptsByPriority: [String: Int] = [:]
 }
 
 final class CounterStore: Sendable {

@@ -133,7 +133,7 @@ extension Application {
 
     /// The server whose connections `/metrics` counts.
     public func attach(server: HTTPServer) {
-        metrics.connections.withLock { $0 = { server.openConnections } }
+        metrics.server.withLock { $0 = server }
     }
 
     /// Event streams open right now.

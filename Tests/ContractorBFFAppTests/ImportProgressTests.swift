@@ -13,6 +13,7 @@ struct ImportProgressTests {
         // 20 % of 1,200 a minute), so the import takes long enough to be watched.
         let portal = try await MirrorTests.start([
             "MIRROR_PAGE_SIZE": "5", "AGENTOS_RATE_LIMIT": "1200", "MIRROR_BUDGET_SHARE_PERCENT": "20", "MIRROR_AGE_TARGET_SECONDS": "600",
+            "METRICS_TOKEN": MetricsTests.token,
         ])
         defer { Task { await portal.stop() } }
         var samples: [JSONValue] = []
@@ -36,6 +37,10 @@ struct ImportProgressTests {
         let logged = portal.log.events("mirror_import_progress").compactMap { $0["percent"] as? Int }
         #expect(logged.count >= 3 && logged == logged.sorted(), "logged at each tenth, in order: \(logged)")
         #expect(portal.log.events("mirror_first_import_done").count == 1)
+        let metrics = await portal.send("GET", "/metrics", token: nil, headers: ["Authorization": "Bearer \(MetricsTests.token)"]).text
+        #expect(metrics.contains(#"contractor_bff_mirror_warm{agency="demo"} 1"#) && metrics.contains(#"contractor_bff_mirror_jobs{agency="demo"} 123"#))
+        #expect(metrics.contains(#"contractor_bff_mirror_pass_calls_per_minute{agency="demo"}"#))
+        #expect(try await MetricsTests.promtool(metrics).0 == 0)
 
         let status = try ChildProcess(
             executable: Paths.executable.path, arguments: ["status", "--url", "http://127.0.0.1:\(portal.port)"],

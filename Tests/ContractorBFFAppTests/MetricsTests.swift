@@ -49,6 +49,9 @@ struct MetricsTests {
         #expect(text.contains(#"contractor_bff_agentos_breaker_state{state="closed"} 1"#))
         #expect(text.contains("contractor_bff_agentos_budget_left "))
         #expect(text.contains("contractor_bff_open_connections "))
+        #expect(text.contains("contractor_bff_event_loop_lag_seconds "))
+        #expect(text.contains(#"contractor_bff_agentos_operation_calls_total{operation="jobs",outcome="ok"}"#), "calls by operation and outcome")
+        #expect(text.contains(#"contractor_bff_agentos_budget_spent_total{priority="write"}"#), "the note spent the writes' share")
         let resident = text.split(separator: "\n").first { $0.hasPrefix("contractor_bff_process_resident_memory_bytes ") }
         #expect((resident?.split(separator: " ").last.flatMap { Double($0) } ?? 0) > 1_000_000)
     }

@@ -13,8 +13,8 @@ final class MetricsSources: Sendable {
     let audit: AuditLog
     let events: JobEventHub
     let mirror: @Sendable () async -> JSONValue
-    /// Open connections, once the server that owns them is attached.
-    let connections = Mutex<(@Sendable () -> Int)?>(nil)
+    /// The server, once attached: its open connections and its loops' lag.
+    let server = Mutex<HTTPServer?>(nil)
 
     init(requests: RequestMetrics, agentOS: AgentOSClient, audit: AuditLog, events: JobEventHub, mirror: @escaping @Sendable () async -> JSONValue) {
         self.requests = requests
@@ -49,14 +49,28 @@ enum MetricsRoute {
         out.single("contractor_bff_agentos_attempts_total", "counter", "Attempts sent to AgentOS.", Double(agentOS.attempts))
         out.family("contractor_bff_agentos_retries_total", "counter", "Attempts retried, by reason.")
         for (reason, count) in agentOS.retriesByReason.sorted(by: { $0.key < $1.key }) { out.sample("contractor_bff_agentos_retries_total", [("reason", reason)], count) }
+        out.family("contractor_bff_agentos_operation_calls_total", "counter", "AgentOS calls by operation and outcome.")
+        for (operation, outcomes) in agentOS.callsByOutcome.sorted(by: { $0.key < $1.key }) {
+            for (outcome, count) in outcomes.sorted(by: { $0.key < $1.key }) {
+                out.sample("contractor_bff_agentos_operation_calls_total", [("operation", operation), ("outcome", outcome)], count)
+            }
+        }
+        out.family("contractor_bff_agentos_operation_duration_seconds", "summary", "Time AgentOS calls took, by operation.")
+        for (operation, milliseconds) in agentOS.latencyMillisecondsByOperation.sorted(by: { $0.key < $1.key }) {
+            out.sample("contractor_bff_agentos_operation_duration_seconds_sum", [("operation", operation)], milliseconds / 1000)
+            out.sample("contractor_bff_agentos_operation_duration_seconds_count", [("operation", operation)], agentOS.callsByOutcome[operation]?.values.reduce(0, +) ?? 0)
+        }
         out.single("contractor_bff_agentos_timeouts_total", "counter", "Attempts that timed out.", Double(agentOS.timeouts))
         out.single("contractor_bff_agentos_rate_limited_responses_total", "counter", "429 answers from AgentOS.", Double(agentOS.rateLimitedResponses))
+        out.single("contractor_bff_agentos_forbidden_responses_total", "counter", "403 answers from AgentOS (a blocked key after 429s).", Double(agentOS.forbiddenResponses))
         out.family("contractor_bff_agentos_call_duration_seconds", "summary", "Time AgentOS calls took, retries included.")
         out.sample("contractor_bff_agentos_call_duration_seconds_sum", [], agentOS.latencyMillisecondsTotal / 1000)
         out.sample("contractor_bff_agentos_call_duration_seconds_count", [], agentOS.latencyCount)
         out.single("contractor_bff_agentos_budget_used", "gauge", "Attempts sent in the key's current rolling window.", Double(agentOS.callsInWindow))
         out.single("contractor_bff_agentos_budget_left", "gauge", "The key's limit less the attempts in its current window.", Double(max(0, limit - agentOS.callsInWindow)))
         out.single("contractor_bff_agentos_budget_peak", "gauge", "The most attempts ever sent in one window.", Double(agentOS.peakCallsInWindow))
+        out.family("contractor_bff_agentos_budget_spent_total", "counter", "Attempts sent, by the priority whose share of the budget they spent.")
+        for (priority, count) in agentOS.attemptsByPriority.sorted(by: { $0.key < $1.key }) { out.sample("contractor_bff_agentos_budget_spent_total", [("priority", priority)], count) }
         out.family("contractor_bff_agentos_budget_waits_total", "counter", "Calls that waited for a slot of the budget, by priority.")
         for (priority, count) in agentOS.budgetWaits.sorted(by: { $0.key < $1.key }) { out.sample("contractor_bff_agentos_budget_waits_total", [("priority", priority)], count) }
         out.single("contractor_bff_agentos_budget_wait_seconds_total", "counter", "Time calls waited for a slot.", agentOS.budgetWaitMillisecondsTotal / 1000)
@@ -86,8 +100,12 @@ enum MetricsRoute {
             out.sample("contractor_bff_audit_events_total", [("action", parts[0]), ("outcome", parts.count > 1 ? parts[1] : "")], count)
         }
         out.single("contractor_bff_event_stream_subscribers", "gauge", "Open job-event streams (SSE).", Double(sources.events.subscriberCount))
-        if let connections = sources.connections.withLock({ $0 }) {
-            out.single("contractor_bff_open_connections", "gauge", "Open client connections.", Double(connections()))
+        if let server = sources.server.withLock({ $0 }) {
+            out.single("contractor_bff_open_connections", "gauge", "Open client connections.", Double(server.openConnections))
+            let lag = server.takeEventLoopLag().components
+            out.single(
+                "contractor_bff_event_loop_lag_seconds", "gauge", "The longest an event loop was late to its timers since the last scrape.",
+                Double(lag.seconds) + Double(lag.attoseconds) / 1e18)
         }
         out.single("contractor_bff_process_resident_memory_bytes", "gauge", "Resident memory of the process.", Double(residentBytes()))
         return out.text
@@ -112,6 +130,12 @@ enum MetricsRoute {
         ] {
             out.family(name, "gauge", help)
             for (agency, fields) in agencies { if let value = number(fields[field]) { out.sample(name, [("agency", agency)], value) } }
+        }
+        out.family("contractor_bff_mirror_pass_calls_per_minute", "gauge", "The last import pass's pace: its calls (pages) per minute.")
+        for (agency, fields) in agencies {
+            if let calls = number(fields["lastCycleCalls"]), let seconds = number(fields["lastCycleSeconds"]), seconds > 0 {
+                out.sample("contractor_bff_mirror_pass_calls_per_minute", [("agency", agency)], (calls * 60 / seconds * 100).rounded() / 100)
+            }
         }
         out.family("contractor_bff_mirror_import_progress_percent", "gauge", "Share of the pass under way that is done (absent between passes).")
         for (agency, fields) in agencies {

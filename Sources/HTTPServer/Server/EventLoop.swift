@@ -12,6 +12,17 @@ final class ServerShared: Sendable {
     let renderRefusal: RefusalRenderer
     let listenFD: Int32
     let openConnections = Atomic<Int>(0)
+    /// The longest any loop's sweep ran late since the last read of it, in nanoseconds.
+    let maxLag = Atomic<UInt64>(0)
+
+    func recordLag(_ lag: UInt64) {
+        var seen = maxLag.load(ordering: .relaxed)
+        while lag > seen {
+            let (exchanged, original) = maxLag.compareExchange(expected: seen, desired: lag, ordering: .relaxed)
+            if exchanged { break }
+            seen = original
+        }
+    }
     /// Open connections per client address, across loops, for `maxConnectionsPerAddress`.
     let perAddress = Mutex<[String: Int]>([:])
     let uncappedAddress: @Sendable (String) -> Bool
@@ -166,6 +177,8 @@ final class EventLoop: @unchecked Sendable {
             }
             runInbox()
             if now >= nextSweep {
+                // How late the sweep runs is how long the loop was kept from its events: its lag.
+                shared.recordLag(now - nextSweep)
                 sweep()
                 nextSweep = now + shared.tick
             }

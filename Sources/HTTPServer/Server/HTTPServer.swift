@@ -55,6 +55,13 @@ public final class HTTPServer: Sendable {
         running.withLock { $0?.shared.openConnections.load(ordering: .relaxed) ?? 0 }
     }
 
+    /// The longest an event loop was late to its timers since the last call (and resets it): how long a
+    /// request could have waited on a busy loop. Zero when stopped.
+    public func takeEventLoopLag() -> Duration {
+        let nanoseconds = running.withLock { $0?.shared.maxLag.exchange(0, ordering: .relaxed) ?? 0 }
+        return .nanoseconds(Int64(nanoseconds))
+    }
+
     /// Graceful stop: no new connections, idle ones closed, in-flight requests given the drain timeout to
     /// finish (each answered with `Connection: close`), then everything closed. `whileDraining` runs once
     /// new connections are refused and before the wait: where the application ends its long-lived streams
