@@ -226,7 +226,8 @@ public struct FixtureAgentOS: Sendable {
     }
 
     static func body(_ request: Request) throws -> JSONValue {
-        guard let value = try? JSONText.parse(request.body), value.objectValue != nil else { throw HTTPError(400, "JSON object expected") }
+        // `content`: on an upload route a large JSON body is spooled, not in `body`.
+        guard let value = try? JSONText.parse(try request.content.bytes()), value.objectValue != nil else { throw HTTPError(400, "JSON object expected") }
         return value
     }
 

@@ -60,8 +60,8 @@ struct UploadForm: Sendable {
         let head: [UInt8], tail: [UInt8]
         do {
             try part.content.forEachChunk { hasher.update($0) }
-            head = try bytes(part.content, from: 0, count: DocumentType.headBytes)
-            tail = try bytes(part.content, from: max(0, size - DocumentType.tailBytes), count: DocumentType.tailBytes)
+            head = try part.content.read(at: 0, length: DocumentType.headBytes)
+            tail = try part.content.read(at: max(0, size - DocumentType.tailBytes), length: DocumentType.tailBytes)
         } catch {
             throw .unavailable("The upload could not be read back; retry later")
         }
@@ -103,20 +103,8 @@ struct UploadForm: Sendable {
         let content = part.content
         let upload = UploadFile(
             fileName: SafeFileName.make(rawName, type: type), mediaType: type.mediaType, size: size, sha256: hasher.hexDigest()
-        ) { () throws -> [UInt8] in
-            var all: [UInt8] = []
-            all.reserveCapacity(content.count)
-            try content.forEachChunk { all += $0 }
-            return all
-        }
+        ) { try content.bytes() }
         return File(field: part.name, type: type, upload: upload)
-    }
-
-    static func bytes(_ body: RequestBody, from offset: Int, count: Int) throws -> [UInt8] {
-        switch body {
-        case .bytes(let bytes): return Array(bytes[min(offset, bytes.count)..<min(bytes.count, offset + count)])
-        case .spooled(let file): return try file.read(at: offset, length: count)
-        }
     }
 
     /// The last path step of a client's file name, without the leading dots that would hide it.
@@ -136,11 +124,7 @@ extension Request {
     /// A JSON body on an upload route, which may have been spooled: read back whole, within the ordinary
     /// limit that every JSON body keeps.
     func jsonBytes(max: Int) throws(PortalError) -> [UInt8] {
-        guard let spooled = spooledBody else {
-            guard body.count <= max else { throw .tooLarge("A JSON body may be at most \(max) bytes") }
-            return body
-        }
-        guard spooled.count <= max else { throw .tooLarge("A JSON body may be at most \(max) bytes") }
-        do { return try spooled.read(at: 0, length: spooled.count) } catch { throw .unavailable("The request body could not be read back; retry later") }
+        guard content.count <= max else { throw .tooLarge("A JSON body may be at most \(max) bytes") }
+        do { return try content.bytes() } catch { throw .unavailable("The request body could not be read back; retry later") }
     }
 }

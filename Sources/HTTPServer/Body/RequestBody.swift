@@ -14,6 +14,17 @@ public enum RequestBody: Sendable {
     var memoryBytes: [UInt8] { if case .bytes(let bytes) = self { bytes } else { [] } }
     var spoolFile: SpoolFile? { if case .spooled(let file) = self { file } else { nil } }
 
+    /// Up to `length` bytes from `offset` (fewer only at the end), wherever the body is kept.
+    public func read(at offset: Int, length: Int) throws -> [UInt8] {
+        switch self {
+        case .bytes(let bytes): Array(bytes[min(offset, bytes.count)..<min(bytes.count, offset + max(0, length))])
+        case .spooled(let file): try file.read(at: offset, length: length)
+        }
+    }
+
+    /// The whole body in memory (for a spooled one: read back).
+    public func bytes() throws -> [UInt8] { try read(at: 0, length: count) }
+
     /// Every byte, in chunks of at most `size`, without loading a spooled body whole.
     public func forEachChunk(size: Int = 64 * 1024, _ body: (ArraySlice<UInt8>) throws -> Void) throws {
         switch self {
