@@ -109,8 +109,7 @@ struct UploadForm: Sendable {
 
     /// The last path step of a client's file name, without the leading dots that would hide it.
     static func baseName(_ raw: String) -> String {
-        let step = raw.split(separator: "/", omittingEmptySubsequences: false).last?.split(separator: "\\", omittingEmptySubsequences: false).last ?? ""
-        return String(step.drop { $0 == "." || $0 == " " })
+        String(SafeFileName.baseName(raw).drop { $0 == "." || $0 == " " })
     }
 
     /// A client's file name as an error message may quote it: its base name, safe characters, bounded.

@@ -106,10 +106,14 @@ public enum DocumentType: String, Sendable, CaseIterable {
 public enum SafeFileName {
     public static let maxBytes = 128
 
+    /// The last path step of a client's name (after the last slash of either kind).
+    public static func baseName(_ raw: String) -> Substring {
+        guard let slash = raw.lastIndex(where: { $0 == "/" || $0 == "\\" }) else { return raw[...] }
+        return raw[raw.index(after: slash)...]
+    }
+
     public static func make(_ raw: String, type: DocumentType) -> String {
-        var name = Substring(raw)
-        if let slash = name.lastIndex(where: { $0 == "/" || $0 == "\\" }) { name = name[name.index(after: slash)...] }
-        var cleaned = String(String.UnicodeScalarView(name.unicodeScalars.filter { scalar in
+        var cleaned = String(String.UnicodeScalarView(baseName(raw).unicodeScalars.filter { scalar in
             switch scalar.value {
             case 0x00...0x1F, 0x7F...0x9F: false  // C0 and C1 controls, DEL
             case 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: false  // bidi marks and overrides
