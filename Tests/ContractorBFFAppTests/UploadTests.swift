@@ -244,6 +244,7 @@ struct UploadTests {
         let retried = await send()
         #expect(retried.status == 201, "\(retried.text)")
         #expect(retried.json["documents"]?.count == 3)
+        #expect((retried.json["documents"]?.arrayValue ?? []).map { $0["sha256"]?.string } == files.map(Samples.sha256), "in the upload's order, the recovered one too")
         let hashes = await documents(portal).compactMap { $0["SHA256"]?.string }
         #expect(hashes.sorted() == files.map(Samples.sha256).sorted(), "each file at AgentOS exactly once")
         #expect(await portal.received("jobDocuments") == 1, "the retry looked before sending")

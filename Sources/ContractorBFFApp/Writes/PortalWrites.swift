@@ -202,18 +202,16 @@ struct PortalWrites: Sendable {
         return try await guarded(key, intent, who, context, render, recover: { recovery in
             let held: [AttachedDocument]
             do { held = try await service.jobDocuments(who, jobId: jobId, now) } catch { return .unreachable }
+            // AgentOS's own record of each file it holds, by the file's place in the upload.
             var present: [String: JSONValue] = [:]
             for (index, file) in files.enumerated() {
-                if let record = held.first(where: { $0.isRecord(of: file) }) {
-                    var found = record
-                    found.size = file.size
-                    found.sha256 = file.sha256
-                    present[String(index)] = found.json
-                }
+                if let record = held.first(where: { $0.isRecord(of: file) }) { present[String(index)] = .object(record.metadata) }
             }
             if present.count == files.count {
-                let documents = files.indices.compactMap { present[String($0)].map(AttachedDocument.init(upstream:)) }
-                return .found(render.answer(.documents(jobId: jobId, documents.enumerated().map { Self.restored($0.element, files[$0.offset]) })))
+                let documents = files.indices.compactMap { index in
+                    present[String(index)].map { AttachedDocument(answer: $0, sent: files[index], description: description) }
+                }
+                return .found(render.answer(.documents(jobId: jobId, documents)))
             }
             if present.isEmpty { return .absent }
             var resumed = recovery.objectValue ?? [:]
@@ -223,7 +221,7 @@ struct PortalWrites: Sendable {
             var done: [Int: AttachedDocument] = [:]
             for (index, record) in recovery["present"]?.objectValue ?? [:] {
                 if let position = Int(index), files.indices.contains(position) {
-                    done[position] = Self.restored(AttachedDocument(upstream: record), files[position])
+                    done[position] = AttachedDocument(answer: record, sent: files[position], description: description)
                 }
             }
             for (index, file) in files.enumerated() where done[index] == nil {
@@ -241,15 +239,6 @@ struct PortalWrites: Sendable {
             let documents = files.indices.compactMap { done[$0] }
             return await self.settle(who, render) { () async throws(PortalError) in .documents(jobId: jobId, documents) }
         })
-    }
-
-    /// A document as AgentOS listed it, with the sizes and digests of what was sent.
-    static func restored(_ record: AttachedDocument, _ file: UploadFile) -> AttachedDocument {
-        var document = record
-        if document.fileName.isEmpty { document.fileName = file.fileName }
-        document.size = file.size
-        document.sha256 = file.sha256
-        return document
     }
 
     /// The guard around one write (its context already at the writes' priority).
