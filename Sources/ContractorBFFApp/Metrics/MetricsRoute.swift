@@ -102,10 +102,9 @@ enum MetricsRoute {
         out.single("contractor_bff_event_stream_subscribers", "gauge", "Open job-event streams (SSE).", Double(sources.events.subscriberCount))
         if let server = sources.server.withLock({ $0 }) {
             out.single("contractor_bff_open_connections", "gauge", "Open client connections.", Double(server.openConnections))
-            let lag = server.takeEventLoopLag().components
             out.single(
                 "contractor_bff_event_loop_lag_seconds", "gauge", "The longest an event loop was late to its timers since the last scrape.",
-                Double(lag.seconds) + Double(lag.attoseconds) / 1e18)
+                server.takeEventLoopLag() / .seconds(1))
         }
         out.single("contractor_bff_process_resident_memory_bytes", "gauge", "Resident memory of the process.", Double(residentBytes()))
         return out.text

@@ -57,10 +57,7 @@ struct MeasureRequests: Middleware {
         let started = ContinuousClock.now
         let route = router.template(request.method, request.pathSegments) ?? "unmatched"
         func record(_ status: Int) {
-            let elapsed = started.duration(to: .now).components
-            metrics.record(
-                route: route, method: request.method.rawValue, status: status,
-                seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
+            metrics.record(route: route, method: request.method.rawValue, status: status, seconds: started.duration(to: .now) / .seconds(1))
         }
         do {
             let response = try await next(request)

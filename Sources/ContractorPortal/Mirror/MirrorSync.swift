@@ -121,9 +121,14 @@ public actor MirrorSync {
     /// cannot is still run whole (every branch ages alike), and says so.
     public var plan: (calls: Int, seconds: Int, meetsTarget: Bool) {
         let planned = 1 + pagesByBranch.values.reduce(0, +)
-        let pace = settings.guaranteedPerWindow > 0 ? min(settings.guaranteedPerWindow, settings.callsPerWindow) : settings.callsPerWindow
-        let seconds = Int((settings.window / max(1, pace) * planned).components.seconds)
+        let seconds = secondsAtGuaranteedPace(planned)
         return (planned, seconds, seconds <= Int(settings.ageTarget.components.seconds))
+    }
+
+    /// How long `calls` take at the pace the sync is sure of (its floor, else its share).
+    func secondsAtGuaranteedPace(_ calls: Int) -> Int {
+        let pace = settings.guaranteedPerWindow > 0 ? min(settings.guaranteedPerWindow, settings.callsPerWindow) : settings.callsPerWindow
+        return Int((settings.window / max(1, pace) * calls).components.seconds)
     }
 
     public var progress: Progress? {
@@ -142,8 +147,7 @@ public actor MirrorSync {
         case .jobs(let index):
             left += passBranches.dropFirst(index + 1).reduce(0) { $0 + estimate($1, jobsOnly: true) }
         }
-        let pace = settings.guaranteedPerWindow > 0 ? min(settings.guaranteedPerWindow, settings.callsPerWindow) : settings.callsPerWindow
-        let seconds = Int((settings.window / max(1, pace) * left).components.seconds)
+        let seconds = secondsAtGuaranteedPace(left)
         let percent = calls + left == 0 ? 100 : min(99, calls * 100 / (calls + left))
         return Progress(callsDone: calls, callsLeft: left, percent: percent, secondsLeft: seconds, firstImport: !firstPassDone)
     }
