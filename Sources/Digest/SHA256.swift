@@ -1,7 +1,7 @@
 import COpenSSL
 
 /// SHA-256 by OpenSSL's EVP interface, fed in pieces: a file is hashed as it is read, never held whole
-/// for it.
+/// for it. The one SHA-256 of the project (the application's `Crypto.sha256` is this).
 public struct SHA256: ~Copyable {
     private let context: OpaquePointer
 
@@ -16,21 +16,30 @@ public struct SHA256: ~Copyable {
         _ = bytes.withUnsafeBytes { EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
     }
 
-    /// The digest as 64 lower-case hex digits.
-    public consuming func hexDigest() -> String {
+    /// The 32-byte digest.
+    public consuming func digest() -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
-        EVP_DigestFinal_ex(context, &digest, &length)
-        return Self.hex(digest)
+        let ok = EVP_DigestFinal_ex(context, &digest, &length)
+        precondition(ok == 1 && length == 32, "SHA-256 failed")
+        return digest
     }
 
-    public static func hex(of bytes: [UInt8]) -> String {
+    /// The digest as 64 lower-case hex digits.
+    public consuming func hexDigest() -> String { Hex.lowercase(digest()) }
+
+    public static func digest(of bytes: [UInt8]) -> [UInt8] {
         var hasher = SHA256()
         hasher.update(bytes[...])
-        return hasher.hexDigest()
+        return hasher.digest()
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
+    public static func hex(of bytes: [UInt8]) -> String { Hex.lowercase(digest(of: bytes)) }
+}
+
+public enum Hex {
+    /// Two lower-case hex digits a byte.
+    public static func lowercase(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count * 2)

@@ -1,4 +1,5 @@
 import ContractorBFFApp
+import Digest
 import FixtureAgentOS
 import Foundation
 import JSON
@@ -16,6 +17,15 @@ struct UploadTests {
     }
 
     func documents(_ portal: Portal) async -> [JSONValue] { await portal.fixture.store.receivedDocuments }
+
+    /// The digest both ends compare is SHA-256 itself (FIPS 180-2's "abc" vector), fed whole or in pieces.
+    @Test func theDigestIsSHA256() {
+        #expect(Samples.sha256(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        var pieces = SHA256()
+        pieces.update(Array("a".utf8)[...])
+        pieces.update(Array("bc".utf8)[...])
+        #expect(pieces.hexDigest() == Samples.sha256(Array("abc".utf8)))
+    }
 
     @Test func aPDFInvoiceReachesAgentOSByteForByte() async throws {
         let portal = try await Self.start()

@@ -1,4 +1,5 @@
 import COpenSSL
+import Digest
 import Foundation
 
 /// The few primitives the server needs, from OpenSSL's libcrypto; nothing here is hand-rolled.
@@ -16,21 +17,9 @@ enum Crypto {
         return Array(digest.prefix(Int(length)))
     }
 
-    static func sha256(_ data: [UInt8]) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        let ok = data.withUnsafeBufferPointer { EVP_Digest($0.baseAddress, $0.count, &digest, &length, EVP_sha256(), nil) }
-        precondition(ok == 1, "SHA-256 failed")
-        return Array(digest.prefix(Int(length)))
-    }
+    static func sha256(_ data: [UInt8]) -> [UInt8] { SHA256.digest(of: data) }
 
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes { out += [digits[Int(byte >> 4)], digits[Int(byte & 15)]] }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func hex(_ bytes: [UInt8]) -> String { Hex.lowercase(bytes) }
 
     /// Equal contents, in time that depends on the length only (CRYPTO_memcmp).
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
