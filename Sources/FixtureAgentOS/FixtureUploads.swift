@@ -17,9 +17,7 @@ struct ReceivedForm {
         ]
     }
 
-    static func isForm(_ request: Request) -> Bool {
-        request.headers["Content-Type"]?.lowercased().hasPrefix("multipart/form-data") == true
-    }
+    static func isForm(_ request: Request) -> Bool { request.headers.contentMediaType == "multipart/form-data" }
 
     init(_ request: Request) throws {
         var limits = MultipartLimits()

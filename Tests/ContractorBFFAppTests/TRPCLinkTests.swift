@@ -200,7 +200,8 @@ struct TRPCLinkTests {
     @Test func contentTypesMethodsAndHead() async throws {
         let portal = try await Portal.start()
         defer { Task { await portal.stop() } }
-        for type in ["text/plain", "application/octet-stream"] {
+        // An empty Content-Type is a field like any other: refused, never a crash.
+        for type in ["text/plain", "application/octet-stream", ""] {
             let reply = await portal.send("POST", Self.base + "contractor.addJobNote", body: "{}", headers: ["Content-Type": type])
             #expect(reply.status == 415, "\(type)")
             #expect(reply.trpcCode == "UNSUPPORTED_MEDIA_TYPE")

@@ -94,12 +94,7 @@ enum StatementExports {
         case "json"?: return false
         case let other?: throw .invalid(field: "format", reason: "must be json or csv, not \(other.prefix(20))")
         case nil:
-            return request.headers.values("Accept").flatMap { $0.split(separator: ",") }.contains { range in
-                let parts = range.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-                guard parts.first == "text/csv" else { return false }
-                let q = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
-                return q > 0
-            }
+            return request.headers.acceptedMediaTypes.contains { $0.type == "text/csv" && $0.quality > 0 }
         }
     }
 

@@ -150,16 +150,15 @@ enum TRPCRoutes {
     /// with `Accept: application/jsonl` among the accepted types.
     static func wantsJSONLines(_ request: Request) -> Bool {
         if let value = request.headers["trpc-accept"] { return value.trimmingCharacters(in: .whitespaces).lowercased() == "application/jsonl" }
-        return request.headers.values("Accept").contains { header in
-            header.split(separator: ",").contains { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased() == "application/jsonl" }
-        }
+        return request.headers.acceptedMediaTypes.contains { $0.type == "application/jsonl" }
     }
 
     /// tRPC 11's content types: JSON for every link; `multipart/form-data` (FormData) for upload
     /// mutations; `application/octet-stream` (a bare file) no procedure here takes; anything else is 415.
     static func contentTypeRefusal(_ request: Request) -> TRPCError? {
-        guard let type = request.headers["Content-Type"] else { return TRPCError(.unsupportedMediaType, "Missing content-type header") }
-        let media = type.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased()
+        guard let type = request.headers["Content-Type"], let media = request.headers.contentMediaType else {
+            return TRPCError(.unsupportedMediaType, "Missing content-type header")
+        }
         switch media {
         case "application/json", "multipart/form-data": return nil
         case "application/octet-stream":

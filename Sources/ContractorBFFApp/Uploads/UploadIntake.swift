@@ -19,13 +19,7 @@ struct UploadForm: Sendable {
     var fields: [String: String]
     var files: [File]
 
-    static func isForm(_ request: Request) -> Bool {
-        request.headers["Content-Type"].map { mediaType($0) == "multipart/form-data" } ?? false
-    }
-
-    static func mediaType(_ contentType: String) -> String {
-        String(contentType.split(separator: ";", maxSplits: 1).first ?? "").trimmingCharacters(in: .whitespaces).lowercased()
-    }
+    static func isForm(_ request: Request) -> Bool { request.headers.contentMediaType == "multipart/form-data" }
 
     static func read(_ request: Request, _ settings: UploadSettings) throws(PortalError) -> UploadForm {
         let parts: [MultipartPart]
