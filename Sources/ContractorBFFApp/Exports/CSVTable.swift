@@ -50,15 +50,12 @@ struct CSVTable {
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
+    /// The JSON's money literal (the one rounding rule, `OutputFormat.money`), padded to two decimals.
     static func twoDecimals(_ amount: Decimal) -> String {
-        var input = amount, rounded = Decimal()
-        NSDecimalRound(&rounded, &input, 2, .plain)
-        let negative = rounded < 0
-        var digits = NSDecimalNumber(decimal: negative ? -rounded : rounded).stringValue
-        if !digits.contains(".") { digits += ".00" }
+        guard case .number(var digits) = OutputFormat.money(amount) else { return "" }
+        if !digits.contains(".") { digits += "." }
         let fraction = digits.split(separator: ".", omittingEmptySubsequences: false).last?.count ?? 0
-        if fraction == 1 { digits += "0" }
-        return (negative ? "-" : "") + digits
+        return digits + String(repeating: "0", count: max(0, 2 - fraction))
     }
 }
 
