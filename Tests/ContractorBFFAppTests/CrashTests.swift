@@ -74,6 +74,26 @@ extension HeavyWriteProofs {
             return (fixture, upstream, environment.merging(extra) { $1 })
         }
 
+        /// Requests 0..<count at once; each one's status by its index.
+        static func sendAll(_ count: Int, _ request: @escaping @Sendable (Int) async -> Int) async -> [Int: Int] {
+            await withTaskGroup(of: (Int, Int).self) { group in
+                for index in 0..<count { group.addTask { (index, await request(index)) } }
+                return await group.reduce(into: [Int: Int]()) { $0[$1.0] = $1.1 }
+            }
+        }
+
+        /// Clients that retry their request with the same key until it is answered 201 (at most 80 times,
+        /// 250 ms apart); each one's last status by its index (0: never answered).
+        static func retryUntilCreated(_ count: Int, _ request: @escaping @Sendable (Int) async -> Int) async -> [Int: Int] {
+            await sendAll(count) { index in
+                for _ in 0..<80 {
+                    if await request(index) == 201 { return 201 }
+                    try? await Task.sleep(for: .milliseconds(250))
+                }
+                return 0
+            }
+        }
+
         @Test func everyKeyEndsAsExactlyOneInvoice() async throws {
             let (fixture, upstream, environment) = try Self.rig(["INVOICE_MODE": "modelled"])
             defer { Task { await upstream.shutdown() } }
@@ -83,7 +103,7 @@ extension HeavyWriteProofs {
                 .on("submitInvoice") { $0.latencyMs = 300; $0.jitterMs = 2_000 },
             ])
             let count = 24
-            func request(_ index: Int, port: Int) async -> Int {
+            @Sendable func request(_ index: Int, port: Int) async -> Int {
                 let body = #"{"jobId":"J-0003","amount":\#(100 + index).25,"reference":"CR-\#(index)","invoiceDate":"2026-06-01"}"#
                 let raw = "POST /api/contractor/invoices HTTP/1.1\r\nHost: test\r\nConnection: close\r\nAuthorization: Bearer \(Portal.token())\r\n"
                     + "Idempotency-Key: crash-\(index)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
@@ -91,12 +111,7 @@ extension HeavyWriteProofs {
             }
 
             let first = try await ServerProcess(environment: environment)
-            let before = Task {
-                await withTaskGroup(of: Int.self) { group in
-                    for index in 0..<count { group.addTask { await request(index, port: first.port) } }
-                    return await group.reduce(into: [Int]()) { $0.append($1) }
-                }
-            }
+            let before = Task { await Self.sendAll(count) { await request($0, port: first.port) } }
             // The kill comes once most invoices reached AgentOS (which holds each for 0.3 to 2.3 s), or after 2 s.
             let start = ContinuousClock.now
             while await fixture.store.received["submitInvoice"] ?? 0 < count * 3 / 4, ContinuousClock.now - start < .seconds(2) {
@@ -104,27 +119,14 @@ extension HeavyWriteProofs {
             }
             let appliedAtKill = await fixture.store.writes["submitInvoice"] ?? 0
             await first.kill()
-            let answeredBeforeKill = await before.value.filter { $0 == 201 }.count
+            let answeredBeforeKill = await before.value.values.filter { $0 == 201 }.count
             #expect(appliedAtKill < count, "the kill landed while invoices were still in flight (\(appliedAtKill) applied)")
             #expect(answeredBeforeKill < count)
 
             // The retries meet no new hangs, so the test ends; the slowness stays.
             fixture.faults.set([.on("submitInvoice") { $0.latencyMs = 50; $0.jitterMs = 200 }])
             let second = try await ServerProcess(environment: environment)
-            let outcomes = await withTaskGroup(of: (Int, Int).self) { group in
-                for index in 0..<count {
-                    group.addTask {
-                        // A client that retries its request with the same key until it has an answer.
-                        for _ in 0..<80 {
-                            let status = await request(index, port: second.port)
-                            if status == 201 { return (index, status) }
-                            try? await Task.sleep(for: .milliseconds(250))
-                        }
-                        return (index, 0)
-                    }
-                }
-                return await group.reduce(into: [Int: Int]()) { $0[$1.0] = $1.1 }
-            }
+            let outcomes = await Self.retryUntilCreated(count) { await request($0, port: second.port) }
             await second.kill()
             // Let AgentOS finish every call the dead process started (the slowest lands 2.3 s after it arrived),
             // so a duplicate made by a late one would be counted.
@@ -147,7 +149,7 @@ extension HeavyWriteProofs {
             fixture.faults.set([.on("invoiceSubmit") { $0.latencyMs = 200; $0.afterApplying = true; $0.hang = true }])
             let count = 6
             let pdfs = (0..<count).map { Samples.pdf(150_000 + $0 * 1_000, seed: UInt32(40 + $0)) }
-            func request(_ index: Int, port: Int) async -> Int {
+            @Sendable func request(_ index: Int, port: Int) async -> Int {
                 var form = TestForm()
                 form.field("jobId", "J-0003")
                 form.field("amount", "\(200 + index).10")
@@ -164,39 +166,22 @@ extension HeavyWriteProofs {
                 }
             }
             let first = try await ServerProcess(environment: environment)
-            let before = Task {
-                await withTaskGroup(of: Int.self) { group in
-                    for index in 0..<count { group.addTask { await request(index, port: first.port) } }
-                    return await group.reduce(into: [Int]()) { $0.append($1) }
-                }
-            }
+            let before = Task { await Self.sendAll(count) { await request($0, port: first.port) } }
             let start = ContinuousClock.now
             while await fixture.store.writes["submitInvoice"] ?? 0 < count, ContinuousClock.now - start < .seconds(8) {
                 try await Task.sleep(for: .milliseconds(20))
             }
             #expect(await fixture.store.writes["submitInvoice"] == count, "every upload reached AgentOS before the kill")
             await first.kill()
-            #expect(await before.value.allSatisfy { $0 != 201 }, "no upload was answered before the kill")
+            #expect(await before.value.values.allSatisfy { $0 != 201 }, "no upload was answered before the kill")
 
             fixture.faults.set([])
             let second = try await ServerProcess(environment: environment)
             // Each key answers "in flight" until AgentOS has had the time to finish the dead process's call
             // (three deadlines after it began), then recovers: a client retrying meanwhile waits it out.
-            let statuses = await withTaskGroup(of: Int.self) { group in
-                for index in 0..<count {
-                    group.addTask {
-                        for _ in 0..<80 {
-                            let status = await request(index, port: second.port)
-                            if status == 201 { return status }
-                            try? await Task.sleep(for: .milliseconds(250))
-                        }
-                        return 0
-                    }
-                }
-                return await group.reduce(into: [Int]()) { $0.append($1) }
-            }
+            let statuses = await Self.retryUntilCreated(count) { await request($0, port: second.port) }
             await second.kill()
-            #expect(statuses.allSatisfy { $0 == 201 }, "every retry ends with the invoice: \(statuses)")
+            #expect(statuses.values.allSatisfy { $0 == 201 }, "every retry ends with the invoice: \(statuses)")
             #expect(await fixture.store.writes["submitInvoice"] == count, "no invoice was sent twice")
             let entries = await fixture.store.pendingEntries("demo", "C-1001")
             for index in 0..<count {
