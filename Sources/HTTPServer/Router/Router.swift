@@ -35,9 +35,14 @@ public struct Router: Sendable {
     /// The pattern a request would be routed by (`/api/contractor/jobs/:jobId/notes`), for metrics whose
     /// labels must stay a bounded set: never the raw path. nil when no route has the path.
     public func template(_ method: HTTPMethod, _ segments: [String]) -> String? {
+        // Every request asks this (metrics), so it walks the routes once and builds no list.
         let wanted = segments == [""] ? [] : segments
-        let routes = routes.filter { Self.bind($0.segments, wanted) != nil }
-        return (routes.first { $0.method == method || (method == .head && $0.method == .get) } ?? routes.first)?.pattern
+        var samePath: String?
+        for route in routes where Self.bind(route.segments, wanted) != nil {
+            if route.method == method || (method == .head && route.method == .get) { return route.pattern }
+            samePath = samePath ?? route.pattern
+        }
+        return samePath
     }
 
     public mutating func get(_ pattern: String, _ handler: @escaping Handler) { on(.get, pattern, handler) }
