@@ -214,7 +214,10 @@ public struct RequestParser: Sendable {
     }
 
     private mutating func begin(_ head: RequestHead) throws(ParseError) -> Event? {
-        (bodyLimit, spoolAbove) = limits.bodyPolicy(method: head.method, target: head.target)
+        // Only a request with a body needs its route's policy: most requests (GETs) skip the matching.
+        if head.framing != .none && head.framing != .length(0) {
+            (bodyLimit, spoolAbove) = limits.bodyPolicy(method: head.method, target: head.target)
+        }
         // Refused on its word, before any byte of it is read (and before a 100 Continue invites it).
         if case .length(let length) = head.framing, length > bodyLimit { throw .contentTooLarge(limit: bodyLimit) }
         currentHead = head
