@@ -1,3 +1,4 @@
+import Foundation
 import JSON
 
 /// A file sent to AgentOS with a write (an invoice's PDF, a job's photo). Its bytes stay where the gateway
@@ -26,19 +27,9 @@ public struct UploadFile: Sendable, Equatable {
 }
 
 /// The body of a call: JSON, or `multipart/form-data` with text fields and files (the upload calls).
-enum OutboundBody: Sendable, Equatable {
+enum OutboundBody: Sendable {
     case json(JSONValue)
     case form(fields: [(name: String, value: String)], files: [(field: String, file: UploadFile)])
-
-    static func == (lhs: OutboundBody, rhs: OutboundBody) -> Bool {
-        switch (lhs, rhs) {
-        case (.json(let a), .json(let b)): a == b
-        case (.form(let af, let aFiles), .form(let bf, let bFiles)):
-            af.map(\.name) == bf.map(\.name) && af.map(\.value) == bf.map(\.value)
-                && aFiles.map(\.field) == bFiles.map(\.field) && aFiles.map(\.file) == bFiles.map(\.file)
-        default: false
-        }
-    }
 
     var hasFiles: Bool {
         if case .form(_, let files) = self { return !files.isEmpty }
@@ -58,7 +49,8 @@ enum OutboundBody: Sendable, Equatable {
             out.reserveCapacity(files.reduce(1024) { $0 + $1.file.size + 256 })
             func quoted(_ text: String) -> String {
                 // WHATWG's form encoding: `"` and line breaks percent-encoded inside the quoted value.
-                text.replacingAll("\"", "%22").replacingAll("\r", "%0D").replacingAll("\n", "%0A")
+                // By UTF-16 unit, so a CR LF pair (one Character to Swift) is encoded too.
+                text.replacingOccurrences(of: "\"", with: "%22").replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(of: "\n", with: "%0A")
             }
             for (name, value) in fields {
                 out += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(quoted(name))\"\r\n\r\n".utf8)
@@ -72,14 +64,5 @@ enum OutboundBody: Sendable, Equatable {
             out += Array("--\(boundary)--\r\n".utf8)
             return (out, "multipart/form-data; boundary=\(boundary)")
         }
-    }
-}
-
-extension String {
-    func replacingAll(_ target: Character, _ replacement: String) -> String {
-        guard contains(target) else { return self }
-        var out = ""
-        for character in self { if character == target { out += replacement } else { out.append(character) } }
-        return out
     }
 }
