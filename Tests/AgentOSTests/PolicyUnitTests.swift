@@ -104,15 +104,24 @@ struct PolicyUnitTests {
     /// interactive reads are short of slots, for one window after the last one was; background work also
     /// sits out the warm-up after start, when every page is cold.
     @Test func spareOnlyWorkYieldsToPressedInteractiveReadsAndToTheWarmUp() async throws {
+        // The scenario needs its steps to fit inside one window; a run loaded enough to overrun it (the
+        // whole suite starts at once on two cores) says so, and the scenario runs again with a longer one.
+        for window in [Duration.seconds(6), .seconds(20)] {
+            if try await spareOnlyScenario(window: window) { return }
+        }
+        Issue.record("the run was too slow to keep the scenario's steps inside a 20 s window")
+    }
+
+    /// false when the steps overran the window, before anything timing-dependent was asserted.
+    func spareOnlyScenario(window: Duration) async throws -> Bool {
         var shares = BudgetShares()
         shares.writeReserve = 2
         shares.supportingHeadroom = 2
         shares.backgroundHeadroom = 4
         shares.interactiveWait = .milliseconds(50)
         shares.warmUp = .seconds(3)
-        let window = Duration.seconds(6)
         let limiter = SlidingWindowLimiter(limit: 10, window: window, shares: shares)
-        let later = ContinuousClock.now + .seconds(60)
+        let later = ContinuousClock.now + .seconds(120)
         do {
             _ = try await limiter.acquire(deadline: later, priority: .background)
             Issue.record("background work during the warm-up")
@@ -131,18 +140,20 @@ struct PolicyUnitTests {
         for _ in 0..<2 { _ = try await limiter.acquire(deadline: later, priority: .interactive) }
         let filled = ContinuousClock.now
         try await Task.sleep(until: filled + .seconds(1), clock: .continuous)
-        #expect(ContinuousClock.now < filling + window, "still inside the first slots' window")
+        guard ContinuousClock.now < filling + window - .milliseconds(500) else { return false }
         await #expect(throws: AgentOSError.self) { try await limiter.acquire(deadline: later, priority: .interactive) }
         let pressed = ContinuousClock.now
         // Once the first slots have left the window it has room again, but interactive reads were pressed
         // less than a window ago: nothing for spare-only work until then; interactive reads go ahead.
         try await Task.sleep(until: filled + window + .milliseconds(200), clock: .continuous)
+        guard ContinuousClock.now < pressed + window - .milliseconds(500) else { return false }
         await #expect(throws: AgentOSError.self) { try await limiter.acquire(deadline: later, priority: .supporting) }
         await #expect(throws: AgentOSError.self) { try await limiter.acquire(deadline: later, priority: .background) }
         _ = try await limiter.acquire(deadline: later, priority: .interactive)
         try await Task.sleep(until: pressed + window + .milliseconds(200), clock: .continuous)
         _ = try await limiter.acquire(deadline: later, priority: .supporting)
         _ = try await limiter.acquire(deadline: later, priority: .background)
+        return true
     }
 
     /// The mirror's import keeps a floor of slots while it runs: reads cannot take them, and it may use

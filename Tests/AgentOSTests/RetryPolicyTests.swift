@@ -290,8 +290,9 @@ struct RateLimiterTests {
     @Test func neverMoreThanTheLimitInAnyWindow() async throws {
         let limiter = SlidingWindowLimiter(limit: 3, window: .milliseconds(300))
         var granted: [ContinuousClock.Instant] = []
+        // A deadline no loaded run reaches: the spacing of the grants is what is tested.
         for _ in 0..<7 {
-            granted.append(try await limiter.acquire(deadline: .now + .seconds(5), priority: .write).slot)
+            granted.append(try await limiter.acquire(deadline: .now + .seconds(60), priority: .write).slot)
         }
         for index in 3..<granted.count {
             #expect(granted[index] - granted[index - 3] >= .milliseconds(300), "a 4th call inside one window")

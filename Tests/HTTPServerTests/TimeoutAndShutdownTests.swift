@@ -160,7 +160,18 @@ struct TimeoutAndShutdownTests {
     }
 
     @Test func shutdownDrainsInFlightRequestsAndClosesIdleOnes() async throws {
-        let running = try RunningServer.start(router: TestRoutes.router)
+        // The in-flight request is held until the drain has begun, not for a fixed time: a loaded run can
+        // resume this task later than any handler's sleep, and the request would then finish before the
+        // shutdown (kept alive, no `Connection: close`) and prove nothing.
+        let (arrived, arrival) = AsyncStream<Void>.makeStream()
+        let (released, release) = AsyncStream<Void>.makeStream()
+        var router = TestRoutes.router
+        router.get("/held") { _ in
+            arrival.yield()
+            for await _ in released { break }
+            return Response(bytes: Array("held".utf8))
+        }
+        let running = try RunningServer.start(router: router)
         let idle = await offPool { () -> RawConnection? in
             let connection = RawConnection(port: running.port)
             connection?.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -169,14 +180,16 @@ struct TimeoutAndShutdownTests {
         }
         async let busy = offPool { () -> (RawResponse?, Bool) in
             guard let connection = RawConnection(port: running.port) else { return (nil, false) }
-            connection.send("GET /slow?ms=600 HTTP/1.1\r\nHost: x\r\n\r\n")
-            return (connection.readResponse(timeout: 5), connection.closedByServer(within: 5))
+            connection.send("GET /held HTTP/1.1\r\nHost: x\r\n\r\n")
+            return (connection.readResponse(timeout: 10), connection.closedByServer(within: 10))
         }
-        try await Task.sleep(for: .milliseconds(200))
-        await running.stop()
+        for await _ in arrived { break }
+        // `whileDraining` runs once every loop has been told to drain; the handler's answer reaches its
+        // loop after that word, so it is answered as a draining server answers.
+        await running.server.shutdown(whileDraining: { release.yield() })
         let (response, closed) = await busy
         #expect(response?.status == 200, "the in-flight request finishes")
-        #expect(response?.text == "slow 600")
+        #expect(response?.text == "held")
         #expect(response?.header("Connection") == "close")
         #expect(closed)
         let idleClosed = await offPool { idle?.closedByServer(within: 2) ?? false }
@@ -186,13 +199,22 @@ struct TimeoutAndShutdownTests {
     }
 
     @Test func shutdownGivesUpAfterTheDrainTimeout() async throws {
-        let running = try RunningServer.start({ $0.drainTimeout = .milliseconds(300) }, router: TestRoutes.router)
+        // The stop begins once the stuck request is being handled (not after a fixed time, which a loaded
+        // run can spend before the request even arrives).
+        let (arrived, arrival) = AsyncStream<Void>.makeStream()
+        var router = TestRoutes.router
+        router.get("/stuck") { _ in
+            arrival.yield()
+            try await Task.sleep(for: .seconds(20))
+            return Response(bytes: Array("late".utf8))
+        }
+        let running = try RunningServer.start({ $0.drainTimeout = .milliseconds(300) }, router: router)
         async let stuck = offPool { () -> (RawResponse?, Bool) in
             guard let connection = RawConnection(port: running.port) else { return (nil, false) }
-            connection.send("GET /slow?ms=20000 HTTP/1.1\r\nHost: x\r\n\r\n")
-            return (connection.readResponse(timeout: 10), connection.sawClose)
+            connection.send("GET /stuck HTTP/1.1\r\nHost: x\r\n\r\n")
+            return (connection.readResponse(timeout: 15), connection.sawClose)
         }
-        try await Task.sleep(for: .milliseconds(200))
+        for await _ in arrived { break }
         let started = ContinuousClock.now
         await running.stop()
         let took = ContinuousClock.now - started
