@@ -8,7 +8,7 @@ import Synchronization
 /// Wires the process together: the routes of every module behind the server's middleware chain.
 public struct Application: Sendable {
     /// Where AgentOS calls go, as /readyz reports it.
-    public enum UpstreamMode: String, Sendable {
+    public enum UpstreamMode: String, Sendable, CaseIterable {
         case configured
         case fixture
         case notConfigured = "not-configured"
@@ -29,6 +29,12 @@ public struct Application: Sendable {
     public let uncappedAddress: @Sendable (String) -> Bool
     let events: JobEventHub
     let mirrors: MirrorRunner?
+    /// Every route the router has (method and pattern), and every operation the API description
+    /// describes: a test holds the two equal.
+    let routes: [(method: HTTPMethod, pattern: String)]
+    let apiOperations: [APIOperation]
+    /// Whether the portal page is served at /portal (the start banner names it).
+    public let servesPortalPage: Bool
     private let passwords: PasswordWork
     /// Password hashes computed for sign-ins so far.
     public var passwordHashesComputed: Int { passwords.computed.current }
@@ -89,6 +95,15 @@ public struct Application: Sendable {
         TRPCRoutes.register(on: &router, TRPCRoutes.Services(
             service: service, writes: writes, sessions: sessions, settings: configuration.trpc, events: events, eventSettings: configuration.events,
             uploads: configuration.uploads))
+        let servesPage = PortalPage.isServed(configuration.portalPage, mode: upstreamMode)
+        if servesPage { PortalPage.register(on: &router) }
+        let document = OpenAPIDocument(
+            rest: RESTOperations.all(.fixture, metrics: configuration.metricsToken?.isEmpty == false, portalPage: servesPage),
+            procedures: Procedure.all, transformer: configuration.trpc.transformer)
+        DescriptionRoutes.register(on: &router, document)
+        routes = router.table
+        apiOperations = document.operations
+        self.servesPortalPage = servesPage
         let origins = Set(security.portalOrigins)
         let wire = TRPCWire(transformer: configuration.trpc.transformer)
         // tRPC clients read tRPC's error shape, also for refusals made before the procedure ran; which API
@@ -108,7 +123,7 @@ public struct Application: Sendable {
             SecurityHeaders(origins: origins, extraHeaders: security.corsExtraHeaders, renderError: renderError),
             SessionResolution(sessions: sessions),
             RateLimiting(limits: limits, sessions: sessions, clientAddress: clientAddress, perIP: security.perIPPerMinute, perSession: security.perSessionPerMinute),
-            CSRFProtection(origins: origins, sessions: sessions, csrf: csrf),
+            CSRFProtection(origins: origins, sessions: sessions, csrf: csrf, allowsOwnOrigin: servesPage),
         ])
         for agency in configuration.mirror.agencies { mirrors?.ensure(agency) }
     }

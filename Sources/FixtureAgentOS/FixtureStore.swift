@@ -77,6 +77,34 @@ public actor FixtureStore {
         return root
     }
 
+    /// A contractor's records as the data file holds them (before any write), unwrapped from their
+    /// envelopes: what the API description's examples are made from, so they are the fixture's own.
+    public struct Records: Sendable {
+        public let contractor: JSONValue
+        public let contacts: [JSONValue]
+        public let jobs: [JSONValue]
+        /// The first job's notes.
+        public let notes: [JSONValue]
+        public let statement: JSONValue
+        public let pending: [JSONValue]
+    }
+
+    public nonisolated func records(agency name: String, contractor id: String) -> Records? {
+        guard let agency = original[name], let contractor = agency.contractors[id] else { return nil }
+        func items(_ value: JSONValue?) -> [JSONValue] {
+            switch value {
+            case .array(let items)?: items
+            case .object(let fields)?: (fields["Data"] ?? fields["Jobs"] ?? fields["Items"])?.arrayValue ?? []
+            default: []
+            }
+        }
+        let jobs = agency.jobs.filter { Self.owner($0) == id }
+        return Records(
+            contractor: contractor, contacts: items(agency.contacts[id]), jobs: jobs,
+            notes: jobs.first.flatMap(Self.jobID).map { agency.notes[$0] ?? [] } ?? [],
+            statement: agency.statements[id] ?? .object([:]), pending: items(agency.pending[id]))
+    }
+
     /// Back to the file's data, counters at zero.
     public func reset() {
         agencies = original

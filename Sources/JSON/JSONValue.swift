@@ -26,6 +26,11 @@ public enum JSONValue: Sendable, Equatable {
         return nil
     }
 
+    public var stringValue: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
+
     /// Compact JSON text, object keys sorted so output is stable.
     public func serialized() -> [UInt8] {
         var out: [UInt8] = []
@@ -270,5 +275,18 @@ public enum JSONText {
             index += 4
             return value
         }
+    }
+}
+
+// Literals, for documents written as data in code (the API description): `["type": "string"]`.
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(integerLiteral value: Int) { self = .number(String(value)) }
+    public init(floatLiteral value: Double) { self = .number(String(value)) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
 }

@@ -1,3 +1,4 @@
+@testable import ContractorBFFApp
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -259,5 +260,11 @@ struct ExecutableTests {
         let (data, response) = try await URLSession.shared.data(for: request)
         #expect((response as? HTTPURLResponse)?.statusCode == 200)
         #expect(String(decoding: data, as: UTF8.self).contains(#""contractorId":"C-1001""#))
+        // The banner names the portal page (served with the fixture by default) and the API reference.
+        #expect(hint.contains("portal page: http://127.0.0.1:\(port)/portal"))
+        #expect(hint.contains("API reference: http://127.0.0.1:\(port)/docs"))
+        let page = await exchange(port: port, "GET /portal HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", readTimeout: 10, closeWithin: 0)
+        #expect(page.response?.status == 200 && page.response?.text.contains("<title>Contractor portal</title>") == true)
+        #expect(page.response?.header("Content-Security-Policy") == PortalPage.contentSecurityPolicy)
     }
 }

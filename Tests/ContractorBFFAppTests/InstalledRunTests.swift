@@ -13,6 +13,13 @@ struct InstalledRunTests {
         let fixture = try String(contentsOf: Paths.packageRoot.appendingPathComponent("Fixtures/agentos.json"), encoding: .utf8)
         #expect(BuiltInConfiguration.json + "\n" == config, "config/default.json changed: run scripts/embed-defaults.py")
         #expect(BuiltInFixture.json + "\n" == fixture, "Fixtures/agentos.json changed: run scripts/embed-defaults.py")
+        let web = Paths.packageRoot.appendingPathComponent("web/portal")
+        let names = try FileManager.default.contentsOfDirectory(atPath: web.path)
+        #expect(Set(names) == Set(PortalFiles.all.keys), "web/portal/ gained or lost a file: run scripts/embed-defaults.py")
+        for name in names {
+            let text = try String(contentsOf: web.appendingPathComponent(name), encoding: .utf8)
+            #expect(PortalFiles.all[name].map { $0.text + "\n" } == text, "web/portal/\(name) changed: run scripts/embed-defaults.py")
+        }
     }
 
     @Test func anInstalledBinaryServesTheFixtureFromAnywhere() async throws {

@@ -16,13 +16,8 @@ struct MetricsTests {
 
     /// promtool's verdict on an exposition: its exit and what it printed.
     static func promtool(_ text: String) async throws -> (Int32, String) {
-        let child = try ChildProcess(
-            executable: "/usr/bin/env", arguments: ["promtool", "check", "metrics"], environment: ProcessInfo.processInfo.environment,
-            directory: "/", input: Array(text.utf8))
-        async let errors = offPool { child.standardError.readDataToEndOfFile() }
-        let output = await offPool { child.standardOutput.readDataToEndOfFile() }
-        let said = String(decoding: output, as: UTF8.self) + String(decoding: await errors, as: UTF8.self)
-        return (await offPool { child.wait() }.code, said)
+        let outcome = try await ExternalTool.run("promtool", ["check", "metrics"], input: Array(text.utf8))
+        return (outcome.code, outcome.output)
     }
 
     @Test func aMixedWorkloadIsExposedAsPromtoolReadsIt() async throws {

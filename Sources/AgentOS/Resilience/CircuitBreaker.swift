@@ -1,7 +1,7 @@
 /// Closed → open after N consecutive failures or a failure rate over the last calls → half-open (one probe)
 /// after the cool-down → closed on the probe's success, open again on its failure.
 public actor CircuitBreaker {
-    public enum State: String, Sendable { case closed, open, halfOpen = "half-open" }
+    public enum State: String, Sendable, CaseIterable { case closed, open, halfOpen = "half-open" }
 
     private let threshold: Int
     private let rate: Double

@@ -220,6 +220,9 @@ enum Serve {
         do {
             let port = try server.start()
             CLI.printError("listening on http://\(configuration.server.host):\(port) (AgentOS: \(mode.rawValue); Ctrl-C stops)")
+            let site = "http://\(browsable(configuration.server.host)):\(port)"
+            if application.servesPortalPage { CLI.printError("portal page: \(site)/portal (sign in with a demo sign-in below)") }
+            CLI.printError("API reference: \(site)/docs (OpenAPI 3.1: \(site)/openapi.json)")
             if let fixture = fixtureDirectory { CLI.printError(fixtureHint(fixture, port: port, users: demoUsers)) }
         } catch {
             CLI.printError("\(error)")
@@ -235,6 +238,16 @@ enum Serve {
 }
 
 extension Serve {
+    /// The host a browser on this machine reaches a listener on: a wildcard address becomes loopback, an
+    /// IPv6 literal gets its brackets.
+    static func browsable(_ host: String) -> String {
+        switch host {
+        case "0.0.0.0", "": "127.0.0.1"
+        case "::": "[::1]"
+        default: host.contains(":") ? "[\(host)]" : host
+        }
+    }
+
     /// How to call the fixture agency at once: who exists, how to get a token, one request that uses it.
     /// One random password for all of them (one 600,000-round hash at start, not one per contractor).
     static func seedDemoUsers(_ directory: [String: [String]], into users: any UserStore) async throws -> [(email: String, password: String)] {

@@ -46,6 +46,8 @@ public struct AppConfiguration: Sendable {
     public var uploads: UploadSettings
     /// `METRICS_TOKEN`: nil, no /metrics.
     public var metricsToken: String?
+    /// `PORTAL_PAGE`: whether /portal is served (auto: only with the fixture AgentOS).
+    public var portalPage: PortalPage.Setting
     /// Where each value came from (file or environment), for `contractor-bff config`.
     public var sources: [String: String]
     public var values: [String: String]
@@ -226,6 +228,7 @@ public struct AppConfiguration: Sendable {
             sessionSecret: secret, portal: portal, trpc: try TRPCSettings(reader), events: try EventSettings(reader), mirror: mirror,
             dataDirectory: try reader.text("DATA_DIR"), idempotencyTTLSeconds: try reader.integer("IDEMPOTENCY_TTL_SECONDS"),
             security: security, uploads: uploads, metricsToken: try reader.optionalText("METRICS_TOKEN"),
+            portalPage: PortalPage.Setting(rawValue: try reader.choice("PORTAL_PAGE")) ?? .auto,
             sources: sources, values: values)
     }
 

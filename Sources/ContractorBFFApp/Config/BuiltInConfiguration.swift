@@ -87,6 +87,7 @@ enum BuiltInConfiguration {
   "CACHE_STALE_IF_ERROR_SECONDS": 86400,
   "CACHE_MAX_ENTRIES": 10000,
   "CACHE_MAX_BYTES": 67108864,
+  "PORTAL_PAGE": "auto",
   "METRICS_TOKEN": "",
   "SESSION_SECRET": "contractor-bff-development-secret-not-for-production",
   "PORTAL_NOTES_CONCURRENCY": 4,

@@ -101,6 +101,7 @@ public struct ConfigKey: Sendable {
         ConfigKey(name: "CACHE_STALE_IF_ERROR_SECONDS", kind: .integer(0...(30 * 86_400)), help: "past its TTL, an entry is served this long when AgentOS cannot answer"),
         ConfigKey(name: "CACHE_MAX_ENTRIES", kind: .integer(1...10_000_000), help: "most cached reads (least recently used out first)"),
         ConfigKey(name: "CACHE_MAX_BYTES", kind: .integer(1_024...(16 << 30)), help: "most bytes of cached reads (least recently used out first)"),
+        ConfigKey(name: "PORTAL_PAGE", kind: .choice(["auto", "on", "off"]), help: "serve the contractor portal page at /portal: auto = only with the fixture AgentOS"),
         ConfigKey(name: "METRICS_TOKEN", kind: .secret, help: "bearer token GET /metrics requires; empty = no /metrics (never served unprotected)"),
         ConfigKey(name: "SESSION_SECRET", kind: .secret, help: "HS256 key of session tokens, at least 32 bytes; the file's value is a development default"),
         ConfigKey(name: "PORTAL_NOTES_CONCURRENCY", kind: .integer(1...64), help: "notes calls in flight at once for one jobs view"),

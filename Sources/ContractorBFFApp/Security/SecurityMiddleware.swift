@@ -106,6 +106,9 @@ struct CSRFProtection: Middleware {
     let origins: Set<String>
     let sessions: SessionAuthenticator
     let csrf: CSRFTokens
+    /// When the gateway serves the portal page itself, the page's origin (the one whose authority is the
+    /// request's Host) is a portal origin too. A browser never lets another site send that Origin.
+    var allowsOwnOrigin = false
 
     func handle(_ request: Request, next: Handler) async throws -> Response {
         guard ![.get, .head, .options].contains(request.method), request.headers["Authorization"] == nil else { return try await next(request) }
@@ -116,7 +119,7 @@ struct CSRFProtection: Middleware {
         let signingIn = APIPath.is(segments, "/api/auth/login")
         guard hasCookies || request.headers["Origin"] != nil || signingIn else { return try await next(request) }
         switch Self.origin(of: request) {
-        case .some(let origin) where !origins.contains(origin): throw GatewayRefusal.originNotAllowed
+        case .some(let origin) where !origins.contains(origin) && !(allowsOwnOrigin && Self.isOwn(origin, request)): throw GatewayRefusal.originNotAllowed
         case nil where request.headers["Referer"] != nil: throw GatewayRefusal.originNotAllowed  // unreadable: not proof of anything
         default: break
         }
@@ -129,6 +132,12 @@ struct CSRFProtection: Middleware {
             }
         }
         return try await next(request)
+    }
+
+    /// Whether `origin` is the gateway's own as the browser reached it: its authority is the Host asked for.
+    static func isOwn(_ origin: String, _ request: Request) -> Bool {
+        guard let host = request.headers["Host"], let range = origin.range(of: "://") else { return false }
+        return origin[range.upperBound...].lowercased() == host.lowercased()
     }
 
     /// The request's origin: the Origin header, else the scheme and authority of Referer. "null" (a sandboxed

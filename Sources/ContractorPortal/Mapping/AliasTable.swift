@@ -27,7 +27,10 @@ extension Source: ExpressibleByStringLiteral {
 public struct FieldRule<Model>: Sendable {
     public let name: String
     public let sources: [Source]
-    let reader: ValueReader
+    /// How the value is read, which also says its JSON type (the API description is made from these).
+    public let reader: ValueReader
+    /// Whether seed 003 types it as nullable (`null` when absent) rather than giving a default.
+    public let nullable: Bool
     let keyPath: PartialKeyPath<Model> & Sendable
     let assign: @Sendable (inout Model, MappedValue) -> Void
     /// nil for a field read but not printed (a job's owner).
@@ -38,11 +41,12 @@ public struct FieldRule<Model>: Sendable {
 
     init<Value>(
         _ name: String, _ reader: ValueReader, _ path: WritableKeyPath<Model, Value> & Sendable, _ sources: [Source], written: Bool,
-        read: @escaping @Sendable (MappedValue) -> Value?, write: @escaping @Sendable (Value) -> JSONValue
+        nullable: Bool, read: @escaping @Sendable (MappedValue) -> Value?, write: @escaping @Sendable (Value) -> JSONValue
     ) {
         self.name = name
         self.sources = sources
         self.reader = reader
+        self.nullable = nullable
         keyPath = path
         assign = { model, value in
             if let typed = read(value) { model[keyPath: path] = typed }
@@ -60,44 +64,44 @@ extension FieldRule {
 
     /// Text that is `null` when absent.
     public static func text(_ name: String, _ path: WritableKeyPath<Model, String?> & Sendable, _ sources: Source...) -> FieldRule {
-        FieldRule(name, .text, path, sources, written: true, read: textValue) { $0.map(JSONValue.string) ?? .null }
+        FieldRule(name, .text, path, sources, written: true, nullable: true, read: textValue) { $0.map(JSONValue.string) ?? .null }
     }
 
     /// Text the seed types as non-null: the model's default (`""`) when absent.
     public static func text(_ name: String, _ path: WritableKeyPath<Model, String> & Sendable, _ sources: Source...) -> FieldRule {
-        FieldRule(name, .text, path, sources, written: true, read: textValue) { .string($0) }
+        FieldRule(name, .text, path, sources, written: true, nullable: false, read: textValue) { .string($0) }
     }
 
     /// An identifier (a number or a string upstream), `null` when absent; `written: false` reads it only.
     public static func id(_ name: String, _ path: WritableKeyPath<Model, String?> & Sendable, _ sources: Source..., written: Bool = true) -> FieldRule {
-        FieldRule(name, .id, path, sources, written: written, read: textValue) { $0.map(JSONValue.string) ?? .null }
+        FieldRule(name, .id, path, sources, written: written, nullable: true, read: textValue) { $0.map(JSONValue.string) ?? .null }
     }
 
     /// An identifier the seed types as non-null.
     public static func id(_ name: String, _ path: WritableKeyPath<Model, String> & Sendable, _ sources: Source...) -> FieldRule {
-        FieldRule(name, .id, path, sources, written: true, read: textValue) { .string($0) }
+        FieldRule(name, .id, path, sources, written: true, nullable: false, read: textValue) { .string($0) }
     }
 
     public static func date(_ name: String, _ path: WritableKeyPath<Model, Date?> & Sendable, _ sources: Source...) -> FieldRule {
-        FieldRule(name, .date, path, sources, written: true, read: { if case .date(let date) = $0 { date } else { nil } }) {
+        FieldRule(name, .date, path, sources, written: true, nullable: true, read: { if case .date(let date) = $0 { date } else { nil } }) {
             $0.map(OutputFormat.date) ?? .null
         }
     }
 
     public static func money(_ name: String, _ path: WritableKeyPath<Model, Decimal?> & Sendable, _ sources: Source...) -> FieldRule {
-        FieldRule(name, .money, path, sources, written: true, read: { if case .money(let amount) = $0 { amount } else { nil } }) {
+        FieldRule(name, .money, path, sources, written: true, nullable: true, read: { if case .money(let amount) = $0 { amount } else { nil } }) {
             $0.map(OutputFormat.money) ?? .null
         }
     }
 
     /// A flag: the model's default when absent.
     public static func bool(_ name: String, _ path: WritableKeyPath<Model, Bool> & Sendable, _ sources: Source...) -> FieldRule {
-        FieldRule(name, .bool, path, sources, written: true, read: { if case .bool(let flag) = $0 { flag } else { nil } }) { .bool($0) }
+        FieldRule(name, .bool, path, sources, written: true, nullable: false, read: { if case .bool(let flag) = $0 { flag } else { nil } }) { .bool($0) }
     }
 
     /// A list of texts: empty when absent.
     public static func textList(_ name: String, _ path: WritableKeyPath<Model, [String]> & Sendable, _ sources: Source...) -> FieldRule {
-        FieldRule(name, .textList, path, sources, written: true, read: { if case .textList(let list) = $0 { list } else { nil } }) {
+        FieldRule(name, .textList, path, sources, written: true, nullable: false, read: { if case .textList(let list) = $0 { list } else { nil } }) {
             .array($0.map(JSONValue.string))
         }
     }
