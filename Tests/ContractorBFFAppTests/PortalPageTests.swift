@@ -126,6 +126,28 @@ struct PortalPageTests {
         try await shot("5-statement")
     }
 
+    /// The page's writes carry its own origin, which passes the Origin check when (and only when) the
+    /// gateway serves the page; another site's origin never does.
+    @Test func theGatewaysOwnOriginPassesOnlyWhileItServesThePage() async throws {
+        for served in [true, false] {
+            let portal = try await AuthTests.start(["PORTAL_PAGE": served ? "on" : "off"])
+            let login = await AuthTests.login(portal)
+            let access = try #require(login.json["accessToken"]?.stringValue)
+            let cookie = ["Cookie": "session=\(access)"]
+            let token = try #require(await portal.send("GET", "/api/security/csrf-token", token: nil, headers: cookie).json["csrfToken"]?.stringValue)
+            func post(origin: String) async -> Int {
+                await portal.send(
+                    "POST", "/api/contractor/jobs/J-0002/notes", token: nil, body: #"{"note":"from the page"}"#,
+                    headers: cookie.merging(["X-CSRF-Token": token, "Origin": origin]) { $1 }).status
+            }
+            // The test client asks for `Host: test`.
+            #expect(await post(origin: "http://test") == (served ? 201 : 403))
+            #expect(await post(origin: "http://test.evil.example") == 403)
+            #expect(await post(origin: "http://evil.example") == 403)
+            await portal.stop()
+        }
+    }
+
     /// The text of the first finished download whose name ends so.
     func downloaded(_ browser: Browser, ending suffix: String) async throws -> String {
         let end = ContinuousClock.now + .seconds(45)
