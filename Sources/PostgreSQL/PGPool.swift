@@ -1,0 +1,135 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// A bounded pool of connections. Each connection has a serial queue of its own, so libpq's blocking
+/// calls never hold a thread of the cooperative pool; a caller waits (without a thread) for a free
+/// connection until its deadline. Every connection has a statement timeout, so no statement outlives the
+/// request that sent it by more than that.
+public final class PGPool: Sendable {
+    /// One connection and the queue its calls run on.
+    final class Slot: @unchecked Sendable {
+        // Touched only on `queue`.
+        var connection: PGConnection?
+        let queue: DispatchQueue
+
+        init(index: Int) { queue = DispatchQueue(label: "postgres-\(index)") }
+    }
+
+    struct State {
+        var idle: [Slot] = []
+        var made = 0
+        var waiters: [(id: UInt64, continuation: CheckedContinuation<Slot?, Never>)] = []
+        var nextWaiter: UInt64 = 0
+    }
+
+    public let size: Int
+    let conninfo: String
+    let statementTimeoutMs: Int
+    private let state = Mutex(State())
+
+    public init(conninfo: String, size: Int, statementTimeoutMs: Int) {
+        self.conninfo = conninfo
+        self.size = max(1, size)
+        self.statementTimeoutMs = statementTimeoutMs
+    }
+
+    /// Runs `work` with a connection of its own (a transaction may span several statements), on that
+    /// connection's queue, once one is free before `deadline`.
+    public func withConnection<T: Sendable>(
+        deadline: ContinuousClock.Instant, _ work: @escaping @Sendable (PGSession) throws(PGError) -> T
+    ) async throws(PGError) -> T {
+        guard let slot = await acquire(deadline: deadline) else { throw .timedOut }
+        defer { release(slot) }
+        let conninfo = conninfo, timeout = statementTimeoutMs
+        let outcome: Result<T, PGError> = await withCheckedContinuation { continuation in
+            slot.queue.async {
+                continuation.resume(returning: Result { () throws(PGError) -> T in
+                    if slot.connection == nil {
+                        let connection = try PGConnection(conninfo: conninfo)
+                        _ = try connection.execute("SET statement_timeout = \(timeout)", [])
+                        slot.connection = connection
+                    }
+                    return try work(PGSession(connection: slot.connection!))
+                })
+            }
+        }
+        return try outcome.get()
+    }
+
+    /// One statement on a free connection.
+    public func execute(_ sql: String, _ parameters: [String?] = [], deadline: ContinuousClock.Instant) async throws(PGError) -> PGRows {
+        try await withConnection(deadline: deadline) { session throws(PGError) in try session.execute(sql, parameters) }
+    }
+
+    private func acquire(deadline: ContinuousClock.Instant) async -> Slot? {
+        enum Next { case slot(Slot), wait }
+        let next: Next = state.withLock { state in
+            if let slot = state.idle.popLast() { return .slot(slot) }
+            if state.made < size {
+                state.made += 1
+                return .slot(Slot(index: state.made))
+            }
+            return .wait
+        }
+        if case .slot(let slot) = next { return slot }
+        let id = state.withLock { state -> UInt64 in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        let timer = Task { [weak self] in
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            self?.expire(id)
+        }
+        defer { timer.cancel() }
+        return await withCheckedContinuation { continuation in
+            let handed: Slot? = state.withLock { state in
+                // Freed between the first look and now.
+                if let slot = state.idle.popLast() { return slot }
+                state.waiters.append((id, continuation))
+                return nil
+            }
+            if let handed { continuation.resume(returning: handed) }
+        }
+    }
+
+    private func expire(_ id: UInt64) {
+        let waiter = state.withLock { state in
+            state.waiters.firstIndex { $0.id == id }.map { state.waiters.remove(at: $0) }
+        }
+        waiter?.continuation.resume(returning: nil)
+    }
+
+    private func release(_ slot: Slot) {
+        let waiter = state.withLock { state in
+            if state.waiters.isEmpty {
+                state.idle.append(slot)
+                return nil as CheckedContinuation<Slot?, Never>?
+            }
+            return state.waiters.removeFirst().continuation
+        }
+        waiter?.resume(returning: slot)
+    }
+}
+
+/// A connection lent to one piece of work; `transaction` runs its body between BEGIN and COMMIT
+/// (ROLLBACK on any error).
+public struct PGSession {
+    let connection: PGConnection
+
+    public func execute(_ sql: String, _ parameters: [String?] = []) throws(PGError) -> PGRows {
+        try connection.execute(sql, parameters)
+    }
+
+    public func transaction<T>(_ body: (PGSession) throws(PGError) -> T) throws(PGError) -> T {
+        _ = try execute("BEGIN")
+        do {
+            let value = try body(self)
+            _ = try execute("COMMIT")
+            return value
+        } catch {
+            _ = try? execute("ROLLBACK")
+            throw error
+        }
+    }
+}
