@@ -46,7 +46,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "ContractorBFFAppTests",
-            dependencies: ["ContractorBFFApp", "ContractorBFF", "ContractorPortal", "AgentOS", "FixtureAgentOS", "HTTPServer", "JSON", "Logging", "Digest", "TestSupport"],
+            dependencies: [
+                "ContractorBFFApp", "ContractorBFF", "ContractorPortal", "AgentOS", "FixtureAgentOS", "HTTPServer", "JSON", "Logging", "Digest", "PostgreSQL",
+                "TestSupport",
+            ],
             swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

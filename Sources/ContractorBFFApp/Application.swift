@@ -3,6 +3,7 @@ import ContractorPortal
 import HTTPServer
 import JSON
 import Logging
+import PostgreSQL
 import Synchronization
 
 /// Wires the process together: the routes of every module behind the server's middleware chain.
@@ -35,6 +36,8 @@ public struct Application: Sendable {
     let apiOperations: [APIOperation]
     /// Whether the portal page is served at /portal (the start banner names it).
     public let servesPortalPage: Bool
+    /// The shared store's connections, when DATABASE_URL names one.
+    let database: PGPool?
     private let passwords: PasswordWork
     /// Password hashes computed for sign-ins so far.
     public var passwordHashesComputed: Int { passwords.computed.current }
@@ -68,9 +71,14 @@ public struct Application: Sendable {
         let audit = try AuditLog(directory: directory, logger: logger)
         let limits = try FileRateLimitStore(directory: directory)
         let deadline = configuration.agentOS.deadline.components
-        let idempotency = try FileIdempotencyStore(
-            directory: directory, ttlSeconds: configuration.idempotencyTTLSeconds,
-            upstreamDeadlineMs: Int(deadline.seconds) * 1000 + Int(deadline.attoseconds / 1_000_000_000_000_000))
+        let upstreamDeadlineMs = Int(deadline.seconds) * 1000 + Int(deadline.attoseconds / 1_000_000_000_000_000)
+        // PostgreSQL when DATABASE_URL names it (shared by the replicas), else the embedded file.
+        database = configuration.database.map { PGPool(conninfo: $0.url, size: $0.poolSize, statementTimeoutMs: $0.statementTimeoutMs) }
+        let idempotency: any IdempotencyStore = if let database {
+            PostgresIdempotencyStore(pool: database, ttlSeconds: configuration.idempotencyTTLSeconds, upstreamDeadlineMs: upstreamDeadlineMs)
+        } else {
+            try FileIdempotencyStore(directory: directory, ttlSeconds: configuration.idempotencyTTLSeconds, upstreamDeadlineMs: upstreamDeadlineMs)
+        }
         let writes = PortalWrites(
             service: service, writeGuard: WriteGuard(store: idempotency, audit: audit), events: events,
             invoiceDocumentRequired: configuration.uploads.invoiceDocumentRequired)
@@ -130,6 +138,13 @@ public struct Application: Sendable {
 }
 
 extension Application {
+    /// Brings the shared store's schema up to date (under an advisory lock, so replicas starting
+    /// together apply each migration once); nothing to do with the embedded files.
+    public func prepareStore() async throws {
+        guard let database else { return }
+        try await Migrations.apply(database, deadline: .now + .seconds(120))
+    }
+
     /// Starts the mirror of these agencies now (others start at their first contractor's page).
     public func startMirrors(_ agencies: [String]) {
         for agency in agencies { mirrors?.ensure(agency) }

@@ -102,6 +102,25 @@ final class PGConnection {
         }
     }
 
+    /// Several statements without parameters (a migration): `PQexec`, which takes a script, where
+    /// `PQexecParams` takes one statement.
+    func executeScript(_ sql: String) throws(PGError) {
+        if broken || !isOK {
+            PQreset(handle)
+            guard isOK else { throw .unavailable(Self.redacted(String(cString: PQerrorMessage(handle)))) }
+            broken = false
+        }
+        let result = PQexec(handle, sql)
+        defer { PQclear(result) }
+        guard let result else { throw lost() }
+        switch PQresultStatus(result) {
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK: return
+        default:
+            guard isOK, let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map({ String(cString: $0) }) else { throw lost() }
+            throw .failed(sqlState: state, message: PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) } ?? "error")
+        }
+    }
+
     private func lost() -> PGError {
         broken = true
         return .unavailable(Self.redacted(String(cString: PQerrorMessage(handle))))

@@ -25,7 +25,7 @@ public final class PGPool: Sendable {
 
     public let size: Int
     let conninfo: String
-    let statementTimeoutMs: Int
+    public let statementTimeoutMs: Int
     private let state = Mutex(State())
 
     public init(conninfo: String, size: Int, statementTimeoutMs: Int) {
@@ -119,6 +119,11 @@ public struct PGSession {
 
     public func execute(_ sql: String, _ parameters: [String?] = []) throws(PGError) -> PGRows {
         try connection.execute(sql, parameters)
+    }
+
+    /// Several statements, no parameters (a migration's script).
+    public func executeScript(_ sql: String) throws(PGError) {
+        try connection.executeScript(sql)
     }
 
     public func transaction<T>(_ body: (PGSession) throws(PGError) -> T) throws(PGError) -> T {

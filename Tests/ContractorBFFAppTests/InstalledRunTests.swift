@@ -34,6 +34,7 @@ struct InstalledRunTests {
         let shown = String(decoding: await offPool { config.standardOutput.readDataToEndOfFile() }, as: UTF8.self)
         #expect(await offPool { config.wait() }.code == 0)
         #expect(shown.contains(AppConfiguration.builtInSource), "config names the built-in defaults as the source")
+        #expect(shown.contains("# store: embedded (files in DATA_DIR)"), "config says which store holds the shared state")
 
         let server = try await ServerProcess(environment: environment, directory: elsewhere.path, inProcessFixture: true)
         defer { Task { await server.kill() } }

@@ -14,6 +14,9 @@ import Testing
 struct Portal: Sendable {
     let fixture: FixtureAgentOS
     let upstream: HTTPServer
+    /// False for a second replica: the fixture AgentOS is the first one's, stopped with it.
+    var ownsUpstream = true
+    let upstreamPort: Int
     let server: HTTPServer
     let port: Int
     let application: Application
@@ -25,13 +28,14 @@ struct Portal: Sendable {
     /// or by default the very limit the BFF is configured to keep, so any call our budget lets through
     /// beyond it is answered 429, and `stop()` fails the test.
     static func start(
-        upstream configured: Bool = true, fixtureLimit: Int? = nil, environment: [String: String] = [:],
+        upstream configured: Bool = true, fixtureLimit: Int? = nil, environment: [String: String] = [:], sharingAgentOSWith other: Portal? = nil,
         _ adjust: (inout AppConfiguration) -> Void = { _ in }
     ) async throws -> Portal {
-        let fixture = try FixtureAgentOS(
+        // A second replica talks to the first one's fixture AgentOS (one key, one limit for both).
+        let fixture = try other?.fixture ?? FixtureAgentOS(
             file: Paths.packageRoot.appendingPathComponent("Fixtures/agentos.json").path)
-        let upstream = fixture.makeServer(logger: .discard)
-        let upstreamPort = try upstream.start()
+        let upstream = other?.upstream ?? fixture.makeServer(logger: .discard)
+        let upstreamPort = try other?.upstreamPort ?? upstream.start()
         var overrides = [
             "HOST": "127.0.0.1", "PORT": "0", "EVENT_LOOPS": "2", "ACCESS_LOG": "false", "SESSION_SECRET": secret,
             // Times no healthy call reaches on a loaded two-core CI runner (every test runs at once), within the
@@ -56,7 +60,7 @@ struct Portal: Sendable {
             file: Paths.packageRoot.appendingPathComponent(AppConfiguration.defaultFile).path,
             environment: overrides.merging(environment) { $1 })
         adjust(&configuration)
-        fixture.keyLimit.settings.limit = fixtureLimit ?? configuration.agentOS.rateLimit
+        if other == nil { fixture.keyLimit.settings.limit = fixtureLimit ?? configuration.agentOS.rateLimit }
         let log = LogCapture()
         let client = AgentOSClient(configuration: configuration.agentOS, logger: log.logger)
         // Opening the data directory's files is blocking I/O: off the cooperative pool the servers need.
@@ -64,6 +68,7 @@ struct Portal: Sendable {
             Result { try Application(configuration: configuration, logger: log.logger, agentOS: client, upstreamMode: configured ? .configured : .notConfigured) }
         }
         let application = try opened.get()
+        try await application.prepareStore()
         let server = HTTPServer(
             configuration: configuration.server, logger: log.logger, renderRefusal: application.renderRefusal, uncappedAddress: application.uncappedAddress
         ) {
@@ -71,13 +76,14 @@ struct Portal: Sendable {
         }
         application.attach(server: server)
         let port = try server.start()
-        return Portal(fixture: fixture, upstream: upstream, server: server, port: port, application: application, log: log)
+        return Portal(fixture: fixture, upstream: upstream, ownsUpstream: other == nil, upstreamPort: upstreamPort, server: server, port: port, application: application, log: log)
     }
 
     /// Stops both servers; a 429 or 403 the fixture had to answer fails the test that caused it.
     func stop() async {
         await server.shutdown(whileDraining: { application.drainEventStreams() })
         await application.stop()
+        guard ownsUpstream else { return }
         await upstream.shutdown()
         let limits = fixture.keyLimit.counters
         if limits.limited > 0 || limits.blocked > 0 {

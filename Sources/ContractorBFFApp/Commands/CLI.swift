@@ -5,6 +5,7 @@ import Foundation
 import HTTPServer
 import JSON
 import Logging
+import PostgreSQL
 
 /// `contractor-bff [command] [options]`: parses the command line and runs one command.
 public enum CLI {
@@ -49,6 +50,17 @@ public enum CLI {
                 it means, or the error that would stop `serve` from starting.
                 """,
             run: { await ConfigCommand.run($0) }),
+        Command(
+            name: "migrate", summary: "apply the shared store's schema migrations (DATABASE_URL)",
+            usage: """
+                contractor-bff migrate [--config PATH]
+
+                Applies the PostgreSQL migrations not applied yet, in order, under an advisory lock (serve
+                does the same at start, so replicas starting together do not race), and prints what it
+                applied. Exit 0 when the schema is current, 69 when the database cannot be reached, 78
+                without DATABASE_URL.
+                """,
+            run: { await MigrateCommand.run($0) }),
         Command(
             name: "fixtures", summary: "run the fixture AgentOS alone (offline upstream for tests and benchmarks)",
             usage: """
@@ -200,6 +212,11 @@ enum Serve {
             CLI.printError("cannot open the data directory \(configuration.dataDirectory): \(error)")
             await fixtureServer?.shutdown()
             return 73
+        }
+        do { try await application.prepareStore() } catch {
+            CLI.printError("cannot prepare the shared store (DATABASE_URL): \(error)")
+            await fixtureServer?.shutdown()
+            return 69
         }
         // The fixture agency gets one sign-in per contractor, with a fresh random password each start.
         var demoUsers: [(email: String, password: String)] = []
@@ -389,7 +406,29 @@ enum ConfigCommand {
             let source = configuration.sources[key.name] ?? ""
             print("\(key.name)=\(value)\t(\(source)) \(key.help)")
         }
+        print("# store: \(configuration.storeName)")
         return 0
+    }
+}
+
+/// `contractor-bff migrate`: the shared store's schema brought up to date.
+enum MigrateCommand {
+    static func run(_ arguments: [String]) async -> Int32 {
+        guard let configuration = CLI.loadConfiguration(arguments) else { return 78 }
+        guard let database = configuration.database else {
+            CLI.printError("DATABASE_URL is not set: the embedded store needs no migrations")
+            return 78
+        }
+        let pool = PGPool(conninfo: database.url, size: 1, statementTimeoutMs: database.statementTimeoutMs)
+        do {
+            let applied = try await Migrations.apply(pool, deadline: .now + .seconds(120))
+            let latest = Migrations.all.map(\.version).max() ?? 0
+            print(applied.isEmpty ? "schema is current (version \(latest))" : "applied \(applied.map(String.init).joined(separator: ", ")); schema is at version \(latest)")
+            return 0
+        } catch {
+            CLI.printError("\(error)")
+            return 69
+        }
     }
 }
 

@@ -48,9 +48,29 @@ public struct AppConfiguration: Sendable {
     public var metricsToken: String?
     /// `PORTAL_PAGE`: whether /portal is served (auto: only with the fixture AgentOS).
     public var portalPage: PortalPage.Setting
+    /// `DATABASE_URL` and its pool: nil keeps the embedded files.
+    public var database: DatabaseSettings?
     /// Where each value came from (file or environment), for `contractor-bff config`.
     public var sources: [String: String]
     public var values: [String: String]
+
+    /// PostgreSQL as the shared store.
+    public struct DatabaseSettings: Sendable {
+        public var url: String
+        public var poolSize: Int
+        public var statementTimeoutMs: Int
+
+        /// nil when `DATABASE_URL` is empty.
+        init?(_ reader: Reader) throws(ConfigError) {
+            guard let url = try reader.optionalText("DATABASE_URL") else { return nil }
+            self.url = url
+            poolSize = try reader.integer("DATABASE_POOL_SIZE")
+            statementTimeoutMs = Int(try reader.duration("DATABASE_STATEMENT_TIMEOUT_MS") / .milliseconds(1))
+        }
+    }
+
+    /// Which store holds the state replicas share, as `config` shows it.
+    public var storeName: String { database == nil ? "embedded (files in DATA_DIR)" : "postgresql (DATABASE_URL)" }
 
     public static let defaultFile = "config/default.json"
     /// The secret config/default.json ships with: fine for the fixture agency, refused with a real AgentOS.
@@ -229,6 +249,7 @@ public struct AppConfiguration: Sendable {
             dataDirectory: try reader.text("DATA_DIR"), idempotencyTTLSeconds: try reader.integer("IDEMPOTENCY_TTL_SECONDS"),
             security: security, uploads: uploads, metricsToken: try reader.optionalText("METRICS_TOKEN"),
             portalPage: PortalPage.Setting(rawValue: try reader.choice("PORTAL_PAGE")) ?? .auto,
+            database: try DatabaseSettings(reader),
             sources: sources, values: values)
     }
 

@@ -26,7 +26,7 @@ public enum WriteRefusal: Error, Sendable, Equatable {
         case .duplicateInvoice(let what): what
         case .outcomeUnknown:
             "The outcome of an earlier attempt with this key is not known yet and AgentOS could not be checked; retry later with the same key"
-        case .storeUnavailable: "Writes are paused: their idempotency record cannot be stored; retry later"
+        case .storeUnavailable: "Writes are paused: their idempotency record cannot be stored; retry later with the same Idempotency-Key"
         }
     }
 

@@ -1,0 +1,67 @@
+import PostgreSQL
+
+/// The shared store's schema, as versioned migrations applied in order and recorded in
+/// `schema_migrations`. A migration is never edited once released: a change is a new version.
+enum Migrations {
+    struct Migration: Sendable {
+        let version: Int
+        let name: String
+        let sql: String
+    }
+
+    static let all: [Migration] = [
+        Migration(version: 1, name: "idempotency records", sql: """
+            CREATE TABLE idempotency (
+                agency text NOT NULL,
+                contractor text NOT NULL,
+                key text NOT NULL,
+                fingerprint text NOT NULL,
+                state text NOT NULL CHECK (state IN ('inflight', 'done', 'unknown')),
+                -- Milliseconds since 1970 by the database's clock, the one clock every replica shares.
+                created_at_ms bigint NOT NULL,
+                attempted_at_ms bigint NOT NULL,
+                settle_until_ms bigint NOT NULL DEFAULT 0,
+                -- The replica whose request holds the claim.
+                owner text NOT NULL,
+                status integer,
+                body text,
+                recovery text NOT NULL,
+                PRIMARY KEY (agency, contractor, key)
+            );
+            CREATE INDEX idempotency_created ON idempotency (created_at_ms);
+            """),
+    ]
+
+    /// Any number fits; this one is "contractor-bff migrations" in ASCII, read as a number.
+    static let lockKey = "4381293014127"
+
+    /// Applies the migrations not applied yet, under an advisory lock, so replicas starting together
+    /// apply each once. Returns the versions this call applied.
+    @discardableResult
+    static func apply(_ pool: PGPool, deadline: ContinuousClock.Instant) async throws(PGError) -> [Int] {
+        let timeout = pool.statementTimeoutMs
+        return try await pool.withConnection(deadline: deadline) { session throws(PGError) in
+            // Waiting for another replica's migrations may take longer than a statement may.
+            _ = try session.execute("SET statement_timeout = 0")
+            _ = try session.execute("SELECT pg_advisory_lock($1)", [lockKey])
+            defer {
+                _ = try? session.execute("SELECT pg_advisory_unlock($1)", [lockKey])
+                _ = try? session.execute("SET statement_timeout = \(timeout)")
+            }
+            _ = try session.execute("""
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
+                """)
+            let applied = Set(try session.execute("SELECT version FROM schema_migrations").rows.compactMap { $0[0].flatMap(Int.init) })
+            var now: [Int] = []
+            for migration in all where !applied.contains(migration.version) {
+                try session.transaction { transaction throws(PGError) in
+                    try transaction.executeScript(migration.sql)
+                    _ = try transaction.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [String(migration.version), migration.name])
+                }
+                now.append(migration.version)
+            }
+            return now
+        }
+    }
+}

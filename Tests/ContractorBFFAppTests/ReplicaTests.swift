@@ -1,0 +1,120 @@
+@testable import ContractorBFFApp
+import Foundation
+import FixtureAgentOS
+import JSON
+import PostgreSQL
+import TestSupport
+import Testing
+
+/// Two replicas on one PostgreSQL (a throwaway cluster) and one fixture AgentOS: a write keyed on one is
+/// exactly once on both.
+@Suite("Replicas on PostgreSQL", .enabled(if: TestPostgres.runnable, "PostgreSQL is not installed here (Debian postgresql): these tests are skipped; CI runs them"))
+struct ReplicaTests {
+    static let invoice = #"{"jobId":"J-0003","amount":120.50,"reference":"NP-200","invoiceDate":"2026-04-01"}"#
+
+    /// Two replicas of one deployment: one database, one AgentOS key, their own data directories.
+    static func replicas(_ database: TestPostgres, _ environment: [String: String] = [:]) async throws -> (Portal, Portal) {
+        let shared = environment.merging(["DATABASE_URL": database.conninfo, "AGENTOS_TIMEOUT_MS": "5000", "AGENTOS_DEADLINE_MS": "6000"]) { $1 }
+        let first = try await Portal.start(environment: shared)
+        let second = try await Portal.start(environment: shared, sharingAgentOSWith: first)
+        return (first, second)
+    }
+
+    @Test func aKeyedInvoiceRetriedThroughTheOtherReplicaIsOneInvoice() async throws {
+        let database = try await TestPostgres.start()
+        let (a, b) = try await Self.replicas(database)
+        let first = await a.send("POST", "/api/contractor/invoices", body: Self.invoice, headers: ["Idempotency-Key": "inv-1"])
+        #expect(first.status == 201, "\(first.text)")
+        let retried = await b.send("POST", "/api/contractor/invoices", body: Self.invoice, headers: ["Idempotency-Key": "inv-1"])
+        #expect(retried.status == 201)
+        #expect(retried.header("Idempotent-Replayed") == "true", "replayed by the other replica")
+        #expect(retried.json == first.json)
+        let other = await b.send("POST", "/api/contractor/invoices", body: Self.invoice.replacingOccurrences(of: "120.50", with: "99.00"), headers: ["Idempotency-Key": "inv-1"])
+        #expect(other.status == 422, "the same key with another invoice, on either replica")
+        #expect(await a.writes()["submitInvoice"] == 1, "exactly one invoice reached AgentOS")
+        // Keys are the contractor's own: another contractor's same key is another write.
+        let theirs = await b.send("POST", "/api/contractor/invoices", token: Portal.token("C-2002"), body: Self.invoice, headers: ["Idempotency-Key": "inv-1"])
+        #expect(theirs.header("Idempotent-Replayed") == nil)
+        await b.stop()
+        await a.stop()
+        await database.stop()
+    }
+
+    @Test func aWriteInFlightOnOneReplicaIsInFlightOnTheOther() async throws {
+        let database = try await TestPostgres.start()
+        let (a, b) = try await Self.replicas(database)
+        a.faults(.on("addNote") { $0.latencyMs = 800 })
+        let note = #"{"note":"two replicas"}"#
+        async let first = a.send("POST", "/api/contractor/jobs/J-0002/notes", body: note, headers: ["Idempotency-Key": "busy"])
+        while await a.received("addNote") == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        let meanwhile = await b.send("POST", "/api/contractor/jobs/J-0002/notes", body: note, headers: ["Idempotency-Key": "busy"])
+        #expect(meanwhile.status == 409, "\(meanwhile.text)")
+        #expect(meanwhile.header("Retry-After") != nil)
+        #expect(await first.status == 201)
+        let after = await b.send("POST", "/api/contractor/jobs/J-0002/notes", body: note, headers: ["Idempotency-Key": "busy"])
+        #expect(after.status == 201 && after.header("Idempotent-Replayed") == "true")
+        #expect(await a.writes()["addNote"] == 1)
+        await b.stop()
+        await a.stop()
+        await database.stop()
+    }
+
+    @Test func withTheDatabaseDownWritesAreRefusedAndNothingIsSentUntilItIsBack() async throws {
+        let database = try await TestPostgres.start()
+        let portal = try await Portal.start(environment: ["DATABASE_URL": database.conninfo, "DATABASE_STATEMENT_TIMEOUT_MS": "2000"])
+        try await database.pause(immediately: true)
+        let note = #"{"note":"while the database was down"}"#
+        let refused = await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: note, headers: ["Idempotency-Key": "outage"])
+        #expect(refused.status == 503)
+        #expect(refused.json["error"]?.stringValue?.contains("same Idempotency-Key") == true, "\(refused.text)")
+        #expect(refused.header("Retry-After") != nil)
+        #expect(await portal.writes()["addNote"] == nil, "never sent upstream without a committed claim")
+        // Reads do not need the store.
+        #expect(await portal.get("/api/contractor/account").status == 200)
+        try await database.resume()
+        let retried = await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: note, headers: ["Idempotency-Key": "outage"])
+        #expect(retried.status == 201, "\(retried.text)")
+        #expect(await portal.writes()["addNote"] == 1)
+        await portal.stop()
+        await database.stop()
+    }
+
+    /// `contractor-bff migrate` and `config` against the database, its password never printed.
+    @Test func theMigrateCommandBringsTheSchemaUpToDate() async throws {
+        let database = try await TestPostgres.start()
+        var environment = ProcessInfo.processInfo.environment
+        environment["DATABASE_URL"] = database.conninfo + " password=not-to-be-printed"
+        func run(_ arguments: [String]) async throws -> (Int32, String) {
+            let child = try ChildProcess(executable: Paths.executable.path, arguments: arguments, environment: environment, directory: Paths.packageRoot.path)
+            async let errors = offPool { child.standardError.readDataToEndOfFile() }
+            let output = await offPool { child.standardOutput.readDataToEndOfFile() }
+            let text = String(decoding: output, as: UTF8.self) + String(decoding: await errors, as: UTF8.self)
+            return (await offPool { child.wait() }.code, text)
+        }
+        let (first, said) = try await run(["migrate"])
+        #expect(first == 0, "\(said)")
+        #expect(said.contains("applied 1"))
+        let (again, current) = try await run(["migrate"])
+        #expect(again == 0 && current.contains("schema is current"))
+        let (_, config) = try await run(["config"])
+        #expect(config.contains("# store: postgresql (DATABASE_URL)"))
+        #expect(!config.contains("not-to-be-printed") && !said.contains("not-to-be-printed"))
+        await database.stop()
+        let (down, refused) = try await run(["migrate"])
+        #expect(down == 69, "\(refused)")
+        #expect(!refused.contains("not-to-be-printed"))
+    }
+
+    @Test func replicasStartingTogetherApplyEachMigrationOnce() async throws {
+        let database = try await TestPostgres.start()
+        let pools = (0..<4).map { _ in PGPool(conninfo: database.conninfo, size: 1, statementTimeoutMs: 5000) }
+        let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for pool in pools { group.addTask { try await Migrations.apply(pool, deadline: .now + .seconds(60)) } }
+            return try await group.reduce(into: [Int]()) { $0 += $1 }
+        }
+        #expect(applied == Migrations.all.map(\.version), "each migration applied by exactly one of them")
+        let recorded = try await pools[0].execute("SELECT count(*) AS n FROM schema_migrations", deadline: .now + .seconds(10))
+        #expect(recorded[0, "n"] == String(Migrations.all.count))
+        await database.stop()
+    }
+}
