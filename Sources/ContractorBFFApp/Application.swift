@@ -64,16 +64,20 @@ public struct Application: Sendable {
             mirrors = nil
         }
         service = ContractorService(agentOS: agentOS, logger: logger, settings: configuration.portal, observer: events, mirror: mirrorAccess)
-        let refreshTokens = try FileRefreshTokenStore(directory: directory, lifetimeSeconds: security.refreshTokenTTL, reuseGraceSeconds: security.refreshReuseGrace)
+        // PostgreSQL when DATABASE_URL names it (shared by the replicas), else the embedded files.
+        database = configuration.database.map { PGPool(conninfo: $0.url, size: $0.poolSize, statementTimeoutMs: $0.statementTimeoutMs) }
+        let refreshTokens: any RefreshTokenStore = if let database {
+            PostgresRefreshTokenStore(pool: database, lifetimeSeconds: security.refreshTokenTTL, reuseGraceSeconds: security.refreshReuseGrace)
+        } else {
+            try FileRefreshTokenStore(directory: directory, lifetimeSeconds: security.refreshTokenTTL, reuseGraceSeconds: security.refreshReuseGrace)
+        }
         let tokens = SessionTokens(secret: configuration.sessionSecret, maxLifetimeSeconds: security.sessionMaxLifetime)
         sessions = SessionAuthenticator(tokens: tokens, revocations: refreshTokens, logger: logger)
-        users = try FileUserStore(directory: directory)
+        users = try database.map { PostgresUserStore(pool: $0) } ?? FileUserStore(directory: directory)
         let audit = try AuditLog(directory: directory, logger: logger)
         let limits = try FileRateLimitStore(directory: directory)
         let deadline = configuration.agentOS.deadline.components
         let upstreamDeadlineMs = Int(deadline.seconds) * 1000 + Int(deadline.attoseconds / 1_000_000_000_000_000)
-        // PostgreSQL when DATABASE_URL names it (shared by the replicas), else the embedded file.
-        database = configuration.database.map { PGPool(conninfo: $0.url, size: $0.poolSize, statementTimeoutMs: $0.statementTimeoutMs) }
         let idempotency: any IdempotencyStore = if let database {
             PostgresIdempotencyStore(pool: database, ttlSeconds: configuration.idempotencyTTLSeconds, upstreamDeadlineMs: upstreamDeadlineMs)
         } else {

@@ -8,7 +8,8 @@ import Testing
 
 /// Two replicas on one PostgreSQL (a throwaway cluster) and one fixture AgentOS: a write keyed on one is
 /// exactly once on both.
-@Suite("Replicas on PostgreSQL", .enabled(if: TestPostgres.runnable, "PostgreSQL is not installed here (Debian postgresql): these tests are skipped; CI runs them"))
+// One cluster at a time: initdb and a server start are heavy beside the rest of the suite on two cores.
+@Suite("Replicas on PostgreSQL", .serialized, .enabled(if: TestPostgres.runnable, "PostgreSQL is not installed here (Debian postgresql): these tests are skipped; CI runs them"))
 struct ReplicaTests {
     static let invoice = #"{"jobId":"J-0003","amount":120.50,"reference":"NP-200","invoiceDate":"2026-04-01"}"#
 
@@ -76,6 +77,37 @@ struct ReplicaTests {
         #expect(retried.status == 201, "\(retried.text)")
         #expect(await portal.writes()["addNote"] == 1)
         await portal.stop()
+        await database.stop()
+    }
+
+    /// One sign-in across replicas: signed in on one, refreshed on the other; a spent refresh token
+    /// replayed on the first ends the sign-in on both.
+    @Test func aSignInIsRefreshedAndRevokedAcrossReplicas() async throws {
+        let database = try await TestPostgres.start()
+        // No reuse grace: a replay at once is theft here, not a second tab.
+        let (a, b) = try await Self.replicas(database, ["REFRESH_REUSE_GRACE_SECONDS": "0"])
+        try await a.application.users.save(PortalUser(email: AuthTests.email, passwordHash: await AuthTests.hash.value, agency: "demo", contractorId: "C-1001"))
+        #expect(await b.application.users.user(email: AuthTests.email)?.contractorId == "C-1001", "the account is the other replica's too")
+        let login = await AuthTests.login(a)
+        #expect(login.status == 200)
+        let firstRefresh = try #require(login.json["refreshToken"]?.stringValue)
+        func refresh(_ portal: Portal, _ token: String) async -> Reply {
+            await portal.send("POST", "/api/auth/refresh", token: nil, body: #"{"refreshToken":"\#(token)"}"#)
+        }
+        let rotated = await refresh(b, firstRefresh)
+        #expect(rotated.status == 200, "refreshed through the other replica: \(rotated.text)")
+        let access = try #require(rotated.json["accessToken"]?.stringValue)
+        #expect(await a.get("/api/contractor/account", token: access).status == 200)
+        // The spent token comes back through the first replica: copied, so the sign-in ends everywhere.
+        let replayed = await refresh(a, firstRefresh)
+        #expect(replayed.status == 401)
+        try await Task.sleep(for: .milliseconds(1_100))  // past the other replica's one-second memory of the family
+        #expect(await b.get("/api/contractor/account", token: access).status == 401, "revoked on the other replica")
+        #expect(await a.get("/api/contractor/account", token: access).status == 401)
+        let next = try #require(rotated.json["refreshToken"]?.stringValue)
+        #expect(await refresh(b, next).status == 401, "the family's newer token is dead too")
+        await b.stop()
+        await a.stop()
         await database.stop()
     }
 

@@ -4,7 +4,8 @@ import TestSupport
 import Testing
 
 /// The libpq pool against a real server (a throwaway cluster per test).
-@Suite("PostgreSQL pool", .enabled(if: TestPostgres.runnable, "PostgreSQL is not installed here (Debian postgresql): these tests are skipped; CI runs them"))
+// One cluster at a time: initdb and a server start are heavy beside the rest of the suite on two cores.
+@Suite("PostgreSQL pool", .serialized, .enabled(if: TestPostgres.runnable, "PostgreSQL is not installed here (Debian postgresql): these tests are skipped; CI runs them"))
 struct PGPoolTests {
     static func deadline(_ seconds: Int = 30) -> ContinuousClock.Instant { .now + .seconds(seconds) }
 

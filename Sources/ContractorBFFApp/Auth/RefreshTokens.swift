@@ -104,7 +104,8 @@ public actor FileRefreshTokenStore: RefreshTokenStore {
         let hash = Self.hash(token)
         guard var record = tokens[hash], record.expiresAt > clock(), revoked[record.grant.family] == nil else { return .invalid }
         if record.spent {
-            if lastSpent[record.grant.family] == hash, let spentAt = record.spentAt, clock() - spentAt <= grace {
+            // A grace of 0 is none (times are whole seconds: a replay in the same second is still theft).
+            if grace > 0, lastSpent[record.grant.family] == hash, let spentAt = record.spentAt, clock() - spentAt <= grace {
                 return .justSpent(family: record.grant.family)
             }
             revoke(family: record.grant.family)

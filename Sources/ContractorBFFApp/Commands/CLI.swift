@@ -39,7 +39,7 @@ public enum CLI {
                 """,
             run: { await TokenCommand.run($0) }),
         Command(
-            name: "users", summary: "add, list, disable, enable portal users, or set a password (DATA_DIR/users.jsonl)",
+            name: "users", summary: "add, list, disable, enable portal users, or set a password (DATA_DIR/users.jsonl, or PostgreSQL with DATABASE_URL)",
             usage: UsersCommand.usage, run: { await UsersCommand.run($0) }),
         Command(
             name: "config", summary: "print the effective configuration and where each value came from",

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import PostgreSQL
 
 /// `contractor-bff users add|list|disable|enable|set-password`: the portal's users in DATA_DIR. Passwords are
 /// read from the terminal (not echoed) or, when stdin is not a terminal, from its first line; never from
@@ -38,10 +39,20 @@ enum UsersCommand {
             }
         }
         guard let configuration = CLI.loadConfiguration(rest) else { return 78 }
-        let store: FileUserStore
-        do { store = try FileUserStore(directory: configuration.dataDirectory) } catch {
-            CLI.printError("cannot open the user store in \(configuration.dataDirectory): \(error)")
-            return 73
+        // The users `serve` signs in: PostgreSQL's with DATABASE_URL, else DATA_DIR's file.
+        let store: any UserStore
+        if let database = configuration.database {
+            let pool = PGPool(conninfo: database.url, size: 1, statementTimeoutMs: database.statementTimeoutMs)
+            do { try await Migrations.apply(pool, deadline: .now + .seconds(60)) } catch {
+                CLI.printError("cannot reach the user store (DATABASE_URL): \(error)")
+                return 69
+            }
+            store = PostgresUserStore(pool: pool)
+        } else {
+            do { store = try FileUserStore(directory: configuration.dataDirectory) } catch {
+                CLI.printError("cannot open the user store in \(configuration.dataDirectory): \(error)")
+                return 73
+            }
         }
         let email = options["--email"].map(PortalUser.normalize)
         if action != "list" {

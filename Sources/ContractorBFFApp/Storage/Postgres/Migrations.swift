@@ -30,6 +30,35 @@ enum Migrations {
             );
             CREATE INDEX idempotency_created ON idempotency (created_at_ms);
             """),
+        Migration(version: 2, name: "portal users and refresh tokens", sql: """
+            CREATE TABLE portal_users (
+                email text PRIMARY KEY,
+                password_hash text NOT NULL,
+                agency text NOT NULL,
+                contractor_id text NOT NULL,
+                role text NOT NULL,
+                disabled boolean NOT NULL,
+                sessions_not_before bigint NOT NULL DEFAULT 0
+            );
+            -- Only a token's SHA-256 is kept; times in seconds since 1970 by the database's clock.
+            CREATE TABLE refresh_tokens (
+                hash text PRIMARY KEY,
+                family text NOT NULL,
+                email text NOT NULL,
+                agency text NOT NULL,
+                contractor_id text NOT NULL,
+                role text NOT NULL,
+                signed_in_at bigint NOT NULL,
+                expires_at bigint NOT NULL,
+                spent_at bigint
+            );
+            CREATE INDEX refresh_tokens_family ON refresh_tokens (family);
+            CREATE INDEX refresh_tokens_expiry ON refresh_tokens (expires_at);
+            CREATE TABLE refresh_revocations (
+                family text PRIMARY KEY,
+                until bigint NOT NULL
+            );
+            """),
     ]
 
     /// Any number fits; this one is "contractor-bff migrations" in ASCII, read as a number.
