@@ -111,6 +111,39 @@ struct ReplicaTests {
         await database.stop()
     }
 
+    /// Sign-in attempts spread over both replicas count once: the per-address allowance and the
+    /// lock-outs are the database's.
+    @Test func signInLimitsAndLockOutsHoldAcrossReplicas() async throws {
+        let database = try await TestPostgres.start()
+        let (a, b) = try await Self.replicas(database, ["LOGIN_LIMIT_PER_MINUTE": "50"])
+        try await a.application.users.save(PortalUser(email: AuthTests.email, passwordHash: await AuthTests.hash.value, agency: "demo", contractorId: "C-1001"))
+        // A failure through one replica locks the account out (for this address) on the other.
+        #expect(await AuthTests.login(a, password: "wrong wrong wrong").status == 401)
+        let locked = await AuthTests.login(b)
+        #expect(locked.status == 429, "locked out through the other replica: \(locked.text)")
+        #expect(locked.header("Retry-After") == "1")
+        try await Task.sleep(for: .milliseconds(1_100))
+        #expect(await AuthTests.login(b, password: "wrong wrong wrong").status == 401)
+        #expect(await AuthTests.login(a).header("Retry-After") == "2", "the second failure, on the other replica, doubles it")
+        try await Task.sleep(for: .milliseconds(2_100))
+        #expect(await AuthTests.login(a).status == 200, "a success ends the streak for both")
+        await b.stop()
+        await a.stop()
+        // The per-address allowance is one bucket: five attempts a minute, alternating replicas.
+        let (c, d) = try await Self.replicas(database)
+        var answered = 0
+        var last = 401
+        while last == 401 && answered < 20 {
+            last = await AuthTests.login(answered % 2 == 0 ? c : d, email: "guess\(answered)@example.com").status
+            if last == 401 { answered += 1 }
+        }
+        #expect(last == 429)
+        #expect(answered >= 5 && answered <= 6, "\(answered) attempts answered before the shared limit")
+        await d.stop()
+        await c.stop()
+        await database.stop()
+    }
+
     /// `contractor-bff migrate` and `config` against the database, its password never printed.
     @Test func theMigrateCommandBringsTheSchemaUpToDate() async throws {
         let database = try await TestPostgres.start()

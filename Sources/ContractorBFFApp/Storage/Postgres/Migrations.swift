@@ -59,6 +59,22 @@ enum Migrations {
                 until bigint NOT NULL
             );
             """),
+        Migration(version: 3, name: "rate limits and lock-outs", sql: """
+            -- Token buckets by key (fixed-size digests, never an email or an address as text); seconds since
+            -- 1970 by the database's clock.
+            CREATE TABLE rate_buckets (
+                key text PRIMARY KEY,
+                tokens double precision NOT NULL,
+                updated double precision NOT NULL,
+                allowed boolean NOT NULL
+            );
+            CREATE INDEX rate_buckets_updated ON rate_buckets (updated);
+            CREATE TABLE lockouts (
+                key text PRIMARY KEY,
+                failures integer NOT NULL,
+                until double precision NOT NULL
+            );
+            """),
     ]
 
     /// Any number fits; this one is "contractor-bff migrations" in ASCII, read as a number.
