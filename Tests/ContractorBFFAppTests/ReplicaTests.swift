@@ -1,6 +1,7 @@
 @testable import ContractorBFFApp
 import Foundation
 import FixtureAgentOS
+import HTTPServer
 import JSON
 import PostgreSQL
 import TestSupport
@@ -77,6 +78,54 @@ struct ReplicaTests {
         #expect(retried.status == 201, "\(retried.text)")
         #expect(await portal.writes()["addNote"] == 1)
         await portal.stop()
+        await database.stop()
+    }
+
+    /// Replica A is killed (SIGKILL) while 20 keyed invoices are in flight through a slowed AgentOS (some
+    /// applied and never answered); every request is retried on replica B, which was running all along:
+    /// B waits out A's claims (they may still be running at AgentOS), then looks for each invoice before
+    /// sending anything, and AgentOS ends with exactly one invoice per key.
+    @Test func aReplicaKilledMidWriteLeavesExactlyOneInvoicePerKeyThroughTheOther() async throws {
+        let database = try await TestPostgres.start()
+        let (fixture, upstream, base) = try HeavyWriteProofs.CrashTests.rig(["INVOICE_MODE": "modelled", "DATABASE_URL": database.conninfo])
+        fixture.faults.set([
+            .on("submitInvoice") { $0.latencyMs = 300; $0.jitterMs = 1_500; $0.afterApplying = true; $0.hang = true; $0.probability = 0.3 },
+            .on("submitInvoice") { $0.latencyMs = 300; $0.jitterMs = 1_500 },
+        ])
+        let count = 20
+        @Sendable func request(_ index: Int, port: Int) async -> Int {
+            let body = #"{"jobId":"J-0003","amount":\#(300 + index).75,"reference":"RK-\#(index)","invoiceDate":"2026-06-03"}"#
+            let raw = "POST /api/contractor/invoices HTTP/1.1\r\nHost: test\r\nConnection: close\r\nAuthorization: Bearer \(Portal.token())\r\n"
+                + "Idempotency-Key: replica-\(index)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            return await exchange(port: port, raw, readTimeout: 10, closeWithin: 0).response?.status ?? 0
+        }
+        // Their own data directories: only the database is shared.
+        var second = base
+        second["DATA_DIR"] = base["DATA_DIR", default: ""] + "-b"
+        let a = try await ServerProcess(environment: base)
+        let b = try await ServerProcess(environment: second)
+        let before = Task { await HeavyWriteProofs.CrashTests.sendAll(count) { await request($0, port: a.port) } }
+        let start = ContinuousClock.now
+        while await fixture.store.received["submitInvoice"] ?? 0 < count * 3 / 4, ContinuousClock.now - start < .seconds(2) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let appliedAtKill = await fixture.store.writes["submitInvoice"] ?? 0
+        await a.kill()
+        _ = await before.value
+        #expect(appliedAtKill < count, "the kill landed while invoices were in flight (\(appliedAtKill) applied)")
+        fixture.faults.set([.on("submitInvoice") { $0.latencyMs = 50; $0.jitterMs = 200 }])
+        let outcomes = await HeavyWriteProofs.CrashTests.retryUntilCreated(count) { await request($0, port: b.port) }
+        await b.kill()
+        // Every call the dead replica started has ended at AgentOS by now (the slowest 1.8 s after it arrived).
+        try await Task.sleep(for: .milliseconds(2_000))
+        #expect(outcomes.values.allSatisfy { $0 == 201 }, "every retry ends with the invoice: \(outcomes)")
+        let entries = await fixture.store.pendingEntries("demo", "C-1001")
+        for index in 0..<count {
+            let matching = entries.filter { $0["InvoiceNumber"] == .string("RK-\(index)") }
+            #expect(matching.count == 1, "RK-\(index) is at AgentOS \(matching.count) times")
+        }
+        #expect(await fixture.store.writes["submitInvoice"] == count, "one submission per key reached AgentOS")
+        await upstream.shutdown()
         await database.stop()
     }
 
