@@ -97,7 +97,14 @@ public struct Application: Sendable {
         var router = Router()
         let mirrorsForStatus = mirrors
         let mirrorStatus: @Sendable () async -> JSONValue = { await mirrorsForStatus?.status() ?? .null }
-        SystemRoutes.register(on: &router, agentOS: agentOS, mode: upstreamMode, mirror: mirrorStatus)
+        let sharedStore = database
+        // Writes and sign-in wait for the shared store; reads do not, so the replica stays ready without it.
+        let storeStatus: @Sendable () async -> JSONValue = {
+            guard let sharedStore else { return ["kind": "embedded"] }
+            let reachable = (try? await sharedStore.execute("SELECT 1", deadline: .now + .seconds(1))) != nil
+            return ["kind": "postgresql", "reachable": .bool(reachable), "writes": reachable ? "accepted" : "refused until it is back"]
+        }
+        SystemRoutes.register(on: &router, agentOS: agentOS, mode: upstreamMode, mirror: mirrorStatus, store: storeStatus)
         let requestMetrics = RequestMetrics()
         metrics = MetricsSources(requests: requestMetrics, agentOS: agentOS, audit: audit, events: events, mirror: mirrorStatus)
         MetricsRoute.register(on: &router, token: configuration.metricsToken, sources: metrics)
@@ -176,7 +183,10 @@ extension Application {
 
 /// Liveness and readiness, for load balancers and orchestrators.
 enum SystemRoutes {
-    static func register(on router: inout Router, agentOS: AgentOSClient, mode: Application.UpstreamMode, mirror: @escaping @Sendable () async -> JSONValue) {
+    static func register(
+        on router: inout Router, agentOS: AgentOSClient, mode: Application.UpstreamMode, mirror: @escaping @Sendable () async -> JSONValue,
+        store: @escaping @Sendable () async -> JSONValue
+    ) {
         // Alive: the process answers HTTP. Nothing else is checked, so a slow upstream never gets it killed.
         router.get("/healthz") { _ in Response.json(Array(#"{"status":"ok"}"#.utf8)) }
         // Ready: able to serve contractor traffic, which needs AgentOS configured and its breaker not open.
@@ -189,6 +199,7 @@ enum SystemRoutes {
                     "configured": .bool(mode != .notConfigured), "mode": .string(mode.rawValue), "breaker": .string(breaker.rawValue),
                 ]),
                 "mirror": await mirror(),
+                "store": await store(),
             ])
             var response = Response.json(status: ready ? 200 : 503, body.serialized())
             if !ready { response.headers.set("Retry-After", "5") }

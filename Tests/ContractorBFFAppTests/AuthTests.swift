@@ -130,7 +130,7 @@ struct AuthTests {
         #expect(await portal.send("POST", "/api/auth/refresh", token: nil, body: #"{"refreshToken":"\#(refresh)"}"#).status == 401)
         // A disabled account's refresh token stops working at its next use.
         let other = await Self.login(portal)
-        var user = try #require(await portal.application.users.user(email: Self.email))
+        var user = try #require(try await portal.application.users.user(email: Self.email))
         user.disabled = true
         try await portal.application.users.save(user)
         #expect(await portal.send("POST", "/api/auth/refresh", token: nil, body: #"{"refreshToken":"\#(other.json["refreshToken"]?.string ?? "")"}"#).status == 401)

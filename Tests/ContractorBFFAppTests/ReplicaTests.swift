@@ -64,19 +64,30 @@ struct ReplicaTests {
     @Test func withTheDatabaseDownWritesAreRefusedAndNothingIsSentUntilItIsBack() async throws {
         let database = try await TestPostgres.start()
         let portal = try await Portal.start(environment: ["DATABASE_URL": database.conninfo, "DATABASE_STATEMENT_TIMEOUT_MS": "2000"])
+        try await portal.application.users.save(PortalUser(email: AuthTests.email, passwordHash: await AuthTests.hash.value, agency: "demo", contractorId: "C-1001"))
+        let refreshToken = try #require((await AuthTests.login(portal)).json["refreshToken"]?.stringValue)
         try await database.pause(immediately: true)
+        // Sign-in and refresh cannot be decided without the store: refused as unavailable, not as wrong.
+        let signIn = await AuthTests.login(portal)
+        #expect(signIn.status == 503 && signIn.header("Retry-After") != nil, "\(signIn.text)")
+        let refresh = await portal.send("POST", "/api/auth/refresh", token: nil, body: #"{"refreshToken":"\#(refreshToken)"}"#)
+        #expect(refresh.status == 503, "\(refresh.text)")
         let note = #"{"note":"while the database was down"}"#
         let refused = await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: note, headers: ["Idempotency-Key": "outage"])
         #expect(refused.status == 503)
         #expect(refused.json["error"]?.stringValue?.contains("same Idempotency-Key") == true, "\(refused.text)")
         #expect(refused.header("Retry-After") != nil)
         #expect(await portal.writes()["addNote"] == nil, "never sent upstream without a committed claim")
-        // Reads do not need the store.
+        // Reads do not need the store; readiness says what is missing.
         #expect(await portal.get("/api/contractor/account").status == 200)
+        let ready = await portal.get("/readyz", token: nil)
+        #expect(ready.json["store"]?["kind"] == "postgresql" && ready.json["store"]?["reachable"] == false, "\(ready.text)")
         try await database.resume()
         let retried = await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: note, headers: ["Idempotency-Key": "outage"])
         #expect(retried.status == 201, "\(retried.text)")
         #expect(await portal.writes()["addNote"] == 1)
+        // The refresh token the outage did not spend still works.
+        #expect(await portal.send("POST", "/api/auth/refresh", token: nil, body: #"{"refreshToken":"\#(refreshToken)"}"#).status == 200)
         await portal.stop()
         await database.stop()
     }
@@ -136,7 +147,7 @@ struct ReplicaTests {
         // No reuse grace: a replay at once is theft here, not a second tab.
         let (a, b) = try await Self.replicas(database, ["REFRESH_REUSE_GRACE_SECONDS": "0"])
         try await a.application.users.save(PortalUser(email: AuthTests.email, passwordHash: await AuthTests.hash.value, agency: "demo", contractorId: "C-1001"))
-        #expect(await b.application.users.user(email: AuthTests.email)?.contractorId == "C-1001", "the account is the other replica's too")
+        #expect(try await b.application.users.user(email: AuthTests.email)?.contractorId == "C-1001", "the account is the other replica's too")
         let login = await AuthTests.login(a)
         #expect(login.status == 200)
         let firstRefresh = try #require(login.json["refreshToken"]?.stringValue)

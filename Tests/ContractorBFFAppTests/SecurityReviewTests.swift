@@ -157,7 +157,7 @@ struct SecurityReviewTests {
         // What `contractor-bff users set-password` does, from a process of its own, on the same files.
         let directory = portal.application.configuration.dataDirectory
         let cli = try await offPool { Result { try FileUserStore(directory: directory) } }.get()
-        var user = try #require(await cli.user(email: AuthTests.email))
+        var user = try #require(try await cli.user(email: AuthTests.email))
         user.setPassword(hash: await AuthTests.hash.value)
         try await cli.save(user)
         let refused = await portal.send("POST", "/api/auth/refresh", token: nil, body: "{\"refreshToken\":\"\(refresh)\"}")

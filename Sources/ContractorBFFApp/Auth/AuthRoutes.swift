@@ -88,7 +88,10 @@ struct AuthService: Sendable {
             await event("rate_limited", 429, nil, "account")
             throw tooMany("Too many sign-in attempts; try again later", wait)
         }
-        let user = PortalUser.isValidEmail(email) ? await users.user(email: email) : nil
+        let user: PortalUser?
+        do { user = PortalUser.isValidEmail(email) ? try await users.user(email: email) : nil } catch {
+            throw HTTPError(503, "Sign-in is unavailable; try again shortly", headers: ["Retry-After": "5"])
+        }
         // An unknown or disabled account still costs one full hash: the answer and its timing are the same.
         let hash = user.flatMap { $0.disabled ? nil : $0.passwordHash } ?? Passwords.decoy
         let candidate = String(password.prefix(Passwords.maximumLength))
@@ -137,7 +140,11 @@ struct AuthService: Sendable {
             throw signedOut(HTTPError(401, "Invalid or expired refresh token"))
         case .valid(let grant):
             // A sign-in from before the password was set or the account disabled ends here, for good.
-            guard let user = await users.user(email: grant.email), !user.disabled, user.contractorId == grant.contractorId, user.agency == grant.agency,
+            let found: PortalUser?
+            do { found = try await users.user(email: grant.email) } catch {
+                throw HTTPError(503, "Sign-in is unavailable; try again shortly", headers: ["Retry-After": "5"])
+            }
+            guard let user = found, !user.disabled, user.contractorId == grant.contractorId, user.agency == grant.agency,
                   grant.signedInAt > user.sessionsNotBefore else {
                 await refreshTokens.revoke(family: grant.family)
                 await event("refused", grant, "account disabled, changed or its password set since this sign-in")

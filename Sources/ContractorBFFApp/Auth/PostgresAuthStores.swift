@@ -11,10 +11,14 @@ final class PostgresUserStore: UserStore {
     private var deadline: ContinuousClock.Instant { .now + .seconds(5) }
     static let columns = "email, password_hash, agency, contractor_id, role, disabled, sessions_not_before"
 
-    func user(email: String) async -> PortalUser? {
-        let found = try? await pool.execute(
-            "SELECT \(Self.columns) FROM portal_users WHERE email = $1", [PortalUser.normalize(email)], deadline: deadline)
-        return found.flatMap { Self.users($0).first }
+    func user(email: String) async throws(UserStoreError) -> PortalUser? {
+        do {
+            let found = try await pool.execute(
+                "SELECT \(Self.columns) FROM portal_users WHERE email = $1", [PortalUser.normalize(email)], deadline: deadline)
+            return Self.users(found).first
+        } catch {
+            throw .unavailable(error.description)
+        }
     }
 
     func all() async -> [PortalUser] {

@@ -57,7 +57,8 @@ public enum UserStoreError: Error, Sendable, CustomStringConvertible {
 /// Where portal users live. The embedded default is a file under DATA_DIR; a shared store for several
 /// replicas can implement the same protocol.
 public protocol UserStore: Sendable {
-    func user(email: String) async -> PortalUser?
+    /// The account, nil when there is none; throws when the store cannot say (a shared store unreachable).
+    func user(email: String) async throws(UserStoreError) -> PortalUser?
     func all() async -> [PortalUser]
     /// Adds or replaces the user with this email, durably.
     func save(_ user: PortalUser) async throws(UserStoreError)

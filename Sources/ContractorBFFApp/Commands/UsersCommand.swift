@@ -72,7 +72,7 @@ enum UsersCommand {
                     CLI.printError("users add needs --email, --agency and --contractor")
                     return 64
                 }
-                guard await store.user(email: email) == nil else {
+                guard (try? await store.user(email: email)) == nil else {
                     CLI.printError("\(email) already exists (use set-password, disable or enable)")
                     return 65
                 }
@@ -80,7 +80,7 @@ enum UsersCommand {
                 try await store.save(PortalUser(email: email, passwordHash: hash, agency: agency, contractorId: contractor, role: options["--role"] ?? "contractor"))
                 print("added \(email) (\(agency) \(contractor))")
             case "disable", "enable", "set-password":
-                guard let email, var user = await store.user(email: email) else {
+                guard let email, var user = try? await store.user(email: email) else {
                     CLI.printError("no user \(email ?? "")")
                     return 65
                 }

@@ -27,7 +27,7 @@ enum RESTOperations {
     ]
 
     static let readiness: JSONValue = [
-        "type": "object", "required": ["status", "agentos", "mirror"],
+        "type": "object", "required": ["status", "agentos", "mirror", "store"],
         "properties": [
             "status": ["type": "string", "enum": ["ready", "not ready"]],
             "agentos": [
@@ -39,6 +39,10 @@ enum RESTOperations {
                 ],
             ],
             "mirror": ["type": ["object", "null"], "description": "each agency's mirror: its import's state, share done and time left (importProgress)"],
+            "store": [
+                "type": "object", "required": ["kind"], "description": "where shared state lives; with PostgreSQL, whether it answers (writes wait for it, reads do not)",
+                "properties": ["kind": ["type": "string", "enum": ["embedded", "postgresql"]], "reachable": ["type": "boolean"], "writes": ["type": "string"]],
+            ],
         ],
     ]
 
