@@ -21,6 +21,8 @@ public final class PGPool: Sendable {
         var made = 0
         var waiters: [(id: UInt64, continuation: CheckedContinuation<Slot?, Never>)] = []
         var nextWaiter: UInt64 = 0
+        /// Waiters whose deadline passed before they were queued: they are answered at once.
+        var expired: Set<UInt64> = []
     }
 
     public let size: Int
@@ -78,24 +80,36 @@ public final class PGPool: Sendable {
             return state.nextWaiter
         }
         let timer = Task { [weak self] in
-            try? await Task.sleep(until: deadline, clock: .continuous)
+            // Cancelled: the waiter was answered first.
+            guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
             self?.expire(id)
         }
         defer { timer.cancel() }
         return await withCheckedContinuation { continuation in
-            let handed: Slot? = state.withLock { state in
+            enum Queued { case handed(Slot), expired, waiting }
+            let queued: Queued = state.withLock { state in
                 // Freed between the first look and now.
-                if let slot = state.idle.popLast() { return slot }
+                if let slot = state.idle.popLast() { return .handed(slot) }
+                if state.expired.remove(id) != nil { return .expired }
                 state.waiters.append((id, continuation))
-                return nil
+                return .waiting
             }
-            if let handed { continuation.resume(returning: handed) }
+            switch queued {
+            case .handed(let slot): continuation.resume(returning: slot)
+            case .expired: continuation.resume(returning: nil)
+            case .waiting: break
+            }
         }
     }
 
     private func expire(_ id: UInt64) {
         let waiter = state.withLock { state in
-            state.waiters.firstIndex { $0.id == id }.map { state.waiters.remove(at: $0) }
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else {
+                // Not queued yet: it will find this when it is.
+                state.expired.insert(id)
+                return nil as (id: UInt64, continuation: CheckedContinuation<Slot?, Never>)?
+            }
+            return state.waiters.remove(at: index)
         }
         waiter?.continuation.resume(returning: nil)
     }
