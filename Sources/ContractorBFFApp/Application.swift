@@ -74,7 +74,7 @@ public struct Application: Sendable {
         let tokens = SessionTokens(secret: configuration.sessionSecret, maxLifetimeSeconds: security.sessionMaxLifetime)
         sessions = SessionAuthenticator(tokens: tokens, revocations: refreshTokens, logger: logger)
         users = try database.map { PostgresUserStore(pool: $0) } ?? FileUserStore(directory: directory)
-        let audit = try AuditLog(directory: directory, logger: logger)
+        let audit = try AuditLog(directory: directory, logger: logger, database: database)
         let limits: any RateLimitStore = try database.map { PostgresRateLimitStore(pool: $0) } ?? FileRateLimitStore(directory: directory)
         let deadline = configuration.agentOS.deadline.components
         let upstreamDeadlineMs = Int(deadline.seconds) * 1000 + Int(deadline.attoseconds / 1_000_000_000_000_000)

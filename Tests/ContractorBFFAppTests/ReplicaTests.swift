@@ -37,6 +37,14 @@ struct ReplicaTests {
         // Keys are the contractor's own: another contractor's same key is another write.
         let theirs = await b.send("POST", "/api/contractor/invoices", token: Portal.token("C-2002"), body: Self.invoice, headers: ["Idempotency-Key": "inv-1"])
         #expect(theirs.header("Idempotent-Replayed") == nil)
+        // One audit log for both replicas, append-only.
+        let pool = PGPool(conninfo: database.conninfo, size: 1, statementTimeoutMs: 5000)
+        let audit = try await pool.execute(
+            "SELECT count(DISTINCT replica) AS replicas, count(*) FILTER (WHERE event->>'outcome' = 'replayed') AS replays FROM audit_events",
+            deadline: .now + .seconds(10))
+        #expect(audit[0, "replicas"] == "2", "both replicas' events are in the one table")
+        #expect(audit[0, "replays"].flatMap(Int.init) ?? 0 >= 1)
+        await #expect(throws: PGError.self) { try await pool.execute("DELETE FROM audit_events", deadline: .now + .seconds(10)) }
         await b.stop()
         await a.stop()
         await database.stop()

@@ -3,10 +3,13 @@ import Glibc
 import HTTPServer
 import JSON
 import Logging
+import PostgreSQL
 import Synchronization
 
 /// The append-only audit log: one JSON line per write and sign-in event, fsynced before the event is
-/// acknowledged. It names who did what to which id with what outcome, and never a secret or a note's text.
+/// acknowledged; with DATABASE_URL, one row of the append-only `audit_events` table instead, so every
+/// replica's events are in one place. It names who did what to which id with what outcome, and never a
+/// secret or a note's text.
 public actor AuditLog {
     /// Runs on the disk thread: its appends sync to disk.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { DiskExecutor.shared.asUnownedSerialExecutor() }
@@ -17,7 +20,13 @@ public actor AuditLog {
     /// sign-ins and lock-outs, writes, idempotent replays and recoveries.
     public nonisolated let counts = Mutex<[String: Int]>([:])
 
-    public init(directory: String, logger: Logger) throws {
+    /// The shared store, when there is one: events go there, marked with this replica.
+    private let database: PGPool?
+    private let replica: String
+
+    public init(directory: String, logger: Logger, database: PGPool? = nil, replica: String = UUID().uuidString) throws {
+        self.database = database
+        self.replica = replica
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let path = directory + "/audit.jsonl"
         fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
@@ -46,7 +55,7 @@ public actor AuditLog {
         public var sha256: String
     }
 
-    public func record(_ event: Event) {
+    public func record(_ event: Event) async {
         counts.withLock { $0[event.action + "\u{1F}" + event.outcome, default: 0] += 1 }
         var line: [UInt8] = Array("{\"time\":".utf8)
         JSONText.appendString(ISO8601DateFormatter().string(from: Date()), to: &line)
@@ -62,7 +71,18 @@ public actor AuditLog {
             line += Array(",\"files\":".utf8)
             line += JSONValue.array(files.map { .object(["name": .string($0.name), "size": .number(String($0.size)), "sha256": .string($0.sha256)]) }).serialized()
         }
-        line += Array("}\n".utf8)
+        line += Array("}".utf8)
+        if let database {
+            let text = String(decoding: line, as: UTF8.self)
+            do {
+                _ = try await database.execute(
+                    "INSERT INTO audit_events (replica, event) VALUES ($1, $2::jsonb)", [replica, text], deadline: .now + .seconds(5))
+            } catch {
+                logger.log(.error, "audit_write_failed", ["requestId": .string(event.requestID), "error": .string(error.description)])
+            }
+            return
+        }
+        line += Array("\n".utf8)
         let written = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         if written != line.count || fdatasync(fd) != 0 {
             logger.log(.error, "audit_write_failed", ["requestId": .string(event.requestID), "errno": .int(Int(errno))])

@@ -75,6 +75,22 @@ enum Migrations {
                 until double precision NOT NULL
             );
             """),
+        Migration(version: 4, name: "the audit log", sql: """
+            -- Append-only: every replica's events in one table, none ever changed or removed.
+            CREATE TABLE audit_events (
+                id bigserial PRIMARY KEY,
+                at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                replica text NOT NULL,
+                event jsonb NOT NULL
+            );
+            CREATE INDEX audit_events_at ON audit_events (at);
+            CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'audit_events is append-only';
+            END $$;
+            CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
+                FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
+            """),
     ]
 
     /// Any number fits; this one is "contractor-bff migrations" in ASCII, read as a number.
