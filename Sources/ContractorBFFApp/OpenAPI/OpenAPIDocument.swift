@@ -11,7 +11,7 @@ struct OpenAPIDocument: Sendable {
     static let version = "1.0.0"
 
     /// Every operation: REST's, then one per procedure.
-    var operations: [APIOperation] { rest + procedures.keys.sorted().map { trpc($0, procedures[$0]!) } }
+    var operations: [APIOperation] { rest + procedures.sorted { $0.key < $1.key }.map { trpc($0.key, $0.value) } }
 
     var json: JSONValue {
         var paths: [String: [String: JSONValue]] = [:]
