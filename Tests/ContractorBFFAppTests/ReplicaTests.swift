@@ -148,6 +148,54 @@ struct ReplicaTests {
         await database.stop()
     }
 
+    /// One budget for the key: two replicas each configured with the key's whole limit (12 a minute), and
+    /// a burst of reads through both, stay within it together. The fixture enforces the limit like AgentOS
+    /// (a 429 it had to answer fails the test at `stop()`), and the reads past the shared window's room
+    /// for reads (the limit less the writes' reserve) are refused by the gateway instead.
+    @Test func twoReplicasShareOneBudgetForTheKey() async throws {
+        let database = try await TestPostgres.start()
+        let (a, b) = try await Self.replicas(database, ["AGENTOS_RATE_LIMIT": "12", "AGENTOS_WRITE_RESERVE": "5"])
+        let contractors = ["C-1001", "C-2002", "3003"]
+        let statuses = await withTaskGroup(of: Int.self) { group in
+            for index in 0..<24 {
+                group.addTask {
+                    await (index % 2 == 0 ? a : b).get("/api/contractor/account", token: Portal.token(contractors[index % 3])).status
+                }
+            }
+            return await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        let served = statuses.filter { $0 == 200 }.count
+        #expect(served == 7, "the shared window's room for reads: 12 less the writes' 5 (\(statuses))")
+        #expect(statuses.allSatisfy { $0 == 200 || $0 == 503 })
+        #expect(await a.received("contractor") == served, "every call AgentOS received was within the shared budget")
+        // A write still has its reserve, through either replica.
+        let note = await b.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"reserved"}"#, headers: ["Idempotency-Key": "reserve"])
+        #expect(note.status == 201, "\(note.text)")
+        await b.stop()
+        await a.stop()
+        await database.stop()
+    }
+
+    /// Without the database a replica spends only its share of the key (the limit divided by
+    /// AGENTOS_REPLICAS), never the whole limit.
+    @Test func withoutTheDatabaseAReplicaSpendsOnlyItsShare() async throws {
+        let database = try await TestPostgres.start()
+        let portal = try await Portal.start(environment: [
+            "DATABASE_URL": database.conninfo, "AGENTOS_RATE_LIMIT": "12", "AGENTOS_WRITE_RESERVE": "4", "AGENTOS_REPLICAS": "2",
+        ])
+        try await database.pause(immediately: true)
+        var served = 0
+        for index in 0..<10 {
+            let status = await portal.get("/api/contractor/account", token: Portal.token(["C-1001", "C-2002", "3003"][index % 3])).status
+            if status == 200 { served += 1 }
+        }
+        // Its share: 12 / 2 = 6 slots, of which 4 / 2 = 2 kept for writes.
+        #expect(served == 4, "\(served) reads served on a half share")
+        #expect(await portal.received("contractor") == 4)
+        await portal.stop()
+        await database.stop()
+    }
+
     /// One sign-in across replicas: signed in on one, refreshed on the other; a spent refresh token
     /// replayed on the first ends the sign-in on both.
     @Test func aSignInIsRefreshedAndRevokedAcrossReplicas() async throws {

@@ -50,6 +50,8 @@ public struct AppConfiguration: Sendable {
     public var portalPage: PortalPage.Setting
     /// `DATABASE_URL` and its pool: nil keeps the embedded files.
     public var database: DatabaseSettings?
+    /// `AGENTOS_REPLICAS`: how many share the key (each one's fallback share without the database).
+    public var replicas: Int
     /// Where each value came from (file or environment), for `contractor-bff config`.
     public var sources: [String: String]
     public var values: [String: String]
@@ -249,7 +251,7 @@ public struct AppConfiguration: Sendable {
             dataDirectory: try reader.text("DATA_DIR"), idempotencyTTLSeconds: try reader.integer("IDEMPOTENCY_TTL_SECONDS"),
             security: security, uploads: uploads, metricsToken: try reader.optionalText("METRICS_TOKEN"),
             portalPage: PortalPage.Setting(rawValue: try reader.choice("PORTAL_PAGE")) ?? .auto,
-            database: try DatabaseSettings(reader),
+            database: try DatabaseSettings(reader), replicas: try reader.integer("AGENTOS_REPLICAS"),
             sources: sources, values: values)
     }
 

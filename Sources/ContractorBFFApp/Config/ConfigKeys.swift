@@ -119,6 +119,7 @@ public struct ConfigKey: Sendable {
         ConfigKey(name: "DATABASE_URL", kind: .secret, help: "PostgreSQL (a postgres:// URL or libpq connection string) for the state replicas share; empty = the embedded files in DATA_DIR"),
         ConfigKey(name: "DATABASE_POOL_SIZE", kind: .integer(1...200), help: "connections to PostgreSQL each replica keeps at most"),
         ConfigKey(name: "DATABASE_STATEMENT_TIMEOUT_MS", kind: .milliseconds(100...600_000), help: "longest a statement may run (PostgreSQL's statement_timeout)"),
+        ConfigKey(name: "AGENTOS_REPLICAS", kind: .integer(1...64), help: "replicas sharing the key: with DATABASE_URL unreachable, each falls back to the limit divided by this"),
         ConfigKey(name: "DATA_DIR", kind: .text, help: "directory of the durable files: idempotency records, audit log, users, refresh tokens"),
         ConfigKey(name: "IDEMPOTENCY_TTL_SECONDS", kind: .integer(60...(7 * 86_400)), help: "how long a write's outcome is replayed for its Idempotency-Key (and invoices' natural key holds)"),
         ConfigKey(name: "ACCESS_TOKEN_TTL_SECONDS", kind: .integer(60...3_600), help: "lifetime of the session (access) token that sign-in issues"),

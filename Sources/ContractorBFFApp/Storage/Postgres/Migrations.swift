@@ -91,6 +91,19 @@ enum Migrations {
             CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
                 FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
             """),
+        Migration(version: 5, name: "the shared upstream budget", sql: """
+            -- Each AgentOS key's calls in its window (the key by a digest), and a pause after a 429;
+            -- milliseconds since 1970 by the database's clock.
+            CREATE TABLE budget_slots (
+                key text NOT NULL,
+                at_ms bigint NOT NULL
+            );
+            CREATE INDEX budget_slots_key_at ON budget_slots (key, at_ms);
+            CREATE TABLE budget_pauses (
+                key text PRIMARY KEY,
+                until_ms bigint NOT NULL
+            );
+            """),
     ]
 
     /// Any number fits; this one is "contractor-bff migrations" in ASCII, read as a number.

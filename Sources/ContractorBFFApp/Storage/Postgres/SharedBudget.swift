@@ -1,0 +1,126 @@
+import AgentOS
+import Foundation
+import PostgreSQL
+
+/// One AgentOS budget for every replica of a key. Each replica keeps its own limiter for the policy
+/// (priorities, the writes' reserve, tenants' shares, waits, the import's floor), and every slot it
+/// grants is then taken from one sliding log in PostgreSQL (`budget_slots`), counted by the database's
+/// clock under a per-key advisory lock: the key's calls in any window, summed over the replicas, stay
+/// within its limit, and the reserves hold across replicas (a read is let through only while the shared
+/// window has room beyond the writes' reserve, spare-only work only beyond its headroom too). A 429 pauses
+/// the key for every replica (`budget_pauses`).
+///
+/// With the database unreachable, a replica falls back to its own share of the key, the limit divided
+/// by `AGENTOS_REPLICAS` — never to the whole limit.
+public final class SharedBudgetLimiter: UpstreamRateLimiting {
+    let local: SlidingWindowLimiter
+    /// The shared budget of this configuration's key, when DATABASE_URL names a store: its own few
+    /// connections, and the key known to the database by a digest only.
+    public static func make(_ configuration: AppConfiguration, agentOS: AgentOSConfiguration) -> (any UpstreamRateLimiting)? {
+        guard let database = configuration.database, let apiKey = agentOS.apiKey, !apiKey.isEmpty else { return nil }
+        return SharedBudgetLimiter(
+            pool: PGPool(conninfo: database.url, size: 4, statementTimeoutMs: database.statementTimeoutMs),
+            key: "key-" + String(Crypto.hex(Crypto.sha256(Array(apiKey.utf8))).prefix(32)), limit: agentOS.rateLimit,
+            window: agentOS.rateWindow + agentOS.rateMargin, shares: agentOS.budget, replicas: configuration.replicas)
+    }
+
+    /// The share a replica keeps to itself while the database cannot be asked.
+    let fallback: SlidingWindowLimiter
+    let pool: PGPool
+    let key: String
+    let limit: Int
+    let windowMs: Int
+    let shares: BudgetShares
+
+    init(pool: PGPool, key: String, limit: Int, window: Duration, shares: BudgetShares, replicas: Int) {
+        self.pool = pool
+        self.key = key
+        self.limit = max(1, limit)
+        windowMs = Int(window / .milliseconds(1))
+        self.shares = shares
+        local = SlidingWindowLimiter(limit: limit, window: window, shares: shares)
+        var fallbackShares = shares
+        fallbackShares.writeReserve = max(0, shares.writeReserve / max(1, replicas))
+        fallback = SlidingWindowLimiter(limit: max(1, limit / max(1, replicas)), window: window, shares: fallbackShares)
+    }
+
+    /// The shared window's slots a priority may fill: the local limiter's rule, without the import's
+    /// floor (the import's leader is the only replica spending it).
+    func capacity(_ priority: UpstreamPriority) -> Int {
+        switch priority {
+        case .write: limit
+        case .interactive: max(1, limit - shares.writeReserve)
+        case .supporting, .sync: max(1, limit - shares.writeReserve - shares.supportingHeadroom)
+        case .background: max(1, limit - shares.writeReserve - shares.backgroundHeadroom)
+        }
+    }
+
+    public func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority, tenant: String?) async throws(AgentOSError) -> BudgetGrant {
+        let grant = try await local.acquire(deadline: deadline, priority: priority, tenant: tenant)
+        // Spare-only work takes a shared slot now or not at all; reads and writes wait for one until
+        // their deadline (interactive reads no longer than their usual wait).
+        let waitUntil: ContinuousClock.Instant = switch priority {
+        case .background, .supporting, .sync: .now
+        case .interactive: min(deadline, .now + shares.interactiveWait)
+        case .write: deadline
+        }
+        while true {
+            let answer: Result<Int?, PGError>
+            do { answer = .success(try await take(capacity(priority), deadline: deadline)) } catch { answer = .failure(error) }
+            switch answer {
+            case .success(nil):
+                return grant
+            case .success(let waitMs?):
+                let retry = ContinuousClock.now + .milliseconds(max(1, waitMs))
+                guard retry <= waitUntil else { throw .rateLimited(retryAfter: .milliseconds(max(1, waitMs))) }
+                try? await Task.sleep(until: retry, clock: .continuous)
+                guard ContinuousClock.now < deadline else { throw .timeout }
+            case .failure:
+                // Unreachable: this replica's own share only.
+                return try await fallback.acquire(deadline: deadline, priority: priority, tenant: tenant)
+            }
+        }
+    }
+
+    /// nil when a slot was taken; else milliseconds until one may be free.
+    private func take(_ capacity: Int, deadline: ContinuousClock.Instant) async throws(PGError) -> Int? {
+        let (key, windowMs) = (key, windowMs)
+        return try await pool.withConnection(deadline: deadline) { session throws(PGError) -> Int? in
+            try session.transaction { db throws(PGError) -> Int? in
+                let now = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+                _ = try db.execute("SELECT pg_advisory_xact_lock(hashtext($1))", [key])
+                let paused = try db.execute("SELECT until_ms - \(now) AS left FROM budget_pauses WHERE key = $1 AND until_ms > \(now)", [key])
+                if let left = paused[0, "left"].flatMap(Int.init) { return max(1, left) }
+                _ = try db.execute("DELETE FROM budget_slots WHERE key = $1 AND at_ms <= \(now) - $2", [key, String(windowMs)])
+                // The slot that would leave the window first for this capacity to have room.
+                let window = try db.execute("""
+                    SELECT count(*) AS n,
+                        (SELECT at_ms FROM budget_slots WHERE key = $1 ORDER BY at_ms DESC OFFSET ($2::int - 1) LIMIT 1) AS blocking,
+                        \(now) AS now
+                    FROM budget_slots WHERE key = $1
+                    """, [key, String(capacity)])
+                let count = window[0, "n"].flatMap(Int.init) ?? 0
+                if count < capacity {
+                    _ = try db.execute("INSERT INTO budget_slots (key, at_ms) VALUES ($1, \(now))", [key])
+                    return nil
+                }
+                let blocking = window[0, "blocking"].flatMap(Int.init) ?? 0, current = window[0, "now"].flatMap(Int.init) ?? 0
+                return max(1, blocking + windowMs - current)
+            }
+        }
+    }
+
+    public func sending(_ grant: BudgetGrant, at instant: ContinuousClock.Instant) async {
+        await local.sending(grant, at: instant)
+    }
+
+    public func coolDown(for duration: Duration) async {
+        await local.coolDown(for: duration)
+        await fallback.coolDown(for: duration)
+        let milliseconds = Int(duration / .milliseconds(1))
+        _ = try? await pool.execute("""
+            INSERT INTO budget_pauses (key, until_ms) VALUES ($1, (extract(epoch from clock_timestamp()) * 1000)::bigint + $2)
+            ON CONFLICT (key) DO UPDATE SET until_ms = GREATEST(budget_pauses.until_ms, EXCLUDED.until_ms)
+            """, [key, String(milliseconds)], deadline: .now + .seconds(2))
+    }
+}
