@@ -52,20 +52,23 @@ public struct Application: Sendable {
         let directory = configuration.dataDirectory
         let events = JobEventHub(settings: configuration.events)
         self.events = events
+        // PostgreSQL when DATABASE_URL names it (shared by the replicas), else the embedded files.
+        database = configuration.database.map { PGPool(conninfo: $0.url, size: $0.poolSize, statementTimeoutMs: $0.statementTimeoutMs) }
         var mirrorAccess: ContractorService.MirrorAccess?
         if configuration.mirror.enabled {
             let mirror = AgencyMirror(slaTargets: configuration.portal.slaTargets)
+            // One import per agency across the replicas: the lock holder imports, the others follow its snapshots.
+            let persistence: any MirrorPersistence = database.map { PostgresMirrorPersistence(pool: $0) } ?? FileMirrorPersistence(directory: directory)
+            let leadership = configuration.database.map { MirrorLeadership(conninfo: $0.url, statementTimeoutMs: $0.statementTimeoutMs) }
             let runner = MirrorRunner(
-                mirror: mirror, agentOS: agentOS, persistence: FileMirrorPersistence(directory: directory), settings: configuration.mirror.sync,
-                logger: logger, events: events)
+                mirror: mirror, agentOS: agentOS, persistence: persistence, settings: configuration.mirror.sync,
+                logger: logger, events: events, leadership: leadership)
             mirrors = runner
             mirrorAccess = ContractorService.MirrorAccess(mirror: mirror, ensure: { runner.ensure($0) })
         } else {
             mirrors = nil
         }
         service = ContractorService(agentOS: agentOS, logger: logger, settings: configuration.portal, observer: events, mirror: mirrorAccess)
-        // PostgreSQL when DATABASE_URL names it (shared by the replicas), else the embedded files.
-        database = configuration.database.map { PGPool(conninfo: $0.url, size: $0.poolSize, statementTimeoutMs: $0.statementTimeoutMs) }
         let refreshTokens: any RefreshTokenStore = if let database {
             PostgresRefreshTokenStore(pool: database, lifetimeSeconds: security.refreshTokenTTL, reuseGraceSeconds: security.refreshReuseGrace)
         } else {

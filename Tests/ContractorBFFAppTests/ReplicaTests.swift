@@ -1,4 +1,5 @@
 @testable import ContractorBFFApp
+import AgentOS
 import Foundation
 import FixtureAgentOS
 import HTTPServer
@@ -193,6 +194,37 @@ struct ReplicaTests {
         #expect(served == 4, "\(served) reads served on a half share")
         #expect(await portal.received("contractor") == 4)
         await portal.stop()
+        await database.stop()
+    }
+
+    /// One import per agency across replicas: one leads it and saves its snapshots, the other serves the
+    /// same pages from them without importing; when the leader stops, the other takes over.
+    @Test func oneReplicaImportsEachAgencyAndTheOtherFollows() async throws {
+        let database = try await TestPostgres.start()
+        let (a, b) = try await Self.replicas(database, MirrorTests.mirrorOn.merging(["AGENTOS_RATE_LIMIT": "50"]) { $1 })
+        func role(_ portal: Portal) async -> String? { await portal.get("/readyz", token: nil).json["mirror"]?["demo"]?["role"]?.stringValue }
+        let settled = await MirrorTests.eventually(20) {
+            guard await role(a) != nil, await role(b) != nil else { return false }
+            let warmA = await MirrorTests.warm(a, timeout: 0.1)
+            let warmB = await MirrorTests.warm(b, timeout: 0.1)
+            return warmA && warmB
+        }
+        #expect(settled, "both replicas warm, each with a role")
+        let roles = [await role(a), await role(b)]
+        #expect(Set(roles) == ["leader", "follower"], "one leads, one follows: \(roles)")
+        let (leader, follower) = roles[0] == "leader" ? (a, b) : (b, a)
+        #expect(follower.application.agentOS.counterSnapshot.calls == 0, "the follower made no import call")
+        let jobs = await follower.get("/api/contractor/jobs")
+        #expect(jobs.status == 200 && jobs.header("X-Mirror-State") == "warm" && jobs.json.count == 50, "the follower serves from the leader's snapshot")
+        // The leader goes (its server and application; the fixture AgentOS stays); the follower takes the
+        // import over within its follow interval.
+        await leader.server.shutdown()
+        await leader.application.stop()
+        #expect(await MirrorTests.eventually(20) { await role(follower) == "leader" })
+        let calls = follower.application.agentOS.counterSnapshot.calls
+        #expect(await MirrorTests.eventually(20) { follower.application.agentOS.counterSnapshot.calls > calls }, "the new leader imports")
+        await follower.stop()
+        if leader.port == a.port { await a.upstream.shutdown() }
         await database.stop()
     }
 

@@ -16,15 +16,53 @@ final class MirrorRunner: Sendable {
     let settings: MirrorSync.Settings
     let logger: Logger
     let events: JobEventHub
+    /// With several replicas on PostgreSQL: who imports each agency (nil: this process, always).
+    let leadership: MirrorLeadership?
     private let running = Mutex<(syncs: [String: (MirrorSync, Task<Void, Never>)], stopped: Bool)>(([:], false))
+    /// Each agency's role here when there is a leadership: "leader" imports, "follower" restores.
+    private let roles = Mutex([String: String]())
 
-    init(mirror: AgencyMirror, agentOS: AgentOSClient, persistence: any MirrorPersistence, settings: MirrorSync.Settings, logger: Logger, events: JobEventHub) {
+    init(
+        mirror: AgencyMirror, agentOS: AgentOSClient, persistence: any MirrorPersistence, settings: MirrorSync.Settings, logger: Logger, events: JobEventHub,
+        leadership: MirrorLeadership? = nil
+    ) {
         self.mirror = mirror
         self.agentOS = agentOS
         self.persistence = persistence
         self.settings = settings
         self.logger = logger
         self.events = events
+        self.leadership = leadership
+    }
+
+    /// This replica's role for the agency ("leader", "follower"), or nil without a leadership.
+    func role(of agency: String) -> String? { roles.withLock { $0[agency] } }
+
+    /// Leads the agency's import while it holds the lock, else follows the leader's snapshots; gives the
+    /// lead up when it loses the lock, and tries for it again at every follow.
+    private func leadOrFollow(_ agency: String, _ sync: MirrorSync, _ leadership: MirrorLeadership) async {
+        var restoredAt: Int?
+        while !Task.isCancelled {
+            if await leadership.tryLead(agency) {
+                roles.withLock { $0[agency] = "leader" }
+                logger.log(.info, "mirror_leader", ["agency": .string(agency)])
+                let importing = Task { await sync.run() }
+                while !Task.isCancelled, await leadership.stillLeads(agency) {
+                    try? await Task.sleep(for: leadership.followInterval)
+                }
+                importing.cancel()
+                await importing.value
+                await leadership.resign(agency)
+                continue
+            }
+            roles.withLock { $0[agency] = "follower" }
+            if let shared = persistence as? PostgresMirrorPersistence, let savedAt = await shared.savedAt(agency: agency), savedAt != restoredAt,
+               let snapshot = await shared.load(agency: agency), await sync.follow(snapshot) {
+                restoredAt = savedAt
+            }
+            try? await Task.sleep(for: leadership.followInterval)
+        }
+        await leadership.resign(agency)
     }
 
     /// The agency's import runs (it is started if it was not).
@@ -36,7 +74,8 @@ final class MirrorRunner: Sendable {
             let sync = MirrorSync(
                 agency: agency, agentOS: agentOS, mirror: mirror, persistence: persistence, settings: settings, logger: logger,
                 onChanges: { changes in events.imported(changes, agency: agency) })
-            state.syncs[agency] = (sync, Task { await sync.run() })
+            let task: Task<Void, Never> = if let leadership { Task { await self.leadOrFollow(agency, sync, leadership) } } else { Task { await sync.run() } }
+            state.syncs[agency] = (sync, task)
         }
     }
 
@@ -50,6 +89,7 @@ final class MirrorRunner: Sendable {
         for agency in agencies {
             guard let sync = sync(of: agency) else { continue }
             var fields: [String: JSONValue] = [:]
+            if let role = role(of: agency) { fields["role"] = .string(role) }
             if let progress = await mirror.progress(agency: agency) {
                 fields["branches"] = .number(String(progress.branches))
                 fields["branchesImported"] = .number(String(progress.imported))

@@ -77,6 +77,12 @@ public actor MirrorSync {
         self.onChanges = onChanges
     }
 
+    /// A replica that does not import the agency (another one leads it) serves what the leader saved:
+    /// true when the snapshot was taken in.
+    public func follow(_ snapshot: JSONValue) async -> Bool {
+        await mirror.restore(agency: agency, snapshot) != nil
+    }
+
     /// Imports until cancelled. A fresh snapshot (younger than half the target) saves the first import.
     public func run() async {
         if let snapshot = await persistence?.load(agency: agency), let savedAt = await mirror.restore(agency: agency, snapshot) {

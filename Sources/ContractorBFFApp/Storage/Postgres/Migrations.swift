@@ -104,6 +104,14 @@ enum Migrations {
                 until_ms bigint NOT NULL
             );
             """),
+        Migration(version: 6, name: "the agencies' mirror", sql: """
+            -- Each agency's mirror as its import leader last saved it; the other replicas restore from it.
+            CREATE TABLE mirror_snapshots (
+                agency text PRIMARY KEY,
+                snapshot text NOT NULL,
+                saved_at_ms bigint NOT NULL
+            );
+            """),
     ]
 
     /// Any number fits; this one is "contractor-bff migrations" in ASCII, read as a number.
