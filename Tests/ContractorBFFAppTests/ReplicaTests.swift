@@ -228,6 +228,38 @@ struct ReplicaTests {
         await database.stop()
     }
 
+    /// The import leader killed with SIGKILL (no resignation: its connection, and with it the lock, just
+    /// ends): the other replica leads and imports within the follow interval and a connection's end.
+    @Test func aKilledImportLeaderIsReplacedWithinTheBound() async throws {
+        let database = try await TestPostgres.start()
+        let (fixture, upstream, base) = try HeavyWriteProofs.CrashTests.rig(
+            MirrorTests.mirrorOn.merging(["DATABASE_URL": database.conninfo, "AGENTOS_RATE_LIMIT": "50", "MIRROR_AGE_TARGET_SECONDS": "4"]) { $1 })
+        var second = base
+        second["DATA_DIR"] = base["DATA_DIR", default: ""] + "-b"
+        let a = try await ServerProcess(environment: base)
+        let b = try await ServerProcess(environment: second)
+        func role(_ port: Int) async -> String? {
+            let ready = await exchange(port: port, "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", readTimeout: 5, closeWithin: 0)
+            return ((try? JSONText.parse(ready.response?.body ?? [])) ?? .null)["mirror"]?["demo"]?["role"]?.stringValue
+        }
+        #expect(await MirrorTests.eventually(20) {
+            let roles = [await role(a.port), await role(b.port)]
+            return Set(roles) == ["leader", "follower"]
+        }, "one leads, one follows")
+        let aLeads = await role(a.port) == "leader"
+        let (leader, follower) = aLeads ? (a, b) : (b, a)
+        await leader.kill()
+        let killedAt = ContinuousClock.now
+        let before = await fixture.store.received["branches"] ?? 0
+        #expect(await MirrorTests.eventually(20) { await role(follower.port) == "leader" }, "the follower took the lead")
+        let took = killedAt.duration(to: .now)
+        #expect(took < .seconds(15), "within the follow interval and the lock's release (took \(took))")
+        #expect(await MirrorTests.eventually(20) { await fixture.store.received["branches"] ?? 0 > before }, "and imports")
+        await follower.kill()
+        await upstream.shutdown()
+        await database.stop()
+    }
+
     /// One sign-in across replicas: signed in on one, refreshed on the other; a spent refresh token
     /// replayed on the first ends the sign-in on both.
     @Test func aSignInIsRefreshedAndRevokedAcrossReplicas() async throws {
