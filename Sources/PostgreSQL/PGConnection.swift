@@ -61,7 +61,7 @@ final class PGConnection {
         handle = PQconnectdb(conninfo)
         guard let handle, PQstatus(handle) == CONNECTION_OK else {
             let message = handle.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
-            throw .unavailable(Self.redacted(message))
+            throw .unavailable(PGError.redacting(message))
         }
     }
 
@@ -71,11 +71,7 @@ final class PGConnection {
     /// again once before the statement is sent; a statement whose connection breaks while it runs is not
     /// sent again (it may have been applied): the caller gets `unavailable`.
     func execute(_ sql: String, _ parameters: [String?]) throws(PGError) -> PGRows {
-        if broken || !isOK {
-            PQreset(handle)
-            guard isOK else { throw .unavailable(Self.redacted(String(cString: PQerrorMessage(handle)))) }
-            broken = false
-        }
+        try reconnectIfBroken()
         let copies = parameters.map { $0.map { strdup($0) } ?? nil }
         defer { copies.forEach { free($0) } }
         let pointers = copies.map { UnsafePointer<CChar>($0) }
@@ -83,38 +79,39 @@ final class PGConnection {
             PQexecParams(handle, sql, Int32(parameters.count), nil, values.baseAddress, nil, nil, 0)
         }
         defer { PQclear(result) }
-        guard let result else { throw lost() }
-        switch PQresultStatus(result) {
-        case PGRES_TUPLES_OK, PGRES_COMMAND_OK:
-            let columnCount = Int(PQnfields(result)), rowCount = Int(PQntuples(result))
-            let columns = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
-            let rows = (0..<rowCount).map { row in
-                (0..<columnCount).map { column -> String? in
-                    PQgetisnull(result, Int32(row), Int32(column)) == 1 ? nil : String(cString: PQgetvalue(result, Int32(row), Int32(column)))
-                }
+        let answered = try succeeded(result)
+        let columnCount = Int(PQnfields(answered)), rowCount = Int(PQntuples(answered))
+        let columns = (0..<columnCount).map { String(cString: PQfname(answered, Int32($0))) }
+        let rows = (0..<rowCount).map { row in
+            (0..<columnCount).map { column -> String? in
+                PQgetisnull(answered, Int32(row), Int32(column)) == 1 ? nil : String(cString: PQgetvalue(answered, Int32(row), Int32(column)))
             }
-            return PGRows(columns: columns, rows: rows, affected: Int(String(cString: PQcmdTuples(result))) ?? 0)
-        default:
-            // An error the server sent has its SQLSTATE; one libpq made up (the connection went) has none.
-            guard isOK, let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map({ String(cString: $0) }) else { throw lost() }
-            let message = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) } ?? "error"
-            throw .failed(sqlState: state, message: message)
         }
+        return PGRows(columns: columns, rows: rows, affected: Int(String(cString: PQcmdTuples(answered))) ?? 0)
     }
 
     /// Several statements without parameters (a migration): `PQexec`, which takes a script, where
     /// `PQexecParams` takes one statement.
     func executeScript(_ sql: String) throws(PGError) {
-        if broken || !isOK {
-            PQreset(handle)
-            guard isOK else { throw .unavailable(Self.redacted(String(cString: PQerrorMessage(handle)))) }
-            broken = false
-        }
+        try reconnectIfBroken()
         let result = PQexec(handle, sql)
         defer { PQclear(result) }
+        _ = try succeeded(result)
+    }
+
+    private func reconnectIfBroken() throws(PGError) {
+        guard broken || !isOK else { return }
+        PQreset(handle)
+        guard isOK else { throw .unavailable(PGError.redacting(String(cString: PQerrorMessage(handle)))) }
+        broken = false
+    }
+
+    /// The result when the statement succeeded; else the server's error (with its SQLSTATE) or, for one
+    /// libpq made up because the connection went (no SQLSTATE), `unavailable`.
+    private func succeeded(_ result: OpaquePointer?) throws(PGError) -> OpaquePointer {
         guard let result else { throw lost() }
         switch PQresultStatus(result) {
-        case PGRES_TUPLES_OK, PGRES_COMMAND_OK: return
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK: return result
         default:
             guard isOK, let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map({ String(cString: $0) }) else { throw lost() }
             throw .failed(sqlState: state, message: PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) } ?? "error")
@@ -123,10 +120,8 @@ final class PGConnection {
 
     private func lost() -> PGError {
         broken = true
-        return .unavailable(Self.redacted(String(cString: PQerrorMessage(handle))))
+        return .unavailable(PGError.redacting(String(cString: PQerrorMessage(handle))))
     }
-
-    static func redacted(_ message: String) -> String { PGError.redacting(message) }
 }
 
 extension PGError {
