@@ -50,6 +50,28 @@ public struct BudgetShares: Sendable, Equatable {
         max(0, min(syncFloor, Int(Double(limit) * syncShare), limit - writeReserve - 1))
     }
 
+    /// The slots of a window of `limit` a priority may fill (at least one, so a tiny limit still serves),
+    /// less `keptForSync`, the slots the import's floor still holds while it runs.
+    public func capacity(_ priority: UpstreamPriority, limit: Int, keptForSync: Int = 0) -> Int {
+        switch priority {
+        case .write: limit
+        case .interactive: max(1, limit - writeReserve - keptForSync)
+        case .supporting: max(1, limit - writeReserve - supportingHeadroom - keptForSync)
+        case .background: max(1, limit - writeReserve - backgroundHeadroom - keptForSync)
+        case .sync: max(1, min(limit - writeReserve - supportingHeadroom, Int(Double(limit) * syncShare)))
+        }
+    }
+
+    /// The latest a call of this priority may wait for its slot: spare-only work not at all, an
+    /// interactive read a little, a write until its deadline.
+    public func waitLimit(_ priority: UpstreamPriority, requested: ContinuousClock.Instant, now: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        switch priority {
+        case .background, .supporting, .sync: now
+        case .interactive: min(requested, now + interactiveWait)
+        case .write: requested
+        }
+    }
+
     public init() {}
 }
 
@@ -151,13 +173,7 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
         syncSlots.expire(now)
         let running = syncAskedAt.map { $0 + window > now } ?? false
         let keptForSync = running ? max(0, syncFloor - syncSlots.count) : 0
-        switch priority {
-        case .write: return limit
-        case .interactive: return max(1, limit - shares.writeReserve - keptForSync)
-        case .supporting: return max(1, limit - shares.writeReserve - shares.supportingHeadroom - keptForSync)
-        case .background: return max(1, limit - shares.writeReserve - shares.backgroundHeadroom - keptForSync)
-        case .sync: return max(1, min(limit - shares.writeReserve - shares.supportingHeadroom, Int(Double(limit) * shares.syncShare)))
-        }
+        return shares.capacity(priority, limit: limit, keptForSync: keptForSync)
     }
 
     private var syncFloor: Int { shares.effectiveSyncFloor(limit: limit) }
@@ -174,11 +190,7 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
         let withinFloor = priority == .sync && syncSlots.count < syncFloor
         let capacity = withinFloor ? max(1, limit - shares.writeReserve) : capacity(priority, now: asked)
         // Spare-only work takes a slot now or none; an interactive read waits a little, not its whole deadline.
-        let deadline = switch priority {
-        case .background, .supporting, .sync: now
-        case .interactive: min(requested, now + shares.interactiveWait)
-        case .write: requested
-        }
+        let deadline = shares.waitLimit(priority, requested: requested, now: now)
         if let until = coolDownUntil, until > now { throw .rateLimited(retryAfter: now.duration(to: until)) }
         if priority < .interactive, !withinFloor, let until = pressureUntil, until > now { throw .rateLimited(retryAfter: now.duration(to: until)) }
         if priority == .background, warmUntil > now { throw .rateLimited(retryAfter: now.duration(to: warmUntil)) }

@@ -44,29 +44,14 @@ public final class SharedBudgetLimiter: UpstreamRateLimiting {
         fallback = SlidingWindowLimiter(limit: max(1, limit / max(1, replicas)), window: window, shares: fallbackShares)
     }
 
-    /// The shared window's slots a priority may fill: the local limiter's rule, without the import's
-    /// floor (the import's leader is the only replica spending it).
-    func capacity(_ priority: UpstreamPriority) -> Int {
-        switch priority {
-        case .write: limit
-        case .interactive: max(1, limit - shares.writeReserve)
-        case .supporting, .sync: max(1, limit - shares.writeReserve - shares.supportingHeadroom)
-        case .background: max(1, limit - shares.writeReserve - shares.backgroundHeadroom)
-        }
-    }
-
     public func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority, tenant: String?) async throws(AgentOSError) -> BudgetGrant {
         let grant = try await local.acquire(deadline: deadline, priority: priority, tenant: tenant)
-        // Spare-only work takes a shared slot now or not at all; reads and writes wait for one until
-        // their deadline (interactive reads no longer than their usual wait).
-        let waitUntil: ContinuousClock.Instant = switch priority {
-        case .background, .supporting, .sync: .now
-        case .interactive: min(deadline, .now + shares.interactiveWait)
-        case .write: deadline
-        }
+        // The local limiter's rules for the shared window: the same room per priority (without the
+        // import's floor, which only the agency's import leader spends) and the same waits.
+        let waitUntil = shares.waitLimit(priority, requested: deadline, now: .now)
         while true {
             let answer: Result<Int?, PGError>
-            do { answer = .success(try await take(capacity(priority), deadline: deadline)) } catch { answer = .failure(error) }
+            do { answer = .success(try await take(shares.capacity(priority, limit: limit), deadline: deadline)) } catch { answer = .failure(error) }
             switch answer {
             case .success(nil):
                 return grant
