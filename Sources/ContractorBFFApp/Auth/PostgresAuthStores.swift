@@ -106,8 +106,7 @@ final class PostgresRefreshTokenStore: RefreshTokenStore {
                           let expires = found[0, "expires_at"].flatMap(Int.init), expires > now,
                           (found[0, "revoked_until"].flatMap(Int.init) ?? 0) <= now else { return .invalid }
                     if let spentAt = found[0, "spent_at"].flatMap(Int.init) {
-                        // A grace of 0 is none (times are whole seconds: a replay in the same second is still theft).
-                        if grace > 0, found[0, "last_spent"] == hash, now - spentAt <= grace { return .justSpent(family: family) }
+                        if isSecondTab(grace: grace, isLatestSpent: found[0, "last_spent"] == hash, spentAt: spentAt, now: now) { return .justSpent(family: family) }
                         try Self.revoke(family, lifetime: lifetime, db)
                         return .reused(family: family)
                     }

@@ -32,6 +32,13 @@ public enum RefreshStoreError: Error, Sendable, CustomStringConvertible {
     public var description: String { if case .unavailable(let why) = self { why } else { "" } }
 }
 
+/// A spent token presented again is a second tab refreshing at the same moment, not theft, only when it
+/// is its family's latest spent token and was spent within the grace. A grace of 0 is none (times are
+/// whole seconds: a replay in the same second is still theft). Both stores ask this.
+func isSecondTab(grace: Int, isLatestSpent: Bool, spentAt: Int, now: Int) -> Bool {
+    grace > 0 && isLatestSpent && now - spentAt <= grace
+}
+
 /// Refresh tokens (OWASP: rotated on use, reuse revokes the family), stored hashed. Behind one protocol so
 /// a shared store for several replicas can replace the embedded file.
 public protocol RefreshTokenStore: Sendable {
@@ -104,8 +111,7 @@ public actor FileRefreshTokenStore: RefreshTokenStore {
         let hash = Self.hash(token)
         guard var record = tokens[hash], record.expiresAt > clock(), revoked[record.grant.family] == nil else { return .invalid }
         if record.spent {
-            // A grace of 0 is none (times are whole seconds: a replay in the same second is still theft).
-            if grace > 0, lastSpent[record.grant.family] == hash, let spentAt = record.spentAt, clock() - spentAt <= grace {
+            if let spentAt = record.spentAt, isSecondTab(grace: grace, isLatestSpent: lastSpent[record.grant.family] == hash, spentAt: spentAt, now: clock()) {
                 return .justSpent(family: record.grant.family)
             }
             revoke(family: record.grant.family)

@@ -56,7 +56,7 @@ public actor FileIdempotencyStore: IdempotencyStore {
                 loaded = loaded.filter { $0.value.createdAt + ttlSeconds * 1000 > now }
                 for (id, record) in loaded where record.state == "inflight" {
                     loaded[id]?.state = "unknown"
-                    loaded[id]?.settleUntil = max(record.settleUntil, record.attemptedAt + 3 * upstreamDeadlineMs)
+                    loaded[id]?.settleUntil = max(record.settleUntil, Self.settledAfterCrash(attemptedAt: record.attemptedAt, upstreamDeadlineMs: upstreamDeadlineMs))
                 }
                 return loaded.map { Self.encode($0.key, $0.value) }
             }

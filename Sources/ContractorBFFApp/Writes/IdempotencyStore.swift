@@ -73,3 +73,10 @@ extension IdempotencyStore {
         try await finish(id, outcome: outcome, callMayStillRun: false)
     }
 }
+
+extension IdempotencyStore {
+    /// Until when a record left "in flight" by a process that is gone (it crashed, or another replica that
+    /// may still be running) is answered "in flight": three upstream deadlines after its attempt began (the
+    /// ownership read, the write, the lingering), by when AgentOS has finished that call or never will.
+    static func settledAfterCrash(attemptedAt: Int, upstreamDeadlineMs: Int) -> Int { attemptedAt + 3 * upstreamDeadlineMs }
+}

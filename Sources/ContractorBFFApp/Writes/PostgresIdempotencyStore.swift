@@ -68,7 +68,7 @@ final class PostgresIdempotencyStore: IdempotencyStore {
                         let attempted = found[0, "attempted_at_ms"].flatMap(Int.init) ?? created
                         var settle = found[0, "settle_until_ms"].flatMap(Int.init) ?? 0
                         // Another replica's request (or one that died): it may still be running at AgentOS.
-                        if state == "inflight" { settle = max(settle, attempted + 3 * upstreamDeadline) }
+                        if state == "inflight" { settle = max(settle, Self.settledAfterCrash(attemptedAt: attempted, upstreamDeadlineMs: upstreamDeadline)) }
                         if now < settle { return .inFlight }
                         _ = try db.execute("""
                             UPDATE idempotency SET state = 'inflight', attempted_at_ms = \(Self.now), owner = $4
