@@ -33,7 +33,8 @@ public struct Application: Sendable {
     /// Every route the router has (method and pattern), and every operation the API description
     /// describes: a test holds the two equal.
     let routes: [(method: HTTPMethod, pattern: String)]
-    let apiOperations: [APIOperation]
+    let apiDescription: OpenAPIDocument
+    var apiOperations: [APIOperation] { apiDescription.operations }
     /// Whether the portal page is served at /portal (the start banner names it).
     public let servesPortalPage: Bool
     /// The shared store's connections, when DATABASE_URL names one.
@@ -124,7 +125,7 @@ public struct Application: Sendable {
             procedures: Procedure.all, transformer: configuration.trpc.transformer)
         DescriptionRoutes.register(on: &router, document)
         routes = router.table
-        apiOperations = document.operations
+        apiDescription = document
         self.servesPortalPage = servesPage
         let origins = Set(security.portalOrigins)
         let wire = TRPCWire(transformer: configuration.trpc.transformer)

@@ -1,5 +1,6 @@
 import HTTPServer
 import JSON
+import Synchronization
 
 /// The API description (OpenAPI 3.1): the REST operations and, as operations under `/api/trpc/…`, tRPC's
 /// procedures, with the shapes tRPC's wire gives them under the configured transformer.
@@ -137,20 +138,28 @@ struct OpenAPIDocument: Sendable {
     }
 }
 
-/// `GET /openapi.json` and `GET /docs`, written once at start from the document.
+/// `GET /openapi.json` and `GET /docs`, written from the document at their first request (not at every
+/// start: most processes, and every test's server, never serve them) and kept.
 enum DescriptionRoutes {
     static func register(on router: inout Router, _ document: OpenAPIDocument) {
-        let json = document.json
-        let body = json.serialized()
-        let page = Array(DocsPage.render(json).utf8)
+        let written = Mutex<(json: [UInt8], page: [UInt8])?>(nil)
+        @Sendable func rendered() -> (json: [UInt8], page: [UInt8]) {
+            written.withLock { cached in
+                if let cached { return cached }
+                let json = document.json
+                let made = (json.serialized(), Array(DocsPage.render(json).utf8))
+                cached = made
+                return made
+            }
+        }
         let policy = DocsPage.contentSecurityPolicy
         router.get("/openapi.json") { _ in
-            var response = Response.json(body)
+            var response = Response.json(rendered().json)
             response.headers.set("Cache-Control", "no-cache")
             return response
         }
         router.get("/docs") { _ in
-            Response(status: 200, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache", "Content-Security-Policy": policy], bytes: page)
+            Response(status: 200, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache", "Content-Security-Policy": policy], bytes: rendered().page)
         }
     }
 }
