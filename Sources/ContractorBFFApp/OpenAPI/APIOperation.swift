@@ -60,11 +60,11 @@ enum APIParts {
         return .object(response)
     }
 
-    /// The REST error body, for each status a route of this kind may answer.
-    static func errors(_ statuses: [Int]) -> [Int: JSONValue] {
+    /// The error body (REST's `Error` unless another is named), for each status a route of this kind may answer.
+    static func errors(_ statuses: [Int], schema: String = "Error") -> [Int: JSONValue] {
         Dictionary(uniqueKeysWithValues: statuses.map { status in
             let headers: [String: JSONValue] = [429, 503].contains(status) ? ["Retry-After": retryAfterHeader] : [:]
-            return (status, json(reason(status), ModelSchemas.reference("Error"), headers: headers))
+            return (status, json(reason(status), ModelSchemas.reference(schema), headers: headers))
         })
     }
 

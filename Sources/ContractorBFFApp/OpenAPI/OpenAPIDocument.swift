@@ -105,9 +105,7 @@ struct OpenAPIDocument: Sendable {
 
     private func trpc(_ name: String, _ procedure: Procedure) -> APIOperation {
         let path = TRPCRoutes.prefix + name
-        var errors = Dictionary(uniqueKeysWithValues: [400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 502, 503, 504].map { status in
-            (status, APIParts.json(APIParts.reason(status), ModelSchemas.reference("TRPCError"), headers: [429, 503].contains(status) ? ["Retry-After": APIParts.retryAfterHeader] : [:]))
-        })
+        var errors = APIParts.errors([400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 502, 503, 504], schema: "TRPCError")
         var parameters: [JSONValue] = []
         if let input = procedure.input {
             parameters.append([

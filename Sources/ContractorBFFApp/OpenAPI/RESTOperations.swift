@@ -125,8 +125,8 @@ enum RESTOperations {
 
     static func contractor(_ examples: APIExamples) -> [APIOperation] {
         let read = P.errors(P.contractorRoute)
-        func ok(_ description: String, _ schema: JSONValue, _ example: JSONValue?, status: Int = 200) -> [Int: JSONValue] {
-            [status: P.json(description, schema, example: example, headers: P.cacheHeaders)]
+        func ok(_ description: String, _ schema: JSONValue, _ example: JSONValue?) -> [Int: JSONValue] {
+            [200: P.json(description, schema, example: example, headers: P.cacheHeaders)]
         }
         let csvOr: (String, JSONValue, JSONValue?) -> JSONValue = { description, schema, example in
             var json: [String: JSONValue] = ["schema": schema]
