@@ -59,8 +59,11 @@ public struct Application: Sendable {
         if configuration.mirror.enabled {
             let mirror = AgencyMirror(slaTargets: configuration.portal.slaTargets)
             // One import per agency across the replicas: the lock holder imports, the others follow its snapshots.
-            let persistence: any MirrorPersistence = database.map { PostgresMirrorPersistence(pool: $0) } ?? FileMirrorPersistence(directory: directory)
-            let leadership = configuration.database.map { MirrorLeadership(conninfo: $0.url, statementTimeoutMs: $0.statementTimeoutMs) }
+            let snapshots = database.map { PostgresMirrorPersistence(pool: $0) }
+            let persistence: any MirrorPersistence = snapshots ?? FileMirrorPersistence(directory: directory)
+            let leadership = configuration.database.flatMap { settings in
+                snapshots.map { MirrorLeadership(conninfo: settings.url, statementTimeoutMs: settings.statementTimeoutMs, snapshots: $0) }
+            }
             let runner = MirrorRunner(
                 mirror: mirror, agentOS: agentOS, persistence: persistence, settings: configuration.mirror.sync,
                 logger: logger, events: events, leadership: leadership)

@@ -12,12 +12,15 @@ final class MirrorLeadership: Sendable {
     let conninfo: String
     let statementTimeoutMs: Int
     let followInterval: Duration
+    /// Where the leader saves and the followers read each agency's mirror.
+    let snapshots: PostgresMirrorPersistence
     /// Each agency's lock holder: a connection of its own, since the lock lives as long as it does.
     private let holders = Mutex([String: PGPool]())
 
-    init(conninfo: String, statementTimeoutMs: Int, followInterval: Duration = .seconds(2)) {
+    init(conninfo: String, statementTimeoutMs: Int, snapshots: PostgresMirrorPersistence, followInterval: Duration = .seconds(2)) {
         self.conninfo = conninfo
         self.statementTimeoutMs = statementTimeoutMs
+        self.snapshots = snapshots
         self.followInterval = followInterval
     }
 

@@ -56,8 +56,8 @@ final class MirrorRunner: Sendable {
                 continue
             }
             roles.withLock { $0[agency] = "follower" }
-            if let shared = persistence as? PostgresMirrorPersistence, let savedAt = await shared.savedAt(agency: agency), savedAt != restoredAt,
-               let snapshot = await shared.load(agency: agency), await sync.follow(snapshot) {
+            if let savedAt = await leadership.snapshots.savedAt(agency: agency), savedAt != restoredAt,
+               let snapshot = await leadership.snapshots.load(agency: agency), await sync.follow(snapshot) {
                 restoredAt = savedAt
             }
             try? await Task.sleep(for: leadership.followInterval)
