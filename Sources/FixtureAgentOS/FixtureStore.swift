@@ -91,18 +91,11 @@ public actor FixtureStore {
 
     public nonisolated func records(agency name: String, contractor id: String) -> Records? {
         guard let agency = original[name], let contractor = agency.contractors[id] else { return nil }
-        func items(_ value: JSONValue?) -> [JSONValue] {
-            switch value {
-            case .array(let items)?: items
-            case .object(let fields)?: (fields["Data"] ?? fields["Jobs"] ?? fields["Items"])?.arrayValue ?? []
-            default: []
-            }
-        }
         let jobs = agency.jobs.filter { Self.owner($0) == id }
         return Records(
-            contractor: contractor, contacts: items(agency.contacts[id]), jobs: jobs,
+            contractor: contractor, contacts: Self.items(agency.contacts[id]), jobs: jobs,
             notes: jobs.first.flatMap(Self.jobID).map { agency.notes[$0] ?? [] } ?? [],
-            statement: agency.statements[id] ?? .object([:]), pending: items(agency.pending[id]))
+            statement: agency.statements[id] ?? .object([:]), pending: Self.items(agency.pending[id]))
     }
 
     /// Back to the file's data, counters at zero.
@@ -280,7 +273,12 @@ public actor FixtureStore {
 
     /// The contractor's pending entries as stored (for tests that check what AgentOS holds).
     public func pendingEntries(_ agency: String, _ id: String) -> [JSONValue] {
-        switch agencies[agency]?.pending[id] {
+        Self.items(agencies[agency]?.pending[id])
+    }
+
+    /// A list as the data file holds it: bare, or in a `{"Count", "Data"}` envelope.
+    static func items(_ value: JSONValue?) -> [JSONValue] {
+        switch value {
         case .array(let items)?: items
         case .object(let fields)?: fields["Data"]?.arrayValue ?? []
         default: []
