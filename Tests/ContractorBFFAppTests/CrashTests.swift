@@ -74,6 +74,14 @@ extension HeavyWriteProofs {
             return (fixture, upstream, environment.merging(extra) { $1 })
         }
 
+        /// One keyed JSON invoice for J-0003 over its own connection: the status answered (0: none).
+        static func keyedInvoice(port: Int, key: String, amount: String, reference: String, date: String) async -> Int {
+            let body = #"{"jobId":"J-0003","amount":\#(amount),"reference":"\#(reference)","invoiceDate":"\#(date)"}"#
+            let raw = "POST /api/contractor/invoices HTTP/1.1\r\nHost: test\r\nConnection: close\r\nAuthorization: Bearer \(Portal.token())\r\n"
+                + "Idempotency-Key: \(key)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            return await exchange(port: port, raw, readTimeout: 10, closeWithin: 0).response?.status ?? 0
+        }
+
         /// Requests 0..<count at once; each one's status by its index.
         static func sendAll(_ count: Int, _ request: @escaping @Sendable (Int) async -> Int) async -> [Int: Int] {
             await withTaskGroup(of: (Int, Int).self) { group in
@@ -104,10 +112,7 @@ extension HeavyWriteProofs {
             ])
             let count = 24
             @Sendable func request(_ index: Int, port: Int) async -> Int {
-                let body = #"{"jobId":"J-0003","amount":\#(100 + index).25,"reference":"CR-\#(index)","invoiceDate":"2026-06-01"}"#
-                let raw = "POST /api/contractor/invoices HTTP/1.1\r\nHost: test\r\nConnection: close\r\nAuthorization: Bearer \(Portal.token())\r\n"
-                    + "Idempotency-Key: crash-\(index)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
-                return await exchange(port: port, raw, readTimeout: 10, closeWithin: 0).response?.status ?? 0
+                await Self.keyedInvoice(port: port, key: "crash-\(index)", amount: "\(100 + index).25", reference: "CR-\(index)", date: "2026-06-01")
             }
 
             let first = try await ServerProcess(environment: environment)

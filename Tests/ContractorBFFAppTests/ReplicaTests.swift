@@ -114,10 +114,8 @@ struct ReplicaTests {
         ])
         let count = 20
         @Sendable func request(_ index: Int, port: Int) async -> Int {
-            let body = #"{"jobId":"J-0003","amount":\#(300 + index).75,"reference":"RK-\#(index)","invoiceDate":"2026-06-03"}"#
-            let raw = "POST /api/contractor/invoices HTTP/1.1\r\nHost: test\r\nConnection: close\r\nAuthorization: Bearer \(Portal.token())\r\n"
-                + "Idempotency-Key: replica-\(index)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
-            return await exchange(port: port, raw, readTimeout: 10, closeWithin: 0).response?.status ?? 0
+            await HeavyWriteProofs.CrashTests.keyedInvoice(
+                port: port, key: "replica-\(index)", amount: "\(300 + index).75", reference: "RK-\(index)", date: "2026-06-03")
         }
         // Their own data directories: only the database is shared.
         var second = base
@@ -330,11 +328,8 @@ struct ReplicaTests {
         var environment = ProcessInfo.processInfo.environment
         environment["DATABASE_URL"] = database.conninfo + " password=not-to-be-printed"
         func run(_ arguments: [String]) async throws -> (Int32, String) {
-            let child = try ChildProcess(executable: Paths.executable.path, arguments: arguments, environment: environment, directory: Paths.packageRoot.path)
-            async let errors = offPool { child.standardError.readDataToEndOfFile() }
-            let output = await offPool { child.standardOutput.readDataToEndOfFile() }
-            let text = String(decoding: output, as: UTF8.self) + String(decoding: await errors, as: UTF8.self)
-            return (await offPool { child.wait() }.code, text)
+            let outcome = try await ExternalTool.run(Paths.executable.path, arguments, environment: environment)
+            return (outcome.code, outcome.output)
         }
         let (first, said) = try await run(["migrate"])
         #expect(first == 0, "\(said)")
