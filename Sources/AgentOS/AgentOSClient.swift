@@ -56,11 +56,12 @@ public final class AgentOSClient: Sendable {
     private let counters: CounterStore
     private let recent429 = RecentEvents()
     private let cache: (any ReadCaching)?
+    private let sharedCache: (any SharedReadStore)?
     public let cacheCounters = CacheCounters()
 
     public init(
         configuration: AgentOSConfiguration, transport: any Transport = URLSessionTransport(), logger: Logger,
-        limiter: (any UpstreamRateLimiting)? = nil
+        limiter: (any UpstreamRateLimiting)? = nil, sharedCache: (any SharedReadStore)? = nil
     ) {
         self.configuration = configuration
         self.transport = transport
@@ -81,10 +82,18 @@ public final class AgentOSClient: Sendable {
         budget = RetryBudget(ratio: configuration.retryBudgetRatio, minimum: configuration.retryBudgetMinimum, window: configuration.retryBudgetWindow)
         bulkhead = Bulkhead(limit: configuration.maxInFlight, maxWait: configuration.queueWait)
         uploads = Bulkhead(limit: configuration.maxUploadsInFlight, maxWait: configuration.deadline)
-        cache = configuration.cache.ttl.values.contains { $0 > .zero } ? ReadCache(policy: configuration.cache, counters: cacheCounters) : nil
+        self.sharedCache = sharedCache
+        var policy = configuration.cache
+        policy.refreshDeadline = configuration.deadline
+        let cache = policy.ttl.values.contains { $0 > .zero } ? ReadCache(policy: policy, counters: cacheCounters, shared: sharedCache) : nil
+        self.cache = cache
+        cache?.follow()
     }
 
     public var counterSnapshot: AgentOSCounters { counters.snapshot }
+
+    /// Lets go of what the client shares with other replicas (the process is stopping).
+    public func close() { sharedCache?.close() }
     public var breakerState: CircuitBreaker.State { get async { await breaker.state } }
 
     // MARK: typed calls
@@ -134,7 +143,8 @@ public final class AgentOSClient: Sendable {
             CacheTrace.current?.record(.miss, age: .zero)
             return try await upstream(operation, context)
         }
-        let result = await cache.read(operation, ttl: ttl, fresh: context.fresh, priority: context.priority, fetch: fetcher(operation, context))
+        let result = await cache.read(
+            operation, ttl: ttl, fresh: context.fresh, priority: context.priority, deadline: context.deadline, fetch: fetcher(operation, context))
         switch result {
         case .success(let (value, outcome, age)):
             CacheTrace.current?.record(outcome, age: age)

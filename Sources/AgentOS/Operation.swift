@@ -86,7 +86,21 @@ public enum Operation: Sendable, Equatable {
         case .statement(let agency, let id, let from, let to): [agency, id, from ?? "-", to ?? "-"]
         case .submitInvoice(let agency, let id, let invoice): [agency, id, String(decoding: invoice.serialized(), as: UTF8.self)]
         }
-        return ([name] + parts).joined(separator: "\u{1F}")
+        return ([name] + parts).joined(separator: Self.keySeparator)
+    }
+
+    static let keySeparator = "\u{1F}"
+
+    /// The agency the call is made for (its short name).
+    public var agency: String {
+        switch self {
+        case .branches(let agency, _, _), .statusTypes(let agency, _, _), .branchContractors(let agency, _, _, _), .branchJobs(let agency, _, _, _),
+             .updateJobStatus(let agency, _, _), .invoiceSubmit(let agency, _, _), .attachDocument(let agency, _, _, _), .jobDocuments(let agency, _),
+             .contractor(let agency, _), .contacts(let agency, _), .pending(let agency, _), .jobs(let agency, _, _, _), .job(let agency, _),
+             .notes(let agency, _), .setCompletion(let agency, _, _), .addNote(let agency, _, _, _), .statement(let agency, _, _, _),
+             .submitInvoice(let agency, _, _):
+            agency
+        }
     }
 
     /// Path (each value percent-encoded into its segment), query items, and body.

@@ -171,6 +171,7 @@ extension Application {
     /// Ends the background work (the mirror's imports); the stores stay open until the process ends.
     public func stop() async {
         await mirrors?.stop()
+        agentOS.close()
     }
 
     /// The server is stopping: every open event stream ends with its API's end frame (tRPC's `return`),

@@ -62,8 +62,7 @@ struct Portal: Sendable {
         adjust(&configuration)
         if other == nil { fixture.keyLimit.settings.limit = fixtureLimit ?? configuration.agentOS.rateLimit }
         let log = LogCapture()
-        let client = AgentOSClient(
-            configuration: configuration.agentOS, logger: log.logger, limiter: SharedBudgetLimiter.make(configuration, agentOS: configuration.agentOS))
+        let client = configuration.agentOSClient(configuration.agentOS, logger: log.logger)
         // Opening the data directory's files is blocking I/O: off the cooperative pool the servers need.
         let opened = await offPool { [configuration] in
             Result { try Application(configuration: configuration, logger: log.logger, agentOS: client, upstreamMode: configured ? .configured : .notConfigured) }

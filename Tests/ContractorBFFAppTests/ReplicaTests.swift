@@ -195,6 +195,71 @@ struct ReplicaTests {
         await database.stop()
     }
 
+    /// The tests' replicas with the read cache on (the other tests count every read at AgentOS).
+    static let cached = ["CACHE_TTL_ACCOUNT_SECONDS": "60", "CACHE_TTL_JOBS_SECONDS": "60", "CACHE_TTL_STATEMENTS_SECONDS": "60", "CACHE_TTL_PENDING_SECONDS": "60"]
+
+    /// The read cache is shared: what one replica fetched, the other serves (a hit, with the entry's age)
+    /// without asking AgentOS again.
+    @Test func whatOneReplicaFetchedTheOtherServes() async throws {
+        let database = try await TestPostgres.start()
+        let (a, b) = try await Self.replicas(database, Self.cached)
+        let first = await a.get("/api/contractor/account")
+        #expect(first.status == 200 && first.header("X-Cache") == "MISS", "\(first.text)")
+        #expect(await a.received("contractor") == 1)
+        try await Task.sleep(for: .milliseconds(1_100))
+        let other = await b.get("/api/contractor/account")
+        #expect(other.status == 200 && other.json == first.json)
+        #expect(other.header("X-Cache") == "HIT", "the other replica's entry")
+        #expect(other.header("Age").flatMap(Int.init) ?? 0 >= 1, "with its age: \(other.header("Age") ?? "none")")
+        #expect(await a.received("contractor") == 1, "AgentOS was asked once for both replicas")
+        // Another contractor is another entry, on either replica.
+        #expect(await b.get("/api/contractor/account", token: Portal.token("C-2002")).header("X-Cache") == "MISS")
+        #expect(await a.received("contractor") == 2)
+        await b.stop()
+        await a.stop()
+        await database.stop()
+    }
+
+    /// Misses of one key on both replicas at once share one AgentOS call: the second waits for the
+    /// first's entry instead of loading it too.
+    @Test func concurrentMissesAcrossReplicasShareOneUpstreamCall() async throws {
+        let database = try await TestPostgres.start()
+        let (a, b) = try await Self.replicas(database, Self.cached)
+        a.faults(.on("contacts") { $0.latencyMs = 600 })
+        let replies = await withTaskGroup(of: Reply.self) { group in
+            for index in 0..<20 { group.addTask { await (index % 2 == 0 ? a : b).get("/api/contractor/contacts") } }
+            return await group.reduce(into: [Reply]()) { $0.append($1) }
+        }
+        #expect(replies.allSatisfy { $0.status == 200 && $0.json == replies[0].json && $0.json.count > 0 }, "\(replies.map(\.status))")
+        #expect(await a.received("contacts") == 1, "20 reads over two replicas, one AgentOS call")
+        await b.stop()
+        await a.stop()
+        await database.stop()
+    }
+
+    /// A write on one replica forgets, on both, what it changed: the other replica's next read (its own
+    /// copy and the shared entry both dropped) shows the write.
+    @Test func aWriteOnOneReplicaIsSeenAtOnceOnTheOther() async throws {
+        let database = try await TestPostgres.start()
+        let (a, b) = try await Self.replicas(database, Self.cached)
+        let notesPath = "/api/trpc/contractor.maintenanceJobNotes?input=\(encoded(#"{"jobId":"J-0002"}"#))"
+        let before = await b.get(notesPath)
+        #expect(before.status == 200)
+        #expect(await a.get(notesPath).header("X-Cache") == "HIT")
+        #expect(await b.get(notesPath).header("X-Cache") == "HIT")
+        #expect(await a.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"written on A"}"#).status == 201)
+        // The write's invalidation reaches B by NOTIFY; B's own copy goes as soon as it hears it.
+        #expect(await MirrorTests.eventually(5) {
+            (await b.get(notesPath)).data?.arrayValue?.contains { $0["text"] == .string("written on A") } == true
+        }, "B shows A's note")
+        let after = await b.get(notesPath)
+        #expect(after.data?.count == (before.data?.count ?? 0) + 1)
+        #expect(await a.get(notesPath).data?.count == after.data?.count)
+        await b.stop()
+        await a.stop()
+        await database.stop()
+    }
+
     /// One import per agency across replicas: one leads it and saves its snapshots, the other serves the
     /// same pages from them without importing; when the leader stops, the other takes over.
     @Test func oneReplicaImportsEachAgencyAndTheOtherFollows() async throws {

@@ -18,6 +18,9 @@ public struct CachePolicy: Sendable, Equatable {
     public var staleIfError: Duration = .seconds(86_400)
     public var maxEntries = 10_000
     public var maxBytes = 64 << 20
+    /// How long a refresh nobody waits for may take, waits for another replica's load included (the
+    /// client sets it to its own deadline).
+    public var refreshDeadline: Duration = .seconds(10)
 
     public init() {}
 
@@ -83,13 +86,16 @@ public protocol ReadCaching: Sendable {
     typealias Fetch = @Sendable (_ refresh: Bool, _ priority: UpstreamPriority) async -> Result<JSONValue?, AgentOSError>
     /// The value for `operation`, from the cache or from `fetch`; `fresh` skips the cached value (and
     /// stores what AgentOS answers); `priority` is the caller's budget share.
-    func read(_ operation: Operation, ttl: Duration, fresh: Bool, priority: UpstreamPriority, fetch: @escaping Fetch) async -> Result<(JSONValue?, CacheOutcome, Duration), AgentOSError>
+    /// `deadline` bounds the wait for another replica's load of the same read.
+    func read(
+        _ operation: Operation, ttl: Duration, fresh: Bool, priority: UpstreamPriority, deadline: ContinuousClock.Instant, fetch: @escaping Fetch
+    ) async -> Result<(JSONValue?, CacheOutcome, Duration), AgentOSError>
     /// The cached value without calling AgentOS: nil when there is none (or it is older than stale-if-error).
     /// With `fetch`, a value that is missing or stale is queued to be loaded from spare budget.
     func peek(_ operation: Operation, ttl: Duration, fetch: Fetch?) async -> (JSONValue?, CacheOutcome, Duration)?
     /// `peek` for many reads at once: one trip to the cache for a whole view.
     func peek(_ operations: [Operation], ttl: Duration, fetch: @escaping @Sendable (Operation) -> Fetch?) async -> [(JSONValue?, CacheOutcome, Duration)?]
-    /// Forgets every entry a write of `operation` may have changed.
+    /// Forgets every entry a write of `operation` may have changed (on every replica, with a shared store).
     func invalidate(after operation: Operation) async
     var entryCount: Int { get async }
     /// Reads waiting for spare budget to be loaded or refreshed.
@@ -105,8 +111,11 @@ public actor ReadCache: ReadCaching {
         var used: UInt64
     }
 
+    /// A value as loaded: from AgentOS now (age zero) or another replica's entry (its age).
+    typealias Loaded = (value: JSONValue?, age: Duration)
+
     struct Flight {
-        let task: Task<Result<JSONValue?, AgentOSError>, Never>
+        let task: Task<Result<Loaded, AgentOSError>, Never>
         let priority: UpstreamPriority
     }
 
@@ -132,17 +141,26 @@ public actor ReadCache: ReadCaching {
     private var wanted: [String: Wanted] = [:]
     private var draining = false
     private static let maxWanted = 1_000
+    /// Where every replica's entries are (nil: this replica's memory only).
+    private let shared: (any SharedReadStore)?
 
-    public init(policy: CachePolicy, counters: CacheCounters = CacheCounters()) {
+    public init(policy: CachePolicy, counters: CacheCounters = CacheCounters(), shared: (any SharedReadStore)? = nil) {
         self.policy = policy
         self.counters = counters
+        self.shared = shared
+    }
+
+    /// Hears other replicas' invalidations (once, when the cache is shared).
+    public nonisolated func follow() {
+        shared?.onInvalidation { [weak self] scopes in await self?.forget(scopes) }
     }
 
     public var entryCount: Int { entries.count }
     public var queuedRefreshes: Int { wanted.count }
 
     public func read(
-        _ operation: Operation, ttl: Duration, fresh: Bool, priority mine: UpstreamPriority = .interactive, fetch: @escaping Fetch
+        _ operation: Operation, ttl: Duration, fresh: Bool, priority mine: UpstreamPriority = .interactive,
+        deadline: ContinuousClock.Instant = .now + .seconds(10), fetch: @escaping Fetch
     ) async -> Result<(JSONValue?, CacheOutcome, Duration), AgentOSError> {
         let key = Self.key(operation)
         let now = ContinuousClock.now
@@ -162,23 +180,24 @@ public actor ReadCache: ReadCaching {
             }
         }
         counters.add(\.misses)
-        var result: Result<JSONValue?, AgentOSError>
+        var result: Result<Loaded, AgentOSError>
         if fresh {
             // A check of AgentOS as it is now: never joins a fetch that began earlier (before a write, say).
-            result = await fetchAndStore(key, operation, fetch, priority: mine)
+            result = await fetchAndStore(key, operation, ttl, fetch, priority: mine, deadline: deadline)
         } else if let flight = inflight[key] {
             result = await flight.task.value
             // The shared call was spare-only work the budget refused; this caller may spend more.
             if case .failure(.rateLimited) = result, flight.priority < mine {
-                result = await fetchAndStore(key, operation, fetch, priority: mine)
+                result = await fetchAndStore(key, operation, ttl, fetch, priority: mine, deadline: deadline)
             }
         } else {
-            result = await start(key, operation, fetch, priority: mine).task.value
+            result = await start(key, operation, ttl, fetch, priority: mine, deadline: deadline).task.value
         }
         switch result {
-        case .success(let value):
-            counters.servedAge(.zero)
-            return .success((value, .miss, .zero))
+        case .success(let (value, age)):
+            counters.servedAge(age)
+            // Another replica's entry, still fresh: a hit of the shared cache.
+            return .success((value, age > .zero ? .hit : .miss, age))
         case .failure(let error):
             // Not loaded for want of budget: load it when there is some, so the next view finds it.
             if case .rateLimited = error { want(key, operation, ttl, fetch, weight: Self.weight(mine)) }
@@ -213,53 +232,58 @@ public actor ReadCache: ReadCaching {
         return (entry.value, age < ttl ? .hit : .stale, age)
     }
 
-    public func invalidate(after operation: Operation) {
-        let touched: (Operation) -> Bool
-        switch operation {
-        case .setCompletion(let agency, let jobId, _):
-            touched = { if case .job(agency, jobId) = $0 { true } else if case .jobs(agency, _, _, _) = $0 { true } else { false } }
-        case .addNote(let agency, let jobId, _, _):
-            touched = {
-                switch $0 {
-                case .notes(agency, jobId), .job(agency, jobId), .jobs(agency, _, _, _): true
-                default: false
-                }
-            }
-        case .submitInvoice(let agency, let contractor, _):
-            touched = { if case .pending(agency, contractor) = $0 { true } else if case .statement(agency, contractor, _, _) = $0 { true } else { false } }
-        default: return
-        }
-        for (key, entry) in entries where touched(entry.operation) { drop(key) }
-        // In-flight fetches do not say what they read: none that began before now is stored (a few
-        // unrelated ones included, which costs a later miss, never a stale answer).
+    public func invalidate(after operation: Operation) async {
+        let scopes = CacheScope.after(operation)
+        guard !scopes.isEmpty else { return }
+        forget(scopes)
+        await shared?.invalidate(agency: operation.agency, scopes)
+    }
+
+    /// Drops the entries `scopes` cover (every entry for nil). In-flight fetches do not say what they
+    /// read: none that began before now is stored (a few unrelated ones included, which costs a later
+    /// miss, never a stale answer).
+    func forget(_ scopes: [CacheScope]?) {
+        for key in entries.keys where scopes?.contains(where: { $0.covers(key) }) ?? true { drop(key) }
         epoch += 1
         counters.add(\.invalidations)
     }
 
-    private func start(_ key: String, _ operation: Operation, _ fetch: @escaping Fetch, priority: UpstreamPriority, refresh: Bool = false) -> Flight {
+    /// The value from AgentOS, through the shared store when there is one (which may answer with another
+    /// replica's entry, or wait for the replica loading it).
+    private func load(
+        _ key: String, _ operation: Operation, _ ttl: Duration, fresh: Bool, deadline: ContinuousClock.Instant, _ fetch: @escaping @Sendable () async -> Result<JSONValue?, AgentOSError>
+    ) async -> Result<Loaded, AgentOSError> {
+        guard let shared else { return await fetch().map { ($0, .zero) } }
+        return await shared.read(key, agency: operation.agency, ttl: ttl, fresh: fresh, deadline: deadline, load: fetch).map { ($0.value, $0.age) }
+    }
+
+    private func start(
+        _ key: String, _ operation: Operation, _ ttl: Duration, _ fetch: @escaping Fetch, priority: UpstreamPriority, refresh: Bool = false,
+        deadline: ContinuousClock.Instant
+    ) -> Flight {
         let started = epoch
         // Unstructured: a caller that goes away does not cancel what the others wait for.
-        let task = Task { await fetch(refresh, priority) }
+        let task = Task { await self.load(key, operation, ttl, fresh: false, deadline: deadline) { await fetch(refresh, priority) } }
         let flight = Flight(task: task, priority: priority)
         inflight[key] = flight
         Task { await self.settle(key, operation, task, started) }
         return flight
     }
 
-    private func settle(_ key: String, _ operation: Operation, _ task: Task<Result<JSONValue?, AgentOSError>, Never>, _ started: UInt64) async {
+    private func settle(_ key: String, _ operation: Operation, _ task: Task<Result<Loaded, AgentOSError>, Never>, _ started: UInt64) async {
         let result = await task.value
         if inflight[key]?.task == task { inflight[key] = nil }
-        guard case .success(let value) = result, epoch == started else { return }
-        store(key, operation, value)
+        guard case .success(let (value, age)) = result, epoch == started else { return }
+        store(key, operation, value, age: age)
     }
 
     /// One call of this caller's own (not shared), stored unless a write came in meanwhile.
     private func fetchAndStore(
-        _ key: String, _ operation: Operation, _ fetch: @escaping Fetch, priority: UpstreamPriority
-    ) async -> Result<JSONValue?, AgentOSError> {
+        _ key: String, _ operation: Operation, _ ttl: Duration, _ fetch: @escaping Fetch, priority: UpstreamPriority, deadline: ContinuousClock.Instant
+    ) async -> Result<Loaded, AgentOSError> {
         let started = epoch
-        let result = await fetch(false, priority)
-        if case .success(let value) = result, epoch == started { store(key, operation, value) }
+        let result = await load(key, operation, ttl, fresh: true, deadline: deadline) { await fetch(false, priority) }
+        if case .success(let (value, age)) = result, epoch == started { store(key, operation, value, age: age) }
         return result
     }
 
@@ -319,7 +343,8 @@ public actor ReadCache: ReadCaching {
                 return
             }
             if let entry = entries[key], entry.stored.duration(to: now) < item.ttl { continue }
-            let flight = inflight[key] ?? start(key, item.operation, item.fetch, priority: .background, refresh: true)
+            let flight = inflight[key]
+                ?? start(key, item.operation, item.ttl, item.fetch, priority: .background, refresh: true, deadline: .now + policy.refreshDeadline)
             let result = await flight.task.value
             counters.add(\.refreshes)
             guard case .failure(.rateLimited(let retryAfter)) = result else { continue }
@@ -328,11 +353,12 @@ public actor ReadCache: ReadCaching {
         }
     }
 
-    private func store(_ key: String, _ operation: Operation, _ value: JSONValue?) {
+    /// Keeps `value`, loaded `age` ago (by another replica; zero when from AgentOS now).
+    private func store(_ key: String, _ operation: Operation, _ value: JSONValue?, age: Duration) {
         let size = (value?.serialized().count ?? 4) + key.utf8.count + 64
         drop(key)
         clock += 1
-        entries[key] = Entry(operation: operation, value: value, stored: .now, bytes: size, used: clock)
+        entries[key] = Entry(operation: operation, value: value, stored: .now - age, bytes: size, used: clock)
         bytes += size
         guard entries.count > policy.maxEntries || bytes > policy.maxBytes else { return }
         // Least recently used out, a tenth at a time, until within both bounds.

@@ -206,8 +206,7 @@ enum Serve {
             CLI.printError("configuration refused: SESSION_SECRET is the published development default; set your own before pointing at a real AgentOS")
             return 78
         }
-        // With DATABASE_URL, the key's budget is one for every replica.
-        let client = AgentOSClient(configuration: agentOS, logger: logger, limiter: SharedBudgetLimiter.make(configuration, agentOS: agentOS))
+        let client = configuration.agentOSClient(agentOS, logger: logger)
         let application: Application
         do { application = try Application(configuration: configuration, logger: logger, agentOS: client, upstreamMode: mode) } catch {
             CLI.printError("cannot open the data directory \(configuration.dataDirectory): \(error)")

@@ -5,9 +5,10 @@ import PostgreSQL
 import Synchronization
 
 /// With several replicas on PostgreSQL, one import per agency: the replica holding the agency's advisory
-/// lock imports it and saves its snapshot to `mirror_snapshots`; the others restore from that snapshot
-/// when it changes (asked every `followInterval`, never per page view) and try for the lock as often, so
-/// when the leader dies (its connection, and with it the lock, ends) another takes over within that bound.
+/// lock imports it and saves its snapshot to `mirror_snapshots`, saying so with `NOTIFY mirror_snapshot`;
+/// the others restore from that snapshot when told (never per page view; every `followInterval` only
+/// while their listening connection is down) and try for the lock every `followInterval`, so when the
+/// leader dies (its connection, and with it the lock, ends) another takes over within that bound.
 final class MirrorLeadership: Sendable {
     let conninfo: String
     let statementTimeoutMs: Int
@@ -16,13 +17,30 @@ final class MirrorLeadership: Sendable {
     let snapshots: PostgresMirrorPersistence
     /// Each agency's lock holder: a connection of its own, since the lock lives as long as it does.
     private let holders = Mutex([String: PGPool]())
+    /// Hears the leaders' saves.
+    private let listener: PGListener
+    private let saves = PGWaiters()
 
     init(conninfo: String, statementTimeoutMs: Int, snapshots: PostgresMirrorPersistence, followInterval: Duration = .seconds(2)) {
         self.conninfo = conninfo
         self.statementTimeoutMs = statementTimeoutMs
         self.snapshots = snapshots
         self.followInterval = followInterval
+        listener = PGListener(conninfo: conninfo)
+        listener.on("mirror_snapshot") { [saves] agency in saves.notify(agency) }
+        // Saves told while the connection was down are lost: every follower looks once.
+        listener.onResumed { [saves] in saves.notifyAll() }
+        listener.start()
     }
+
+    /// Until the agency's snapshot was saved anew (true) or `followInterval` passed (false). Without the
+    /// listening connection it answers true every interval: the follower then looks for itself.
+    func waitForSave(_ agency: String) async -> Bool {
+        let told = await saves.wait(for: agency, timeout: followInterval)
+        return told || !listener.isConnected
+    }
+
+    func close() { listener.stop() }
 
     private static func lockSQL(_ function: String) -> String { "SELECT \(function)(hashtext('mirror:' || $1)) AS held" }
 
@@ -66,8 +84,12 @@ struct PostgresMirrorPersistence: MirrorPersistence {
 
     func save(agency: String, _ snapshot: JSONValue) async {
         _ = try? await pool.execute("""
-            INSERT INTO mirror_snapshots (agency, snapshot, saved_at_ms) VALUES ($1, $2, (extract(epoch from clock_timestamp()) * 1000)::bigint)
-            ON CONFLICT (agency) DO UPDATE SET snapshot = EXCLUDED.snapshot, saved_at_ms = EXCLUDED.saved_at_ms
+            WITH saved AS (
+                INSERT INTO mirror_snapshots (agency, snapshot, saved_at_ms) VALUES ($1, $2, (extract(epoch from clock_timestamp()) * 1000)::bigint)
+                ON CONFLICT (agency) DO UPDATE SET snapshot = EXCLUDED.snapshot, saved_at_ms = EXCLUDED.saved_at_ms
+                RETURNING agency
+            )
+            SELECT pg_notify('mirror_snapshot', agency) FROM saved
             """, [agency, String(decoding: snapshot.serialized(), as: UTF8.self)], deadline: .now + .seconds(10))
     }
 

@@ -42,6 +42,8 @@ final class MirrorRunner: Sendable {
     /// lead up when it loses the lock, and tries for it again at every follow.
     private func leadOrFollow(_ agency: String, _ sync: MirrorSync, _ leadership: MirrorLeadership) async {
         var restoredAt: Int?
+        // Looked at first, then when the leader says it saved.
+        var saved = true
         while !Task.isCancelled {
             if await leadership.tryLead(agency) {
                 roles.withLock { $0[agency] = "leader" }
@@ -56,11 +58,11 @@ final class MirrorRunner: Sendable {
                 continue
             }
             roles.withLock { $0[agency] = "follower" }
-            if let savedAt = await leadership.snapshots.savedAt(agency: agency), savedAt != restoredAt,
+            if saved, let savedAt = await leadership.snapshots.savedAt(agency: agency), savedAt != restoredAt,
                let snapshot = await leadership.snapshots.load(agency: agency), await sync.follow(snapshot) {
                 restoredAt = savedAt
             }
-            try? await Task.sleep(for: leadership.followInterval)
+            saved = await leadership.waitForSave(agency)
         }
         await leadership.resign(agency)
     }
@@ -141,6 +143,7 @@ final class MirrorRunner: Sendable {
             task.cancel()
             await task.value
         }
+        leadership?.close()
     }
 }
 

@@ -112,6 +112,25 @@ enum Migrations {
                 saved_at_ms bigint NOT NULL
             );
             """),
+        // Unlogged: a cache lost with a crash of the database is only a few reads to make again.
+        Migration(version: 7, name: "the shared read cache", sql: """
+            CREATE UNLOGGED TABLE read_cache (
+                key text PRIMARY KEY,
+                agency text NOT NULL,
+                value text,
+                stored_at timestamptz NOT NULL
+            );
+            CREATE INDEX read_cache_agency ON read_cache (agency, stored_at);
+            CREATE UNLOGGED TABLE read_flights (
+                key text PRIMARY KEY,
+                started_at timestamptz NOT NULL,
+                expires_at timestamptz NOT NULL
+            );
+            CREATE UNLOGGED TABLE cache_invalidations (
+                agency text PRIMARY KEY,
+                at timestamptz NOT NULL
+            );
+            """),
     ]
 
     /// Any number fits; this one is "contractor-bff migrations" in ASCII, read as a number.
