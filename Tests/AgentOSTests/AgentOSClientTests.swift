@@ -7,7 +7,7 @@ import Logging
 import TestSupport
 import Testing
 
-@Suite("AgentOS client: calls, envelopes and errors")
+@Suite("AgentOS client: calls, envelopes and errors", .scoped)
 struct AgentOSCallTests {
     @Test func recordAndEveryListEnvelopeAreRead() async throws {
         let upstream = try await Upstream.start()

@@ -6,7 +6,7 @@ import Testing
 
 /// The fixture must speak every dialect of the contract: each upstream field name in the contract's
 /// table appears as a key somewhere in Fixtures/agentos.json.
-@Suite("Fixture data covers the contract")
+@Suite("Fixture data covers the contract", .scoped)
 struct FixtureCoverageTests {
     /// The contract's field table, kept in this repository (tests read nothing beside it).
     static let contract = Paths.packageRoot.appendingPathComponent("docs/agentos-field-names.md")

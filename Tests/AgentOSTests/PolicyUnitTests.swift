@@ -9,7 +9,7 @@ import Testing
 import TestSupport
 import JSON
 
-@Suite("Policy pieces on their own")
+@Suite("Policy pieces on their own", .scoped)
 struct PolicyUnitTests {
     @Test func breakerOpensOnFailureRateWithoutConsecutiveRun() async throws {
         let breaker = CircuitBreaker(threshold: 100, rate: 0.5, window: 10, coolDown: .seconds(60))

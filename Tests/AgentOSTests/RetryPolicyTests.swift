@@ -9,7 +9,7 @@ import Testing
 
 /// Each rule of the retry policy against the fixture with short configured times; the fixture's counters
 /// prove how many times a request really reached it.
-@Suite("AgentOS client: retry policy, breaker, limiter, budget, in-flight bound")
+@Suite("AgentOS client: retry policy, breaker, limiter, budget, in-flight bound", .scoped)
 struct RetryPolicyTests {
     static let contractor = Operation.contractor(shortName: "demo", contractorId: "C-1001")
     static let note = Operation.addNote(shortName: "demo", jobId: "J-0001", text: "once", author: "A")
@@ -285,7 +285,7 @@ struct RetryPolicyTests {
     }
 }
 
-@Suite("Sliding-window rate limiter")
+@Suite("Sliding-window rate limiter", .scoped)
 struct RateLimiterTests {
     @Test func neverMoreThanTheLimitInAnyWindow() async throws {
         let limiter = SlidingWindowLimiter(limit: 3, window: .milliseconds(300))
@@ -332,7 +332,7 @@ struct RateLimiterTests {
     }
 }
 
-@Suite("Sliding-window rate limiter under concurrency")
+@Suite("Sliding-window rate limiter under concurrency", .scoped)
 struct ConcurrentLimiterTests {
     @Test func concurrentCallersNeverExceedTheLimitInAnyWindow() async throws {
         let limiter = SlidingWindowLimiter(limit: 4, window: .milliseconds(250))

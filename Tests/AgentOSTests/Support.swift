@@ -21,6 +21,7 @@ struct Upstream: Sendable {
         let log = LogCapture()
         let server = fixture.makeServer(logger: .discard)
         let port = try server.start()
+        TestScope.onEnd { await server.shutdown() }
         return Upstream(fixture: fixture, server: server, port: port, log: log)
     }
 

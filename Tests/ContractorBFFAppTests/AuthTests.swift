@@ -8,7 +8,7 @@ import Testing
 /// Sign-in over HTTP: login, cookies, refresh rotation and reuse detection, logout, lock-out, and the
 /// browser protections (CSRF, Origin, CORS, security headers).
 // One test at a time: each sign-in computes a 600,000-round hash, and the rest of the suite runs alongside.
-@Suite("Sign-in and browser security", .serialized)
+@Suite("Sign-in and browser security", .scoped, .serialized)
 struct AuthTests {
     static let password = "correct horse battery staple"
     static let email = "plumber@example.com"
@@ -43,7 +43,6 @@ struct AuthTests {
 
     @Test func loginIssuesASessionUsableAsBearerAndAsCookies() async throws {
         let portal = try await Self.start()
-        defer { Task { await portal.stop() } }
         let reply = await Self.login(portal)
         #expect(reply.status == 200, "\(reply.text)")
         let access = try #require(reply.json["accessToken"]?.string)
@@ -69,7 +68,6 @@ struct AuthTests {
 
     @Test func unknownAccountsAndWrongPasswordsAnswerAlike() async throws {
         let portal = try await Self.start()
-        defer { Task { await portal.stop() } }
         try await portal.application.users.save(PortalUser(
             email: "gone@example.com", passwordHash: await Self.hash.value, agency: "demo", contractorId: "C-2002", disabled: true))
         var replies: [(String, Reply)] = []
@@ -93,7 +91,6 @@ struct AuthTests {
 
     @Test func refreshRotatesAndAReplayedTokenEndsTheWholeSignIn() async throws {
         let portal = try await Self.start()
-        defer { Task { await portal.stop() } }
         let first = await Self.login(portal)
         let r1 = try #require(first.json["refreshToken"]?.string), a1 = try #require(first.json["accessToken"]?.string)
         let second = await portal.send("POST", "/api/auth/refresh", token: nil, body: #"{"refreshToken":"\#(r1)"}"#)
@@ -120,7 +117,6 @@ struct AuthTests {
 
     @Test func logoutEndsTheSessionAndItsRefreshToken() async throws {
         let portal = try await Self.start()
-        defer { Task { await portal.stop() } }
         let reply = await Self.login(portal)
         let access = try #require(reply.json["accessToken"]?.string), refresh = try #require(reply.json["refreshToken"]?.string)
         let out = await portal.send("POST", "/api/auth/logout", token: access)
@@ -139,7 +135,6 @@ struct AuthTests {
 
     @Test func failedSignInsLockTheAccountOutForLongerEachTime() async throws {
         let portal = try await Self.start(["LOGIN_LIMIT_PER_MINUTE": "50"])
-        defer { Task { await portal.stop() } }
         #expect(await Self.login(portal, password: "wrong wrong wrong").status == 401)
         let locked = await Self.login(portal)
         #expect(locked.status == 429, "even the right password waits out the lock-out")
@@ -156,7 +151,6 @@ struct AuthTests {
 
     @Test func signInIsLimitedPerAddressAndPerAccount() async throws {
         let portal = try await Self.start()
-        defer { Task { await portal.stop() } }
         // Five attempts a minute from one address, whatever accounts they name: a bucket of five refilled
         // one every 12 s, so however slowly a loaded run sends them, no more than five plus the refill of
         // the time they took are answered before the 429.
@@ -176,7 +170,6 @@ struct AuthTests {
 
     @Test func cookieWritesNeedTheSessionsCSRFTokenAndAPortalOrigin() async throws {
         let portal = try await Self.start()
-        defer { Task { await portal.stop() } }
         let login = await Self.login(portal)
         let access = try #require(login.json["accessToken"]?.string)
         let cookie = ["Cookie": "session=\(access)"]
@@ -214,7 +207,6 @@ struct AuthTests {
 
     @Test func corsAnswersThePortalOriginsOnly() async throws {
         let portal = try await Self.start()
-        defer { Task { await portal.stop() } }
         let preflight = await portal.send("OPTIONS", "/api/contractor/invoices", token: nil, headers: [
             "Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "content-type, idempotency-key, x-csrf-token",
@@ -240,7 +232,6 @@ struct AuthTests {
 
     @Test func everyResponseCarriesTheSecurityHeaders() async throws {
         let portal = try await Self.start(["HSTS_MAX_AGE_SECONDS": "31536000"])
-        defer { Task { await portal.stop() } }
         let replies = [
             await portal.get("/api/contractor/account"), await portal.get("/api/contractor/account", token: nil),
             await portal.get("/api/nothing-here"), await portal.send("GET", "/healthz", token: nil),
@@ -261,13 +252,11 @@ struct AuthTests {
         #expect(replies[0].header("Cache-Control") == "no-store")
         #expect(replies[2].header("Cache-Control") == "no-store", "an authenticated request's error is not cached either")
         let plain = try await Portal.start()
-        defer { Task { await plain.stop() } }
         #expect(await plain.send("GET", "/healthz", token: nil).header("Strict-Transport-Security") == nil, "HSTS only when configured")
     }
 
     @Test func requestsAreLimitedPerAddressAndPerSession() async throws {
         let portal = try await Self.start(["RATE_LIMIT_IP_PER_MINUTE": "6", "RATE_LIMIT_SESSION_PER_MINUTE": "3"])
-        defer { Task { await portal.stop() } }
         let token = Portal.token()
         for _ in 0..<3 { #expect(await portal.get("/api/auth/me", token: token).status == 200) }
         let perSession = await portal.get("/api/auth/me", token: token)
@@ -290,12 +279,10 @@ struct AuthTests {
 
     @Test func forwardedForIsBelievedFromTrustedProxiesOnly() async throws {
         let untrusted = try await Self.start(["RATE_LIMIT_IP_PER_MINUTE": "2"])
-        defer { Task { await untrusted.stop() } }
         for index in 0..<2 { #expect(await untrusted.send("GET", "/api/auth/me", headers: ["X-Forwarded-For": "203.0.113.\(index)"]).status == 200) }
         #expect(await untrusted.send("GET", "/api/auth/me", headers: ["X-Forwarded-For": "203.0.113.9"]).status == 429,
                 "a client cannot pick a fresh address by sending the header")
         let proxied = try await Self.start(["RATE_LIMIT_IP_PER_MINUTE": "2", "TRUSTED_PROXIES": "127.0.0.0/8"])
-        defer { Task { await proxied.stop() } }
         for _ in 0..<2 { #expect(await proxied.send("GET", "/api/auth/me", headers: ["X-Forwarded-For": "198.51.100.1, 203.0.113.7"]).status == 200) }
         #expect(await proxied.send("GET", "/api/auth/me", headers: ["X-Forwarded-For": "198.51.100.2, 203.0.113.7"]).status == 429,
                 "the client is the address the trusted proxy saw, not what the client wrote before it")

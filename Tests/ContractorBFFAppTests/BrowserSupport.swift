@@ -62,8 +62,12 @@ final class Browser: Sendable {
             driver.signal(SIGKILL)
             throw Failure(description: "no WebDriver session: \(String(decoding: created.serialized(), as: UTF8.self))")
         }
-        return Browser(driver: driver, port: port, session: session, downloads: downloads)
+        let browser = Browser(driver: driver, port: port, session: session, downloads: downloads)
+        TestScope.onEnd { await browser.quit() }
+        return browser
     }
+
+    private let quitting = Once()
 
     private init(driver: ChildProcess, port: Int, session: String, downloads: URL) {
         self.driver = driver
@@ -73,6 +77,7 @@ final class Browser: Sendable {
     }
 
     func quit() async {
+        guard quitting.first else { return }
         _ = try? await Self.call(port, "DELETE", "/session/\(session)", nil)
         // chromedriver does not end on SIGTERM; its browser has ended with the session.
         driver.signal(SIGKILL)

@@ -7,7 +7,7 @@ import Testing
 
 /// Statements and pending entries as CSV downloads, read back by Python's csv module (a reader that is
 /// not ours) and compared with what the JSON routes answer.
-@Suite("CSV exports of statements and pending entries")
+@Suite("CSV exports of statements and pending entries", .scoped)
 struct CSVExportTests {
     /// Rows as Python's `csv.reader` reads them (RFC 4180 quoting, CRLF, UTF-8).
     static func readCSV(_ bytes: [UInt8]) async throws -> [[String]] {
@@ -36,7 +36,6 @@ struct CSVExportTests {
 
     @Test func theHistoricalStatementIsTheJSONRouteAsRows() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let json = await portal.get("/api/contractor/statements/historical")
         let byQuery = await portal.get("/api/contractor/statements/historical?format=csv")
         let byAccept = await portal.send("GET", "/api/contractor/statements/historical", headers: ["Accept": "text/html;q=0.9, text/csv"])
@@ -61,7 +60,6 @@ struct CSVExportTests {
     /// Text that would run as a formula is neutralised; quotes, commas and line breaks survive the reader.
     @Test func pendingEntriesAreNeutralisedAndQuoted() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let hostile = "=HYPERLINK(\"http://evil.example\",\"pay\"), then\na new line"
         let body = JSONValue.object([
             "jobId": .string("J-0003"), "amount": .number("10.5"), "reference": .string("CSV-1"), "invoiceDate": .string("2026-06-01"),
@@ -84,7 +82,6 @@ struct CSVExportTests {
 
     @Test func theSessionAndFormatRulesAreTheJSONRoutes() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         #expect(await portal.get("/api/contractor/statements/pending?format=csv", token: nil).status == 401)
         let wrong = await portal.get("/api/contractor/statements/pending?format=xml")
         #expect(wrong.status == 400 && wrong.error?.contains("format") == true)

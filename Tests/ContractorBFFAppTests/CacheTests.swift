@@ -8,7 +8,7 @@ import Testing
 
 /// The read cache over HTTP: single flight, fresh hits, stale-while-revalidate, stale-if-error, bounds, and
 /// every write forgetting what it changed so a contractor sees their own write at once.
-@Suite("Read cache")
+@Suite("Read cache", .scoped)
 struct CacheTests {
     static func start(
         ttl: Int = 60, revalidate: Int = 300, ifError: Int = 86_400, _ more: [String: String] = [:], fixtureLimit: Int? = nil
@@ -22,7 +22,6 @@ struct CacheTests {
 
     @Test func concurrentIdenticalReadsShareOneUpstreamCall() async throws {
         let portal = try await Self.start()
-        defer { Task { await portal.stop() } }
         portal.faults(.on("contractor") { $0.latencyMs = 300 })
         let replies = await withTaskGroup(of: Reply.self) { group in
             for _ in 0..<100 { group.addTask { await portal.get("/api/contractor/account") } }
@@ -47,7 +46,6 @@ struct CacheTests {
         // A TTL that outlasts the polling below on a loaded run: a refreshed entry that went stale again
         // before it was asked for would start a second refresh and look like a duplicate.
         let portal = try await Self.start(ttl: 4)
-        defer { Task { await portal.stop() } }
         #expect(await portal.get("/api/contractor/account").header("X-Cache") == "MISS")
         try await Task.sleep(for: .milliseconds(4_100))
         // The refresh takes 2 s: an answer that waited for it could not come within 1 s, however loaded
@@ -75,7 +73,6 @@ struct CacheTests {
 
     @Test func whenAgentOSFailsTheLastGoodDataIsServedMarkedStale() async throws {
         let portal = try await Self.start(ttl: 1, revalidate: 0)
-        defer { Task { await portal.stop() } }
         let first = await portal.get("/api/trpc/contractor.account")
         #expect(first.header("X-Cache") == "MISS")
         try await Task.sleep(for: .milliseconds(1_100))
@@ -95,7 +92,6 @@ struct CacheTests {
 
     @Test func stalenessIsBoundedByStaleIfError() async throws {
         let portal = try await Self.start(ttl: 1, revalidate: 0, ifError: 1)
-        defer { Task { await portal.stop() } }
         #expect(await portal.get("/api/contractor/account").status == 200)
         try await Task.sleep(for: .milliseconds(2_100))
         portal.faults(.on("contractor") { $0.status = 503 })
@@ -104,7 +100,6 @@ struct CacheTests {
 
     @Test func everyWriteForgetsWhatItChanged() async throws {
         let portal = try await Self.start()
-        defer { Task { await portal.stop() } }
         let notesPath = "/api/trpc/contractor.maintenanceJobNotes?input=\(encoded(#"{"jobId":"J-0002"}"#))"
         let detailsPath = "/api/trpc/contractor.maintenanceJobDetails?input=\(encoded(#"{"jobId":"J-0001"}"#))"
         let notes = await portal.get(notesPath)
@@ -132,7 +127,6 @@ struct CacheTests {
 
     @Test func theCacheIsBoundedLeastRecentlyUsedOut() async throws {
         let portal = try await Self.start(ttl: 60, ["CACHE_MAX_ENTRIES": "4"])
-        defer { Task { await portal.stop() } }
         for job in 1...8 {
             #expect(await portal.get("/api/trpc/contractor.maintenanceJobDetails?input=\(encoded(#"{"jobId":"J-000\#(job)"}"#))").status == 200)
             #expect(await portal.application.agentOS.cachedEntries <= 4)
@@ -153,7 +147,6 @@ struct CacheTests {
         let portal = try await Self.start(ttl: 60, [
             "AGENTOS_RATE_LIMIT": "20", "AGENTOS_WRITE_RESERVE": "4", "AGENTOS_BUDGET_WAIT_MS": "100",
         ], fixtureLimit: 20)
-        defer { Task { await portal.stop() } }
         var statuses: [Int] = []
         for job in 1...30 {
             let reply = await portal.get("/api/trpc/contractor.maintenanceJobDetails?input=\(encoded(#"{"jobId":"J-\#(String(format: "%04d", job))"}"#))")
@@ -183,7 +176,6 @@ struct CacheTests {
     /// A warm view costs nothing.
     @Test func theJobsViewSpendsABoundedNumberOfNotesCallsAndSpareBudgetLoadsTheRest() async throws {
         let portal = try await Self.start(ttl: 60, ["PORTAL_NOTES_CALLS_PER_VIEW": "10"])
-        defer { Task { await portal.stop() } }
         let first = await portal.get("/api/contractor/jobs")
         #expect(first.status == 200)
         let jobs = first.json.arrayValue ?? []
@@ -211,7 +203,6 @@ struct CacheTests {
     /// calls and marks them not loaded rather than outbid the next contractor's first page.
     @Test func duringTheWarmUpTheJobsViewSpendsNothingOnNotes() async throws {
         let portal = try await Self.start(ttl: 60, ["PORTAL_NOTES_CALLS_PER_VIEW": "10", "AGENTOS_BUDGET_WARMUP_MS": "60000"])
-        defer { Task { await portal.stop() } }
         let view = await portal.get("/api/contractor/jobs")
         #expect(view.status == 200)
         #expect(view.json.arrayValue?.filter { $0["notesLoaded"] == .bool(true) }.count == 5, "embedded notes only")
@@ -224,7 +215,6 @@ struct CacheTests {
     /// pages of jobs plus two, a warm one nothing, and the jobs view after it reuses the jobs page.
     @Test func aWarmDashboardCostsNoUpstreamCall() async throws {
         let portal = try await Self.start(ttl: 60)
-        defer { Task { await portal.stop() } }
         func calls() async -> Int {
             var total = 0
             for operation in ["contractor", "jobs", "pending", "statement", "notes", "job"] { total += await portal.received(operation) }

@@ -6,7 +6,7 @@ import Logging
 import TestSupport
 import Testing
 
-@Suite("Configuration: one file, environment overrides, refusals that name the key")
+@Suite("Configuration: one file, environment overrides, refusals that name the key", .scoped)
 struct ConfigurationTests {
     let defaultFile = Paths.packageRoot.appendingPathComponent("config/default.json").path
 

@@ -5,7 +5,7 @@ import TestSupport
 
 /// The project's own contract document (docs/agentos-contract.md, in this repository) names every call
 /// the gateway can make, with its key, default path and whether the vendor documents it.
-@Suite("AgentOS contract document")
+@Suite("AgentOS contract document", .scoped)
 struct ContractDocumentTests {
     @Test func everyCallIsInTheContractDocument() throws {
         let text = try String(contentsOf: Paths.packageRoot.appendingPathComponent("docs/agentos-contract.md"), encoding: .utf8)

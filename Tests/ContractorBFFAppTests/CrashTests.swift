@@ -12,6 +12,7 @@ import Testing
 struct ServerProcess: Sendable {
     let child: ChildProcess
     let port: Int
+    private let killing = Once()
 
     /// `inProcessFixture`: no AgentOS configured, so the fixture's own server logs "listening" first.
     init(environment: [String: String], directory: String = Paths.packageRoot.path, inProcessFixture: Bool = false) async throws {
@@ -43,9 +44,11 @@ struct ServerProcess: Sendable {
         }
         self.child = child
         self.port = try #require(port, "the server did not start")
+        TestScope.onEnd { [self] in await kill() }
     }
 
     func kill() async {
+        guard killing.first else { return }
         child.signal(SIGKILL)
         let child = child
         _ = await offPool { child.wait() }
@@ -53,7 +56,7 @@ struct ServerProcess: Sendable {
 }
 
 extension HeavyWriteProofs {
-    @Suite("Writes across a SIGKILL")
+    @Suite("Writes across a SIGKILL", .scoped)
     struct CrashTests {
         /// Invoices are in flight through a slowed AgentOS when the server is killed; some reach AgentOS before the
         /// kill, some after it (AgentOS keeps working on calls whose caller died), some never. A new process on the
@@ -64,6 +67,7 @@ extension HeavyWriteProofs {
             let fixture = try FixtureAgentOS(file: Paths.packageRoot.appendingPathComponent("Fixtures/agentos.json").path)
             let upstream = fixture.makeServer(logger: .discard)
             let upstreamPort = try upstream.start()
+            TestScope.onEnd { await upstream.shutdown() }
             let environment = [
                 "HOST": "127.0.0.1", "PORT": "0", "ACCESS_LOG": "false", "SESSION_SECRET": Portal.secret,
                 "AGENTOS_BASE_URL": "http://127.0.0.1:\(upstreamPort)", "AGENTOS_API_KEY": fixture.store.apiKey,
@@ -103,8 +107,7 @@ extension HeavyWriteProofs {
         }
 
         @Test func everyKeyEndsAsExactlyOneInvoice() async throws {
-            let (fixture, upstream, environment) = try Self.rig(["INVOICE_MODE": "modelled"])
-            defer { Task { await upstream.shutdown() } }
+            let (fixture, _, environment) = try Self.rig(["INVOICE_MODE": "modelled"])
             fixture.faults.set([
                 // Applied, then never answered: the caller cannot know it landed.
                 .on("submitInvoice") { $0.latencyMs = 300; $0.jitterMs = 2_000; $0.afterApplying = true; $0.hang = true; $0.probability = 0.3 },
@@ -148,8 +151,7 @@ extension HeavyWriteProofs {
         /// The same with each invoice's PDF: the server is killed while the uploads are at AgentOS; the
         /// retries on a new process find each invoice (with its document) and never send one twice.
         @Test func aKilledUploadIsRetriedToExactlyOneInvoiceWithItsPDF() async throws {
-            let (fixture, upstream, environment) = try Self.rig(["INVOICE_MODE": "documented", "MIRROR": "off", "AGENTOS_UPLOADS_IN_FLIGHT": "8"])
-            defer { Task { await upstream.shutdown() } }
+            let (fixture, _, environment) = try Self.rig(["INVOICE_MODE": "documented", "MIRROR": "off", "AGENTOS_UPLOADS_IN_FLIGHT": "8"])
             // Applied, then never answered.
             fixture.faults.set([.on("invoiceSubmit") { $0.latencyMs = 200; $0.afterApplying = true; $0.hang = true }])
             let count = 6

@@ -8,7 +8,7 @@ import TestSupport
 import Logging
 
 /// `contractor-bff doctor` against the fixture (clean) and against one whose names and paths differ.
-@Suite("doctor")
+@Suite("doctor", .scoped)
 struct DoctorTests {
     func findings(file: String, paths: (inout OperationPaths) -> Void = { _ in }) async throws -> [Doctor.Finding] {
         let fixture = try FixtureAgentOS(file: file)

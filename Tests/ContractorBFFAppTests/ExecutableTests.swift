@@ -7,7 +7,7 @@ import Testing
 import TestSupport
 
 /// The real binary, as a newcomer runs it.
-@Suite("contractor-bff executable")
+@Suite("contractor-bff executable", .scoped)
 struct ExecutableTests {
     struct Run: Sendable {
         let status: Int32
@@ -220,7 +220,6 @@ struct ExecutableTests {
 
         // The server signs them in with that password; a new password replaces it; a disabled account is refused.
         let portal = try await Portal.start(environment: ["DATA_DIR": dataDirectory])
-        defer { Task { await portal.stop() } }
         func login(_ password: String) async -> Int {
             await portal.send("POST", "/api/auth/login", token: nil, body: #"{"email":"sparky@example.com","password":"\#(password)"}"#).status
         }

@@ -2,6 +2,7 @@ import AgentOS
 import FixtureAgentOS
 import Foundation
 import JSON
+import TestSupport
 import Testing
 
 /// Several hundred keyed writes through an AgentOS that fails often and in every way (30 % 5xx, 10 % hangs,
@@ -9,11 +10,11 @@ import Testing
 /// answer. Nothing may be lost or duplicated, and what each client was told must be what AgentOS holds.
 /// The two heaviest suites (hundreds of writes through a failing fixture; a server killed and restarted)
 /// run one after the other, not at once, so the load they put on a 2-core machine does not pile up.
-@Suite("Heavy write proofs", .serialized)
+@Suite("Heavy write proofs", .scoped, .serialized)
 struct HeavyWriteProofs {}
 
 extension HeavyWriteProofs {
-    @Suite("Writes under a fault mix")
+    @Suite("Writes under a fault mix", .scoped)
     struct FaultMixTests {
         /// Rules are drawn in order, each with its own probability; these make the overall shares come out
         /// as given (a rule is reached only when the ones before it did not fire).
@@ -32,7 +33,6 @@ extension HeavyWriteProofs {
             let portal = try await Portal.start(environment: [
                 "AGENTOS_TIMEOUT_MS": "150", "AGENTOS_DEADLINE_MS": "500", "AGENTOS_BREAKER_COOLDOWN_MS": "100", "AGENTOS_BREAKER_FAILURES": "20",
             ])
-            defer { Task { await portal.stop() } }
             portal.fixture.faults.set(Self.rules([
                 (0.15, { $0.status = 500 }), (0.15, { $0.status = 503; $0.afterApplying = true }),
                 (0.05, { $0.hang = true }), (0.05, { $0.hang = true; $0.afterApplying = true }),

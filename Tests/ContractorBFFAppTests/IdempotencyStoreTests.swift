@@ -3,10 +3,11 @@ import ContractorBFFApp
 import Foundation
 import JSON
 import Synchronization
+import TestSupport
 import Testing
 
 /// The embedded idempotency store on its own: what it answers, what survives a restart, when records expire.
-@Suite("File idempotency store")
+@Suite("File idempotency store", .scoped)
 struct IdempotencyStoreTests {
     final class Clock: Sendable {
         let now = Atomic<Int>(1_800_000_000_000)

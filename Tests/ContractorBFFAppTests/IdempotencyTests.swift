@@ -8,13 +8,12 @@ import Testing
 
 /// Exactly-once writes over HTTP: Idempotency-Key replay, mismatch, concurrency, natural keys for invoices,
 /// and recovery when an earlier attempt's outcome is unknown. The fixture's write counters are the truth.
-@Suite("Idempotent writes")
+@Suite("Idempotent writes", .scoped)
 struct IdempotencyTests {
     static let invoice = #"{"jobId":"J-0003","amount":120.50,"reference":"NP-100","invoiceDate":"2026-04-01"}"#
 
     @Test func aKeyReplaysTheFirstAnswerForEveryWrite() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let writes: [(String, String, String, String)] = [
             ("POST", "/api/contractor/jobs/J-0002/notes", #"{"note":"Parts ordered"}"#, "addNote"),
             ("PATCH", "/api/contractor/jobs/J-0001/complete", "", "setCompletion"),
@@ -40,7 +39,6 @@ struct IdempotencyTests {
 
     @Test func keysAreScopedToTheContractor() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let mine = await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"mine"}"#, headers: ["Idempotency-Key": "shared"])
         #expect(mine.status == 201)
         // Another contractor's same key is their own: it neither replays mine nor clashes with it.
@@ -54,7 +52,6 @@ struct IdempotencyTests {
 
     @Test func theSameKeyWithAnotherRequestIs422() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let first = await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"one"}"#, headers: ["Idempotency-Key": "k1"])
         #expect(first.status == 201)
         for (method, path, body) in [("POST", "/api/contractor/jobs/J-0002/notes", #"{"note":"two"}"#),
@@ -76,7 +73,6 @@ struct IdempotencyTests {
     @Test func aKeyStillInFlightIs409() async throws {
         // Timeouts far above the fixture's delay, so the first request surely ends with its answer.
         let portal = try await Portal.start(environment: ["AGENTOS_TIMEOUT_MS": "5000", "AGENTOS_DEADLINE_MS": "6000"])
-        defer { Task { await portal.stop() } }
         portal.faults(.on("addNote") { $0.latencyMs = 600 })
         async let first = portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"slow"}"#, headers: ["Idempotency-Key": "busy"])
         // The first is in flight once AgentOS holds its call.
@@ -93,7 +89,6 @@ struct IdempotencyTests {
 
     @Test func malformedKeysAndBadInputClaimNothing() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let long = await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"x"}"#,
                                      headers: ["Idempotency-Key": String(repeating: "k", count: 256)])
         #expect(long.status == 400)
@@ -115,7 +110,6 @@ struct IdempotencyTests {
 
     @Test func invoicesWithoutAKeyAreProtectedByJobAndReference() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let first = await portal.send("POST", "/api/contractor/invoices", body: Self.invoice)
         #expect(first.status == 201)
         let invoiceId = try #require(first.json["invoiceId"]?.string)
@@ -137,7 +131,6 @@ struct IdempotencyTests {
 
     @Test func anInvoiceAgentOSRefusedMayBeSentAgain() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         portal.faults(.on("submitInvoice") { $0.status = 422; $0.times = 1 })
         let refused = await portal.send("POST", "/api/contractor/invoices", body: Self.invoice)
         #expect(refused.status == 502)
@@ -150,7 +143,6 @@ struct IdempotencyTests {
     /// the key looks at the pending entries, finds it, and answers it without sending it again.
     @Test func anUnknownOutcomeIsCheckedAtAgentOSBeforeAnythingIsResent() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         portal.faults(.on("submitInvoice") { $0.status = 500; $0.afterApplying = true; $0.times = 1 })
         let failed = await portal.send("POST", "/api/contractor/invoices", body: Self.invoice, headers: ["Idempotency-Key": "inv-1"])
         #expect(failed.status == 502)
@@ -187,7 +179,6 @@ struct IdempotencyTests {
     @Test func aWriteThatTimedOutIsNotLookedForUntilItsCallCouldHaveEnded() async throws {
         // Our call gives up after 0.6 s; AgentOS applies the note 1.2 s after it arrived; the hold is 3 s.
         let portal = try await Portal.start(environment: ["AGENTOS_TIMEOUT_MS": "600", "AGENTOS_DEADLINE_MS": "3000"])
-        defer { Task { await portal.stop() } }
         portal.faults(.on("addNote") { $0.latencyMs = 1_200; $0.times = 1 })
         func send() async -> Reply {
             await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"Late"}"#, headers: ["Idempotency-Key": "late"])
@@ -214,7 +205,6 @@ struct IdempotencyTests {
 
     @Test func whenAgentOSCannotBeCheckedNothingIsResent() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         portal.faults(.on("submitInvoice") { $0.status = 500; $0.afterApplying = true; $0.times = 1 })
         #expect(await portal.send("POST", "/api/contractor/invoices", body: Self.invoice, headers: ["Idempotency-Key": "inv-2"]).status == 502)
         portal.faults(.on("pending") { $0.status = 500 })
@@ -230,7 +220,6 @@ struct IdempotencyTests {
 
     @Test func trpcMutationsTakeKeysOnePerRequest() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let body = #"{"jobId":"J-0002","text":"via trpc"}"#
         let first = await portal.send("POST", "/api/trpc/contractor.addJobNote", body: body, headers: ["Idempotency-Key": "t-1"])
         #expect(first.status == 200)
@@ -255,7 +244,6 @@ struct IdempotencyTests {
 
     @Test func everyWriteIsAuditedWithoutItsText() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         #expect(await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"secret repair details"}"#, headers: ["Idempotency-Key": "a-1"]).status == 201)
         #expect(await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"secret repair details"}"#, headers: ["Idempotency-Key": "a-1"]).status == 201)
         #expect(await portal.send("POST", "/api/contractor/invoices", body: Self.invoice).status == 201)

@@ -6,7 +6,7 @@ import Testing
 
 /// A long first import reports how far it is and how long it still needs within the budget: in the log
 /// at every tenth, in /readyz, and through `contractor-bff status`.
-@Suite("Import progress")
+@Suite("Import progress", .scoped)
 struct ImportProgressTests {
     @Test func theFirstImportReportsItsShareDoneAndTimeLeft() async throws {
         // 123 jobs in two branches, five a page: some thirty calls, spaced a quarter second apart (the sync's
@@ -15,7 +15,6 @@ struct ImportProgressTests {
             "MIRROR_PAGE_SIZE": "5", "AGENTOS_RATE_LIMIT": "1200", "MIRROR_BUDGET_SHARE_PERCENT": "20", "MIRROR_AGE_TARGET_SECONDS": "600",
             "METRICS_TOKEN": MetricsTests.token,
         ])
-        defer { Task { await portal.stop() } }
         var samples: [JSONValue] = []
         let end = Date().addingTimeInterval(60)
         while Date() < end {

@@ -8,7 +8,7 @@ import TestSupport
 import Testing
 
 /// contractor.insights: five KPIs from three upstream parts, settled, bounded, exact.
-@Suite("Insights: settled parts, all pages, exact sums")
+@Suite("Insights: settled parts, all pages, exact sums", .scoped)
 struct InsightsTests {
     func insights(_ portal: Portal, _ contractor: String = "C-1001") async -> Reply {
         await portal.get("/api/trpc/contractor.insights", token: Portal.token(contractor))
@@ -16,7 +16,6 @@ struct InsightsTests {
 
     @Test func sumsAreExactAndJobsCountedAcrossPages() async throws {
         let portal = try await Portal.start { $0.portal.insightsPageSize = 50 }
-        defer { Task { await portal.stop() } }
         let reply = await insights(portal)
         #expect(reply.status == 200)
         // Ten pending entries of 0.10: exactly 1, where a Double sum prints 0.9999999999999999.
@@ -32,7 +31,6 @@ struct InsightsTests {
 
     @Test func pagesWithoutATotalAreFollowedUntilAShortOne() async throws {
         let portal = try await Portal.start { $0.portal.insightsPageSize = 1 }
-        defer { Task { await portal.stop() } }
         let reply = await insights(portal, "C-2002")
         #expect(reply.data?["totalAssignedJobs"] == .number("2"))
         #expect(reply.data?["completedJobs"] == .number("1"))
@@ -46,7 +44,6 @@ struct InsightsTests {
             $0.portal.insightsPageSize = 40
             $0.portal.insightsJobCap = 100
         }
-        defer { Task { await portal.stop() } }
         let reply = await insights(portal)
         #expect(reply.data?["totalAssignedJobs"] == .number("120"), "the total is AgentOS's own")
         #expect(reply.data?["jobsTruncated"] == .bool(true))
@@ -57,7 +54,6 @@ struct InsightsTests {
     @Test(arguments: [["pending"], ["pending", "statement"], ["jobs", "pending", "statement"]])
     func failedPartsLeaveTheirKPIsNullAndAreNamed(_ failing: [String]) async throws {
         let portal = try await Portal.start(environment: ["AGENTOS_MAX_ATTEMPTS": "1"])
-        defer { Task { await portal.stop() } }
         portal.fixture.faults.set(failing.map { route in FaultRule.on(route) { $0.status = 500 } })
         let reply = await insights(portal)
         #expect(reply.status == 200, "a failed part degrades the dashboard, never blanks it")
@@ -72,7 +68,6 @@ struct InsightsTests {
 
     @Test func aHangingPartIsCutAtTheDeadlineAndTheRestAnswer() async throws {
         let portal = try await Portal.start(environment: ["PORTAL_INSIGHTS_TIMEOUT_MS": "2000", "AGENTOS_TIMEOUT_MS": "10000", "AGENTOS_DEADLINE_MS": "20000"])
-        defer { Task { await portal.stop() } }
         portal.faults(.on("statement") { $0.hang = true })
         let reply = await insights(portal)
         #expect(reply.status == 200)
@@ -84,7 +79,6 @@ struct InsightsTests {
 
     @Test func allPartsHangingStillAnswers() async throws {
         let portal = try await Portal.start(environment: ["PORTAL_INSIGHTS_TIMEOUT_MS": "500", "AGENTOS_TIMEOUT_MS": "10000", "AGENTOS_DEADLINE_MS": "20000"])
-        defer { Task { await portal.stop() } }
         portal.faults(.on("*") { $0.hang = true })
         let reply = await insights(portal)
         #expect(reply.status == 200)
@@ -93,7 +87,6 @@ struct InsightsTests {
 
     @Test func notConfiguredIsServiceUnavailable() async throws {
         let portal = try await Portal.start(upstream: false)
-        defer { Task { await portal.stop() } }
         let reply = await insights(portal)
         #expect(reply.status == 503)
         #expect(reply.trpcCode == "SERVICE_UNAVAILABLE")

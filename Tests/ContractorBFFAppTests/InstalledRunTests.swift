@@ -6,7 +6,7 @@ import TestSupport
 
 /// The binary where it is installed: started from a directory with neither `config/` nor `Fixtures/`,
 /// it runs on its built-in defaults and the built-in fixture agency.
-@Suite("Runs from any directory")
+@Suite("Runs from any directory", .scoped)
 struct InstalledRunTests {
     @Test func theBuiltInCopiesAreTheFiles() throws {
         let config = try String(contentsOf: Paths.packageRoot.appendingPathComponent("config/default.json"), encoding: .utf8)
@@ -37,7 +37,6 @@ struct InstalledRunTests {
         #expect(shown.contains("# store: embedded (files in DATA_DIR)"), "config says which store holds the shared state")
 
         let server = try await ServerProcess(environment: environment, directory: elsewhere.path, inProcessFixture: true)
-        defer { Task { await server.kill() } }
         let ready = await exchange(port: server.port, "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", readTimeout: 10, closeWithin: 0)
         #expect(ready.response?.status == 200)
         let account = await exchange(

@@ -6,7 +6,7 @@ import TestSupport
 import Testing
 
 /// `contractor.onJobUpdate` over tRPC's httpSubscriptionLink, and its REST twin `/api/contractor/events`.
-@Suite("Job events over server-sent events")
+@Suite("Job events over server-sent events", .scoped)
 struct JobEventTests {
     static let subscription = "/api/trpc/contractor.onJobUpdate"
 
@@ -35,7 +35,6 @@ struct JobEventTests {
 
     @Test func writesArriveAsEventsAndMissedOnesAreReplayed() async throws {
         let portal = try await Portal.start(environment: ["EVENTS_PING_MS": "10000"])
-        defer { Task { await portal.stop() } }
         let token = Portal.token()
         let client = try await subscribe(portal, token: token)
         #expect(client.status == 200)
@@ -77,7 +76,6 @@ struct JobEventTests {
     /// What a read of AgentOS finds changed (a job completed, a note added, by someone else) is announced.
     @Test func readsAnnounceWhatChangedInAgentOS() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         #expect(await portal.get("/api/contractor/jobs").status == 200)
         #expect(await portal.get("/api/trpc/contractor.maintenanceJobNotes?input=" + encoded(#"{"jobId":"J-0001"}"#)).status == 200)
         let client = try await subscribe(portal, token: Portal.token())
@@ -102,7 +100,6 @@ struct JobEventTests {
 
     @Test func aResumeFromBeyondTheBufferIsToldToRefetch() async throws {
         let portal = try await Portal.start(environment: ["EVENTS_BUFFER_PER_CONTRACTOR": "2"])
-        defer { Task { await portal.stop() } }
         let token = Portal.token()
         let client = try await subscribe(portal, token: token)
         #expect(await portal.send("POST", "/api/contractor/jobs/J-0011/notes", body: #"{"note":"1"}"#).status == 201)
@@ -134,7 +131,6 @@ struct JobEventTests {
 
     @Test func anExpiredSessionEndsTheStreamWithUnauthorized() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let client = try await subscribe(portal, token: Portal.token(expiresIn: 2))
         #expect(await client.read { $0.contains("event: connected") })
         #expect(await client.readToEnd(timeout: 6), "the stream ends at the session's expiry")
@@ -149,7 +145,6 @@ struct JobEventTests {
 
     @Test func streamsAreBoundedPerSessionAndPinged() async throws {
         let portal = try await Portal.start(environment: ["EVENTS_MAX_PER_SESSION": "1", "EVENTS_PING_MS": "200"])
-        defer { Task { await portal.stop() } }
         let token = Portal.token()
         let first = try await subscribe(portal, token: token)
         #expect(await first.read { $0.contains("event: ping\ndata: \n\n\n") }, "keep-alive pings")
@@ -183,7 +178,6 @@ struct JobEventTests {
 
     @Test func theRESTTwinSpeaksPlainServerSentEvents() async throws {
         let portal = try await Portal.start(environment: ["EVENTS_BUFFER_PER_CONTRACTOR": "1"])
-        defer { Task { await portal.stop() } }
         #expect(await portal.get("/api/contractor/events", token: nil).status == 401)
         let client = try #require(portal.open("GET", "/api/contractor/events"))
         #expect(await client.readHead())

@@ -6,7 +6,7 @@ import Testing
 
 /// `GET /metrics`: behind its token, Prometheus's text format as promtool reads it, labels from route
 /// templates only.
-@Suite("Prometheus metrics")
+@Suite("Prometheus metrics", .scoped)
 struct MetricsTests {
     static let token = "metrics-token-for-the-tests"
 
@@ -22,7 +22,6 @@ struct MetricsTests {
 
     @Test func aMixedWorkloadIsExposedAsPromtoolReadsIt() async throws {
         let portal = try await Portal.start(environment: ["METRICS_TOKEN": Self.token])
-        defer { Task { await portal.stop() } }
         _ = await portal.get("/api/contractor/jobs")
         _ = await portal.get("/api/contractor/jobs/J-0001/../J-0002")
         _ = await portal.get("/api/contractor/account", token: nil)
@@ -58,7 +57,6 @@ struct MetricsTests {
         #expect(await guarded.get("/metrics").status == 401, "a contractor's session is not the metrics token")
         await guarded.stop()
         let open = try await Portal.start()
-        defer { Task { await open.stop() } }
         #expect(await open.send("GET", "/metrics", token: nil, headers: ["Authorization": "Bearer \(Self.token)"]).status == 404, "no token configured, no /metrics")
     }
 

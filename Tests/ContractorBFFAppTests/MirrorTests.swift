@@ -6,7 +6,7 @@ import TestSupport
 import Testing
 
 /// The agency mirror (issue 14): imported from the documented V4 lists, pages answered from it.
-@Suite("Agency mirror")
+@Suite("Agency mirror", .scoped)
 struct MirrorTests {
     static let mirrorOn = [
         "MIRROR": "on", "MIRROR_AGENCIES": "demo", "MIRROR_PAGE_SIZE": "50", "MIRROR_AGE_TARGET_SECONDS": "2", "COMPLETION_MODE": "status",
@@ -39,7 +39,6 @@ struct MirrorTests {
 
     @Test func pagesAreAnsweredFromTheMirrorWithoutCallingAgentOS() async throws {
         let portal = try await Self.start()
-        defer { Task { await portal.stop() } }
         #expect(await Self.warm(portal))
         // Imported by branch, paged in the path, 50 a page: BR-1 holds 121 jobs of two contractors.
         let paths = await portal.fixture.store.paths
@@ -82,7 +81,6 @@ struct MirrorTests {
     @Test func theImportKeepsWithinFiftyAMinute() async throws {
         // A page view every 3 s (its notes calls off): contractors' reads leave the import its share.
         let portal = try await Self.start(["AGENTOS_RATE_LIMIT": "50", "MIRROR_PAGE_SIZE": "1000", "MIRROR_AGE_TARGET_SECONDS": "600", "PORTAL_NOTES_CALLS_PER_VIEW": "0"])
-        defer { Task { await portal.stop() } }
         let started = Date()
         var answered = 0
         while await portal.get("/readyz", token: nil).json["mirror"]?["demo"]?["warm"] != .bool(true), Date().timeIntervalSince(started) < 30 {
@@ -100,7 +98,6 @@ struct MirrorTests {
 
     @Test func reassignmentsAndDeletionsReachThePagesAtTheNextImport() async throws {
         let portal = try await Self.start()
-        defer { Task { await portal.stop() } }
         #expect(await Self.warm(portal))
         let events = try #require(portal.open("GET", "/api/trpc/contractor.onJobUpdate", token: Portal.token("C-2002")))
         #expect(await events.readHead())
@@ -118,7 +115,6 @@ struct MirrorTests {
 
     @Test func aFailingBranchKeepsItsJobsServedMarkedStale() async throws {
         let portal = try await Self.start()
-        defer { Task { await portal.stop() } }
         #expect(await Self.warm(portal))
         portal.faults(.on("branchJobs") { $0.status = 500 })
         #expect(await Self.eventually {
@@ -134,7 +130,6 @@ struct MirrorTests {
         #expect(await Self.eventually { FileManager.default.fileExists(atPath: directory) && ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).contains { $0.hasPrefix("mirror-") && $0.hasSuffix(".json") } })
         await first.stop()
         let second = try await Self.start(["DATA_DIR": directory, "MIRROR_AGE_TARGET_SECONDS": "600"])
-        defer { Task { await second.stop() } }
         #expect(await Self.warm(second, timeout: 3))
         #expect(await second.get("/api/contractor/jobs").json.count == 50)
         #expect(await second.get("/api/contractor/account").json["contractorId"] == .string("C-1001"))
@@ -145,7 +140,6 @@ struct MirrorTests {
 
     @Test func completionIsAStatusTypeAndShowsAtOnce() async throws {
         let portal = try await Self.start()
-        defer { Task { await portal.stop() } }
         #expect(await Self.warm(portal))
         // J-0001 is In Progress in the fixture.
         let done = await portal.send("PATCH", "/api/contractor/jobs/J-0001/complete", body: #"{"completed":true}"#)
@@ -172,7 +166,6 @@ struct MirrorTests {
 
     @Test func invoicesGoToTheDocumentedCall() async throws {
         let portal = try await Self.start()
-        defer { Task { await portal.stop() } }
         let reply = await portal.send("POST", "/api/contractor/invoices", body: #"{"jobId":"J-0001","amount":120.50,"reference":"DOC-1"}"#)
         #expect(reply.status == 201, "\(reply.text)")
         #expect(await portal.fixture.store.paths.contains("/v4/maintenance/demo/invoice/submit"))
@@ -184,7 +177,6 @@ struct MirrorTests {
     /// call) and say the import is running.
     @Test func aColdMirrorSaysSoAndStillAnswers() async throws {
         let portal = try await Self.start(["MIRROR_AGENCIES": ""])
-        defer { Task { await portal.stop() } }
         portal.faults(.on("branchJobs") { $0.latencyMs = 2000 })
         let cold = await portal.get("/api/contractor/jobs")
         #expect(cold.status == 200)
@@ -198,7 +190,6 @@ struct MirrorTests {
     /// import): the page still answers, with what the import knows so far and saying it is importing.
     @Test func aColdMirrorWhoseFallbackFailsAnswersWithWhatIsKnown() async throws {
         let portal = try await Self.start(["MIRROR_AGENCIES": ""])
-        defer { Task { await portal.stop() } }
         // BR-1 (C-1001's jobs) is slow to import; the contractor-scoped call fails at once.
         portal.faults(.on("branchJobs") { $0.latencyMs = 3000 }, .on("jobs") { $0.status = 503 })
         let cold = await portal.get("/api/contractor/jobs")
@@ -213,7 +204,6 @@ struct MirrorTests {
     /// A cached job record that predates the import which saw it reassigned does not let the old owner in.
     @Test func ownershipFollowsTheFreshestRecord() async throws {
         let portal = try await Self.start(["CACHE_TTL_JOBS_SECONDS": "600"])
-        defer { Task { await portal.stop() } }
         #expect(await Self.warm(portal))
         let input = encoded(#"{"jobId":"J-0007"}"#)
         #expect(await portal.get("/api/trpc/contractor.maintenanceJobDetails?input=" + input).data?["jobId"] == .string("J-0007"))
@@ -225,7 +215,6 @@ struct MirrorTests {
 
     @Test func jobsCarryTheirSLA() async throws {
         let portal = try await Self.start()
-        defer { Task { await portal.stop() } }
         #expect(await Self.warm(portal))
         let jobs = await portal.get("/api/trpc/contractor.maintenanceJobs?input=" + encoded(#"{"count":3}"#)).data?.arrayValue ?? []
         // J-0001: Medium (72 h), reported 2026-03-02T09:00Z, Open: due 2026-03-05T09:00Z, long overdue.
@@ -243,7 +232,6 @@ struct MirrorTests {
     @Test(arguments: ["..", ".", "%2e%2e", "%2E", "a%2Fb", "a%5Cb", "a%3Fb", "a%23b", "%25", "a%00b", "a%20b"])
     func traversalInputsNeverReachAgentOS(_ raw: String) async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let rest = await portal.send("POST", "/api/contractor/jobs/\(raw)/notes", body: #"{"note":"x"}"#)
         #expect([400, 404].contains(rest.status), "\(raw): \(rest.status) \(rest.text)")
         let decoded = raw.removingPercentEncoding ?? raw
@@ -259,7 +247,6 @@ struct MirrorTests {
     /// The path AgentOS receives is the one intended, whatever an id or agency holds.
     @Test func pathsAreBuiltSegmentBySegment() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         _ = await portal.get("/api/trpc/contractor.maintenanceJobDetails?input=" + encoded(#"{"jobId":"J.1~x"}"#))
         _ = await portal.get("/api/contractor/account", token: Portal.token("C-1001", agency: "de mo"))
         let paths = await portal.fixture.store.paths

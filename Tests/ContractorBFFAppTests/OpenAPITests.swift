@@ -8,14 +8,13 @@ import Testing
 /// `GET /openapi.json` and `GET /docs`: the description covers every route and procedure (and nothing
 /// else), is valid OpenAPI 3.1 to openapi-spec-validator, and the fixture server answers schemathesis's
 /// requests as it says: no 5xx, every status documented, every body matching its schema.
-@Suite("API description")
+@Suite("API description", .scoped)
 struct OpenAPITests {
     /// Every route that can exist: the metrics route and the portal page are on.
     static let everything = ["METRICS_TOKEN": "metrics-token-for-the-tests", "PORTAL_PAGE": "on"]
 
     @Test func everyRouteIsDescribedAndNothingElse() async throws {
         let portal = try await Portal.start(environment: Self.everything)
-        defer { Task { await portal.stop() } }
         let routes = Set(portal.application.routes.map { "\($0.method.rawValue) \($0.pattern)" })
         let operations = portal.application.apiOperations
         let described = Set(operations.filter { !$0.path.hasPrefix(TRPCRoutes.prefix) }.map { "\($0.method.rawValue) \($0.path)" })
@@ -44,7 +43,6 @@ struct OpenAPITests {
 
     @Test func withoutTheTokenOrThePageNeitherIsDescribed() async throws {
         let portal = try await Portal.start(environment: ["PORTAL_PAGE": "off"])
-        defer { Task { await portal.stop() } }
         let paths = (await portal.get("/openapi.json", token: nil)).json["paths"]?.objectValue ?? [:]
         #expect(paths["/metrics"] == nil && paths["/portal"] == nil)
         #expect(paths["/api/contractor/account"] != nil)
@@ -53,7 +51,6 @@ struct OpenAPITests {
 
     @Test func modelsAreDescribedFromTheirAliasTablesWithFixtureExamples() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let document = (await portal.get("/openapi.json", token: nil)).json
         let job = document["components"]?["schemas"]?["ContractorMaintenanceJob"]
         #expect(job?["properties"]?["estimatedCost"]?["type"] == ["number", "null"], "money from its rule")
@@ -73,7 +70,6 @@ struct OpenAPITests {
 
     @Test func theDocumentIsValidOpenAPI() async throws {
         let portal = try await Portal.start(environment: Self.everything)
-        defer { Task { await portal.stop() } }
         let served = await portal.get("/openapi.json", token: nil)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("openapi-\(UUID().uuidString).json")
         try Data(served.text.utf8).write(to: file)
@@ -86,7 +82,6 @@ struct OpenAPITests {
 
     @Test func theDocsPageIsWrittenFromTheDocument() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let page = await portal.get("/docs", token: nil)
         #expect(page.status == 200)
         #expect(page.header("Content-Type") == "text/html; charset=utf-8")
@@ -105,7 +100,6 @@ struct OpenAPITests {
     /// fails on a 5xx, an undocumented status or content type, or a body its schema does not match.
     @Test(.timeLimit(.minutes(10))) func schemathesisFindsEveryAnswerAsDocumented() async throws {
         let portal = try await Portal.start(environment: Self.everything)
-        defer { Task { await portal.stop() } }
         let schemathesis = try await PythonTools.path("schemathesis")
         var environment = ProcessInfo.processInfo.environment
         environment["SCHEMATHESIS_TELEMETRY"] = "false"

@@ -2,11 +2,12 @@ import AgentOS
 import FixtureAgentOS
 import Foundation
 import JSON
+import TestSupport
 import Testing
 
 /// A session of contractor A naming B's ids or B's jobs reads and writes nothing of B's. The fixture's
 /// counters prove no write reached AgentOS; a positive control proves the same calls work for B.
-@Suite("Ownership matrix")
+@Suite("Ownership matrix", .scoped)
 struct OwnershipTests {
     /// Jobs of C-2002 (7001, WO-7002) and of 3003 (9001), as contractor C-1001 might name them.
     static let foreignJobs = ["7001", "WO-7002", "9001"]
@@ -14,7 +15,6 @@ struct OwnershipTests {
     @Test(arguments: foreignJobs)
     func anotherContractorsJobIsNotFoundEverywhere(_ jobId: String) async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let rest: [(String, String, String?)] = [
             ("PATCH", "/api/contractor/jobs/\(jobId)/complete", #"{"completed":true}"#),
             ("PATCH", "/api/contractor/jobs/\(jobId)/complete", nil),
@@ -46,7 +46,6 @@ struct OwnershipTests {
 
     @Test func theOwnerCanDoAllOfIt() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let owner = Portal.token("C-2002")
         #expect(await portal.send("PATCH", "/api/contractor/jobs/7001/complete", token: owner, body: #"{"completed":true}"#).status == 200)
         #expect(await portal.send("POST", "/api/contractor/jobs/7001/notes", token: owner, body: #"{"note":"done"}"#).status == 201)
@@ -60,7 +59,6 @@ struct OwnershipTests {
                       "contractor.maintenanceJobDetails", "contractor.maintenanceJobNotes", "contractor.statements", "contractor.pendingStatements"])
     func inputNamingAnotherContractorIsForbidden(_ procedure: String) async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         for input in [#"{"contractorId":"C-2002","jobId":"7001"}"#, #"{"shortName":"other","jobId":"J-0001"}"#, #"{"contractorId":3003,"jobId":"9001"}"#] {
             let reply = await portal.get("/api/trpc/\(procedure)?input=" + encoded(input))
             #expect(reply.status == 403, "\(procedure) \(input)")
@@ -74,7 +72,6 @@ struct OwnershipTests {
     @Test(arguments: ["toggleJobCompletion", "addJobNote", "submitInvoice"])
     func mutationNamingAnotherContractorIsForbiddenAndWritesNothing(_ procedure: String) async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let body = #"{"contractorId":"C-2002","shortName":"demo","jobId":"7001","completed":true,"text":"x","amount":5}"#
         let reply = await portal.send("POST", "/api/trpc/contractor." + procedure, body: body)
         #expect(reply.status == 403)

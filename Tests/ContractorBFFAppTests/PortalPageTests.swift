@@ -10,13 +10,12 @@ import Testing
 /// mark a job complete, submit an invoice with its PDF, download the statement as CSV; asserted on what
 /// the page shows and on what the fixture AgentOS received. Screenshots of each step are left in
 /// `.build/test-artifacts/portal-page/` (not committed).
-@Suite("Portal page in a browser")
+@Suite("Portal page in a browser", .scoped)
 struct PortalPageTests {
     static let artifacts = Paths.packageRoot.appendingPathComponent(".build/test-artifacts/portal-page")
 
     @Test(.timeLimit(.minutes(6))) func aContractorWorksTheirJobsInTheBrowser() async throws {
         let portal = try await AuthTests.start(["PORTAL_PAGE": "on", "INVOICE_MODE": "documented"])
-        defer { Task { await portal.stop() } }
         let browser = try await Browser.start()
         do {
             try await walkThrough(portal, browser)

@@ -21,6 +21,7 @@ struct Portal: Sendable {
     let port: Int
     let application: Application
     let log: LogCapture
+    private let stopping = Once()
 
     static let secret = "test-session-secret-of-at-least-32-bytes"
 
@@ -76,11 +77,14 @@ struct Portal: Sendable {
         }
         application.attach(server: server)
         let port = try server.start()
-        return Portal(fixture: fixture, upstream: upstream, ownsUpstream: other == nil, upstreamPort: upstreamPort, server: server, port: port, application: application, log: log)
+        let portal = Portal(fixture: fixture, upstream: upstream, ownsUpstream: other == nil, upstreamPort: upstreamPort, server: server, port: port, application: application, log: log)
+        TestScope.onEnd { await portal.stop() }
+        return portal
     }
 
     /// Stops both servers; a 429 or 403 the fixture had to answer fails the test that caused it.
     func stop() async {
+        guard stopping.first else { return }
         await server.shutdown(whileDraining: { application.drainEventStreams() })
         await application.stop()
         guard ownsUpstream else { return }

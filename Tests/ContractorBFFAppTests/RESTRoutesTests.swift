@@ -6,11 +6,10 @@ import TestSupport
 import Testing
 
 /// Seed 002's routes end to end: the BFF over HTTP, the fixture AgentOS behind it over HTTP.
-@Suite("REST routes of seed 002")
+@Suite("REST routes of seed 002", .scoped)
 struct RESTRoutesTests {
     @Test func accountIsTheSignedInContractors() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let reply = await portal.get("/api/contractor/account")
         #expect(reply.status == 200)
         #expect(reply.json["contractorId"] == .string("C-1001"))
@@ -24,7 +23,6 @@ struct RESTRoutesTests {
 
     @Test func unknownContractorIs404() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let reply = await portal.get("/api/contractor/account", token: Portal.token("C-9999"))
         #expect(reply.status == 404)
         #expect(reply.error == "Contractor not found")
@@ -39,7 +37,6 @@ struct RESTRoutesTests {
     ])
     func everyRouteNeedsASession(_ label: String, _ token: String?) async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         for (method, path) in [("GET", "/api/contractor/account"), ("GET", "/api/contractor/contacts"), ("GET", "/api/contractor/jobs"),
                                ("PATCH", "/api/contractor/jobs/J-0001/complete"), ("POST", "/api/contractor/jobs/J-0001/notes"),
                                ("GET", "/api/contractor/statements/historical"), ("GET", "/api/contractor/statements/pending"),
@@ -54,7 +51,6 @@ struct RESTRoutesTests {
 
     @Test func sessionCookieIsAccepted() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let reply = await portal.send("GET", "/api/contractor/account", token: nil, headers: ["Cookie": "theme=dark; session=\(Portal.token("C-2002"))"])
         #expect(reply.status == 200)
         #expect(reply.json["contractorId"] == .string("C-2002"))
@@ -62,7 +58,6 @@ struct RESTRoutesTests {
 
     @Test func contactsAreMappedAndFailuresSwallowed() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let reply = await portal.get("/api/contractor/contacts")
         #expect(reply.status == 200)
         #expect(reply.json.count == 3)
@@ -78,7 +73,6 @@ struct RESTRoutesTests {
 
     @Test func jobsCarryTheirNotesEmbeddedOrFetched() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let reply = await portal.get("/api/contractor/jobs?count=10")
         #expect(reply.status == 200)
         #expect(reply.json.count == 10)
@@ -100,7 +94,6 @@ struct RESTRoutesTests {
     ])
     func badQueryIs400NamingTheField(_ target: String, _ field: String) async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let reply = await portal.get(target)
         #expect(reply.status == 400)
         #expect(reply.error?.hasPrefix(field) == true, "\(reply.text)")
@@ -109,7 +102,6 @@ struct RESTRoutesTests {
 
     @Test func completionSetsOrTogglesAndWrites() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let set = await portal.send("PATCH", "/api/contractor/jobs/J-0001/complete", body: #"{"completed":true}"#)
         #expect(set.status == 200)
         #expect(set.json["completed"] == .bool(true))
@@ -128,7 +120,6 @@ struct RESTRoutesTests {
 
     @Test func noteIsTrimmedBoundedAndCreated() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let created = await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"  Parts ordered \n"}"#)
         #expect(created.status == 201)
         #expect(created.json["text"] == .string("Parts ordered"))
@@ -144,7 +135,6 @@ struct RESTRoutesTests {
 
     @Test func statementsAndPendingAreExact() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let statement = await portal.get("/api/contractor/statements/historical?dateFrom=2026-02-01&dateTo=2026-02-28")
         #expect(statement.status == 200)
         #expect(statement.json["entries"]?.count == 3)
@@ -160,7 +150,6 @@ struct RESTRoutesTests {
 
     @Test func invoiceIsValidatedThenCreatedOnce() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         for (body, field) in [(#"{"jobId":"J-0001","amount":0}"#, "amount"), (#"{"jobId":"J-0001","amount":-5}"#, "amount"),
                               (#"{"jobId":"J-0001","amount":10.001}"#, "amount"), (#"{"jobId":"J-0001","amount":1000000.01}"#, "amount"),
                               (#"{"jobId":"J-0001","amount":"12.00"}"#, "amount"), (#"{"amount":12}"#, "jobId"),
@@ -185,7 +174,6 @@ struct RESTRoutesTests {
     @Test func upstreamFailuresMapToGatewayStatuses() async throws {
         // A hang ends in a second's attempt and three seconds' deadline.
         let portal = try await Portal.start(environment: ["AGENTOS_TIMEOUT_MS": "1000", "AGENTOS_DEADLINE_MS": "3000"])
-        defer { Task { await portal.stop() } }
         portal.faults(.on("contractor") { $0.status = 500 })
         let failed = await portal.get("/api/contractor/account")
         #expect(failed.status == 502)
@@ -204,7 +192,6 @@ struct RESTRoutesTests {
 
     @Test func openBreakerIs503WithRetryAfter() async throws {
         let portal = try await Portal.start(environment: ["AGENTOS_BREAKER_FAILURES": "2", "AGENTOS_MAX_ATTEMPTS": "1", "AGENTOS_BREAKER_COOLDOWN_MS": "30000"])
-        defer { Task { await portal.stop() } }
         portal.faults(.on("contractor") { $0.status = 503 })
         _ = await portal.get("/api/contractor/account")
         _ = await portal.get("/api/contractor/account")
@@ -217,7 +204,6 @@ struct RESTRoutesTests {
 
     @Test func notConfiguredIs503() async throws {
         let portal = try await Portal.start(upstream: false)
-        defer { Task { await portal.stop() } }
         for path in ["/api/contractor/account", "/api/contractor/contacts", "/api/contractor/jobs"] {
             let reply = await portal.get(path)
             #expect(reply.status == 503, "\(path)")

@@ -11,7 +11,7 @@ import Testing
 /// Two replicas on one PostgreSQL (a throwaway cluster) and one fixture AgentOS: a write keyed on one is
 /// exactly once on both.
 // One cluster at a time: initdb and a server start are heavy beside the rest of the suite on two cores.
-@Suite("Replicas on PostgreSQL", .serialized, .enabled(if: TestPostgres.runnable, "PostgreSQL is not installed here (Debian postgresql): these tests are skipped; CI runs them"))
+@Suite("Replicas on PostgreSQL", .scoped, .serialized, .enabled(if: TestPostgres.runnable, "PostgreSQL is not installed here (Debian postgresql): these tests are skipped; CI runs them"))
 struct ReplicaTests {
     static let invoice = #"{"jobId":"J-0003","amount":120.50,"reference":"NP-200","invoiceDate":"2026-04-01"}"#
 
@@ -287,7 +287,6 @@ struct ReplicaTests {
         let calls = follower.application.agentOS.counterSnapshot.calls
         #expect(await MirrorTests.eventually(20) { follower.application.agentOS.counterSnapshot.calls > calls }, "the new leader imports")
         await follower.stop()
-        if leader.port == a.port { await a.upstream.shutdown() }
         await database.stop()
     }
 

@@ -9,7 +9,7 @@ import JSON
 
 /// One test per finding of the security review (issue 13), each replaying the attack against a running
 /// server: every one ended in something other than a refusal before its fix.
-@Suite("Security review: each attack replayed", .serialized)
+@Suite("Security review: each attack replayed", .scoped, .serialized)
 struct SecurityReviewTests {
     static func size(_ portal: Portal, _ file: String) -> Int {
         let path = portal.application.configuration.dataDirectory + "/" + file
@@ -19,7 +19,6 @@ struct SecurityReviewTests {
     // 1. `/%61pi/…` is routed as `/api/…`, and now limited as `/api/…` too.
     @Test func encodedPathsMeetEveryPathRule() async throws {
         let portal = try await Portal.start(environment: ["RATE_LIMIT_IP_PER_MINUTE": "5"])
-        defer { Task { await portal.stop() } }
         for _ in 0..<5 { #expect(await portal.get("/%61pi/contractor/account").status == 200) }
         let limited = await portal.get("/%61pi/contractor/account")
         #expect(limited.status == 429)
@@ -29,7 +28,6 @@ struct SecurityReviewTests {
         #expect(trpc.trpcCode == "TOO_MANY_REQUESTS", "the encoded tRPC path answers in tRPC's shape")
         // Sign-in's Origin check keys on its path too.
         let other = try await Portal.start()
-        defer { Task { await other.stop() } }
         let login = await other.send("POST", "/api/auth/%6cogin", token: nil, body: #"{"email":"a@b.example","password":"x"}"#,
                                      headers: ["Origin": "https://evil.example"])
         #expect(login.status == 403)
@@ -38,7 +36,6 @@ struct SecurityReviewTests {
     // 2. 8,000 commas and no session: one small answer, not 8,001 errors.
     @Test func aCommaFloodIsOneSmallAnswer() async throws {
         let portal = try await Portal.start(environment: ["RATE_LIMIT_IP_PER_MINUTE": "2"])
-        defer { Task { await portal.stop() } }
         let target = "/api/trpc/" + String(repeating: ",", count: 8000) + "?batch=1"
         let first = await portal.send("GET", target, token: nil)
         #expect(first.status == 400)
@@ -53,7 +50,6 @@ struct SecurityReviewTests {
     // 3. A 300 KB email never becomes a key, a file line or memory.
     @Test func oversizedEmailsAreRefusedBeforeAnyLimiter() async throws {
         let portal = try await AuthTests.start()
-        defer { Task { await portal.stop() } }
         let before = Self.size(portal, "lockouts.jsonl")
         let huge = String(repeating: "a", count: 300_000) + "@example.com"
         for _ in 0..<5 {
@@ -83,7 +79,6 @@ struct SecurityReviewTests {
     // 4. Guessing from one address locks that address out, not the owner.
     @Test func oneAddressCannotLockAnAccountForEveryone() async throws {
         let portal = try await AuthTests.start(["TRUSTED_PROXIES": "127.0.0.1", "LOGIN_ACCOUNT_LOCKOUT_THRESHOLD": "8", "LOGIN_LIMIT_PER_MINUTE": "100"])
-        defer { Task { await portal.stop() } }
         let attacker = ["X-Forwarded-For": "203.0.113.5"], owner = ["X-Forwarded-For": "198.51.100.7"]
         for _ in 0..<4 { _ = await AuthTests.login(portal, password: "wrong guess", headers: attacker) }
         #expect(await AuthTests.login(portal, password: "wrong guess", headers: attacker).status == 429, "the guessing address is locked out")
@@ -96,7 +91,6 @@ struct SecurityReviewTests {
     // 5. Sixty made-up job ids from one session take only that contractor's share of the budget.
     @Test func oneContractorCannotSpendTheAgencysBudget() async throws {
         let portal = try await Portal.start(environment: ["AGENTOS_RATE_LIMIT": "50", "AGENTOS_CONTRACTOR_SHARE": "12"])
-        defer { Task { await portal.stop() } }
         let attacker = Portal.token("C-1001")
         let replies = await withTaskGroup(of: Int.self) { group in
             for index in 0..<60 {
@@ -115,7 +109,6 @@ struct SecurityReviewTests {
     // 6. Slow bodies from one address hold only that address's share of connections, for a bounded time.
     @Test func slowBodiesCannotHoldTheServer() async throws {
         let portal = try await Portal.start(environment: ["MAX_CONNECTIONS_PER_ADDRESS": "20", "BODY_DEADLINE_MS": "1500", "BODY_TIMEOUT_MS": "30000"])
-        defer { Task { await portal.stop() } }
         let head = "POST /api/contractor/invoices HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{"
         var slow: [RawConnection] = []
         for _ in 0..<20 {
@@ -151,7 +144,6 @@ struct SecurityReviewTests {
     // 7. A new password ends the sign-ins made before it.
     @Test func aPasswordChangeEndsEarlierSignIns() async throws {
         let portal = try await AuthTests.start()
-        defer { Task { await portal.stop() } }
         let signedIn = await AuthTests.login(portal)
         let refresh = try #require(signedIn.json["refreshToken"]?.string)
         // What `contractor-bff users set-password` does, from a process of its own, on the same files.
@@ -175,7 +167,6 @@ struct SecurityReviewTests {
     // 8. 41 digits are not 1,000,000 with the rest dropped.
     @Test func overlongAmountLiteralsAreRefused() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         for amount in ["1000000.0000000000000000000000000000000000000000001", "123456789012345678901234567890123456789012.00", "12345678.00", "1.005"] {
             let rest = await portal.send("POST", "/api/contractor/invoices", body: "{\"jobId\":\"J-0001\",\"amount\":\(amount)}")
             #expect(rest.status == 400, "\(amount): \(rest.text)")
@@ -189,7 +180,6 @@ struct SecurityReviewTests {
     // 9. 128 "characters" of combining marks are 77 KB: ids and notes are bounded in bytes.
     @Test func lengthsAreBoundedInBytes() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let marks = String(repeating: "J" + String(repeating: "\u{0301}", count: 300), count: 128)
         let trpc = await portal.send("POST", "/api/trpc/contractor.addJobNote", body: String(decoding: JSONValue.object(["jobId": .string(marks), "text": .string("x")]).serialized(), as: UTF8.self))
         #expect(trpc.trpcCode == "BAD_REQUEST")
@@ -206,7 +196,6 @@ struct SecurityReviewTests {
     // 10. Whether, and how long ago, someone read another contractor's job is not told.
     @Test func notFoundAnswersSayNothingOfTheCache() async throws {
         let portal = try await Portal.start(environment: ["CACHE_TTL_JOBS_SECONDS": "60"])
-        defer { Task { await portal.stop() } }
         let owner = await portal.get("/api/trpc/contractor.maintenanceJobDetails?input=" + encoded(#"{"jobId":"J-0001"}"#))
         #expect(owner.data?["jobId"] == .string("J-0001"))
         let cached = await portal.get("/api/trpc/contractor.maintenanceJobDetails?input=" + encoded(#"{"jobId":"J-0001"}"#))
@@ -220,7 +209,6 @@ struct SecurityReviewTests {
     // 11. One signature, one spelling.
     @Test func nonCanonicalBase64URLIsRefused() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let token = Portal.token()
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
         let last = try #require(token.last), index = try #require(alphabet.firstIndex(of: last))
@@ -242,7 +230,6 @@ struct SecurityReviewTests {
     // 12. A keyed write refused by ownership leaves no idempotency record or audit line behind.
     @Test func refusedKeyedWritesLeaveNoFilesBehind() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let idempotency = Self.size(portal, "idempotency.jsonl"), audit = Self.size(portal, "audit.jsonl")
         for index in 0..<5 {
             let reply = await portal.send("POST", "/api/contractor/jobs/7001/notes", body: #"{"note":"not mine"}"#, headers: ["Idempotency-Key": "foreign-\(index)"])
@@ -256,7 +243,6 @@ struct SecurityReviewTests {
     // Hardening noticed on the way.
     @Test func refererProxiesRefreshGraceAndCookiePath() async throws {
         let portal = try await AuthTests.start()
-        defer { Task { await portal.stop() } }
         let unreadable = await portal.send("POST", "/api/auth/logout", token: nil, headers: ["Cookie": "session=x", "Referer": "::not a url::", "Content-Length": "0"])
         #expect(unreadable.status == 403, "a Referer that cannot be read fails the origin check")
         let proxies = ClientAddress(trustedProxies: ["127.0.0.1"])

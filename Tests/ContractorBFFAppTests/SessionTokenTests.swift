@@ -1,10 +1,11 @@
 import AgentOS
 @testable import ContractorBFFApp
 import Foundation
+import TestSupport
 import Testing
 
 /// HS256 session tokens: what is accepted, and every way one is refused.
-@Suite("Session tokens (HS256 JWT)")
+@Suite("Session tokens (HS256 JWT)", .scoped)
 struct SessionTokenTests {
     let tokens = SessionTokens(secret: "unit-test-secret-that-is-32-bytes-long")
     let now = 1_800_000_000

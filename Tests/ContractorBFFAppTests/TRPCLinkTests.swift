@@ -7,7 +7,7 @@ import Testing
 
 /// Every tRPC 11 link, with and without superjson, end to end on loopback: what the links send, what they
 /// read back, and the gateway's own refusals in the same shape.
-@Suite("tRPC links and transformers")
+@Suite("tRPC links and transformers", .scoped)
 struct TRPCLinkTests {
     static let base = "/api/trpc/"
 
@@ -42,7 +42,6 @@ struct TRPCLinkTests {
 
     @Test func streamedBatchAnswersEachCallAsItFinishes() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         // insights waits on the jobs list; account does not.
         portal.faults(.on("jobs") { $0.latencyMs = 700 })
         let client = try #require(portal.open("GET", Self.base + "contractor.insights,contractor.account?batch=1", headers: ["trpc-accept": "application/jsonl"]))
@@ -78,7 +77,6 @@ struct TRPCLinkTests {
 
     @Test func aStreamRefusedWholeAnswersOneErrorObject() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let refused = await portal.send("GET", Self.base + "contractor.account,contractor.status?batch=1", token: nil, headers: ["trpc-accept": "application/jsonl"])
         #expect(refused.status == 401)
         #expect(refused.json["error"]?["data"]?["code"] == .string("UNAUTHORIZED"))
@@ -94,7 +92,6 @@ struct TRPCLinkTests {
     /// Pages take 1.5 s, so a loaded machine slow to read the head still hangs up before the third.
     @Test func hangingUpMidStreamCancelsTheRemainingCalls() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         portal.faults(.on("jobs") { $0.latencyMs = 1500 })
         let client = try #require(portal.open("GET", Self.base + "contractor.insights,contractor.account?batch=1", headers: ["trpc-accept": "application/jsonl"]))
         #expect(await client.readHead())
@@ -111,7 +108,6 @@ struct TRPCLinkTests {
 
     @Test func aKeyedMutationReplaysThroughEveryLink() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let body = #"{"0":{"jobId":"J-0002","text":"streamed once"}}"#
         let headers = ["trpc-accept": "application/jsonl", "Idempotency-Key": "stream-1"]
         let first = try #require(portal.open("POST", Self.base + "contractor.addJobNote?batch=1", body: body, headers: headers))
@@ -133,7 +129,6 @@ struct TRPCLinkTests {
 
     @Test func superjsonOnEveryLinkAndEveryRefusal() async throws {
         let portal = try await Portal.start(environment: ["TRPC_TRANSFORMER": "superjson", "MAX_BODY_BYTES": "4096", "MAX_HEADER_BYTES": "2048"])
-        defer { Task { await portal.stop() } }
         func q(_ input: String) -> String { "?input=" + encoded(input) }
         func q(_ batch: String, _ input: String) -> String { batch + "input=" + encoded(input) }
         // httpLink: the query tRPC's client sends without input, and one with input.
@@ -199,7 +194,6 @@ struct TRPCLinkTests {
 
     @Test func contentTypesMethodsAndHead() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         // An empty Content-Type is a field like any other: refused, never a crash.
         for type in ["text/plain", "application/octet-stream", ""] {
             let reply = await portal.send("POST", Self.base + "contractor.addJobNote", body: "{}", headers: ["Content-Type": type])
@@ -222,7 +216,6 @@ struct TRPCLinkTests {
         #expect(await portal.writes().isEmpty)
 
         let overriding = try await Portal.start(environment: ["TRPC_ALLOW_METHOD_OVERRIDE": "true"])
-        defer { Task { await overriding.stop() } }
         let query = await overriding.send("POST", Self.base + "contractor.maintenanceJobDetails", body: #"{"jobId":"J-0001"}"#)
         #expect(query.status == 200)
         #expect(query.data?["jobId"] == .string("J-0001"))
@@ -234,7 +227,6 @@ struct TRPCLinkTests {
     /// decoded path as the router decides it; under REST, REST's.
     @Test func serverCoreRefusalsTakeTheShapeOfTheirAPI() async throws {
         let portal = try await Portal.start(environment: ["MAX_HEADER_BYTES": "1024", "MAX_REQUEST_TARGET_BYTES": "256"])
-        defer { Task { await portal.stop() } }
         let big = ["X-Big": String(repeating: "y", count: 2000)]
         for target in [Self.base + "contractor.account", "/%61pi/trpc/contractor.account", "/api/%74rpc/contractor.status?batch=1"] {
             let reply = await portal.send("GET", target, headers: big)
@@ -259,7 +251,6 @@ struct TRPCLinkTests {
     /// handler (each used to verify it again): one refusal logged per request, whatever the route.
     @Test func theSessionIsVerifiedOncePerRequest() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let expired = Portal.token(expiresIn: -120)
         for (index, (method, target)) in [("GET", Self.base + "contractor.account"), ("POST", Self.base + "contractor.addJobNote"), ("GET", "/api/contractor/account")].enumerated() {
             let id = "once-\(index)"
@@ -271,7 +262,6 @@ struct TRPCLinkTests {
 
     @Test func crossOriginPortalsMaySendWhatTheLinksSend() async throws {
         let portal = try await Portal.start(environment: ["CORS_EXTRA_HEADERS": "X-Portal-Build"])
-        defer { Task { await portal.stop() } }
         let preflight = await portal.send("OPTIONS", Self.base + "contractor.account?batch=1", token: nil, headers: [
             "Origin": "http://localhost:3000", "Access-Control-Request-Method": "GET",
             "Access-Control-Request-Headers": "trpc-accept, x-trpc-source, last-event-id, x-portal-build",

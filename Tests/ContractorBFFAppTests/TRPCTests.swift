@@ -2,10 +2,11 @@ import AgentOS
 import FixtureAgentOS
 import Foundation
 import JSON
+import TestSupport
 import Testing
 
 /// Seed 003's procedures over tRPC's HTTP wire format, end to end.
-@Suite("tRPC procedures of seed 003")
+@Suite("tRPC procedures of seed 003", .scoped)
 struct TRPCTests {
     static let base = "/api/trpc/"
 
@@ -19,7 +20,6 @@ struct TRPCTests {
 
     @Test func everyQueryAnswersInTheResultShape() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let cases: [(String, String?, (JSONValue) -> Bool)] = [
             ("contractor.status", nil, { $0["status"] == .string("ok") }),
             ("contractor.account", nil, { $0["contractorId"] == .string("C-1001") }),
@@ -48,7 +48,6 @@ struct TRPCTests {
     /// that could not read the answer never gets its write applied behind it.
     @Test func mutationsTakePlainInputsAndRefuseSuperjsonWhenTheTransformerIsNone() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let note = await mutate(portal, "contractor.addJobNote", #"{"jobId":"J-0004","text":"On my way"}"#)
         #expect(note.status == 200)
         #expect(note.data?["text"] == .string("On my way"))
@@ -72,7 +71,6 @@ struct TRPCTests {
     @Test func errorsCarryTRPCCodes() async throws {
         // A hang ends in a second's attempt and three seconds' deadline.
         let portal = try await Portal.start(environment: ["AGENTOS_TIMEOUT_MS": "1000", "AGENTOS_DEADLINE_MS": "3000"])
-        defer { Task { await portal.stop() } }
         // A call's error names its path; a refusal of the whole request (no session, unreadable input) has none,
         // as tRPC writes it.
         let cases: [(Reply, String, Int, Int, perCall: Bool)] = [
@@ -107,7 +105,6 @@ struct TRPCTests {
 
     @Test func batchesAnswerInOrderWith207WhenStatusesDiffer() async throws {
         let portal = try await Portal.start()
-        defer { Task { await portal.stop() } }
         let input = #"{"0":{"jobId":"J-0001"},"2":{"count":2}}"#
         let reply = await portal.get(Self.base + "contractor.maintenanceJobDetails,contractor.nothing,contractor.maintenanceJobs?batch=1&input=" + encoded(input))
         #expect(reply.status == 207)

@@ -1,12 +1,13 @@
 import AgentOS
 @testable import ContractorBFFApp
+import TestSupport
 import Testing
 import JSON
 
 /// The bytes tRPC 11's own producers write, taken from tRPC's test snapshots and source
 /// (`packages/tests/server/adapters/awsLambda.test.tsx`, `stream/jsonl.test.ts`, `stream/sse.ts`), not from
 /// this implementation.
-@Suite("tRPC 11 wire format")
+@Suite("tRPC 11 wire format", .scoped)
 struct TRPCWireFormatTests {
     static let data = JSONValue.object(["text": .string("hello world")])
 

@@ -8,7 +8,7 @@ import Testing
 
 /// Invoices with their PDF and job photos and documents, over REST and tRPC FormData, against the fixture
 /// AgentOS, which records each file it received by name, type, size and SHA-256.
-@Suite("Uploads: invoice PDFs, job photos and documents")
+@Suite("Uploads: invoice PDFs, job photos and documents", .scoped)
 struct UploadTests {
     static let documented = ["INVOICE_MODE": "documented"]
 
@@ -29,7 +29,6 @@ struct UploadTests {
 
     @Test func aPDFInvoiceReachesAgentOSByteForByte() async throws {
         let portal = try await Self.start()
-        defer { Task { await portal.stop() } }
         let pdf = Samples.pdf(300_000)
         let reply = await portal.form("/api/contractor/invoices") { form in
             form.field("jobId", "J-0003")
@@ -63,7 +62,6 @@ struct UploadTests {
         await open.stop()
         #expect(accepted.status == 201)
         let strict = try await Self.start(["INVOICE_DOCUMENT_REQUIRED": "true"])
-        defer { Task { await strict.stop() } }
         let refused = await strict.send("POST", "/api/contractor/invoices", body: body)
         #expect(refused.status == 400)
         #expect(refused.error?.contains("PDF") == true)
@@ -73,7 +71,6 @@ struct UploadTests {
     @Test(arguments: ["none", "superjson"])
     func aTRPCFormDataInvoiceIsTakenAndItsAnswerTransformed(transformer: String) async throws {
         let portal = try await Self.start(["TRPC_TRANSFORMER": transformer])
-        defer { Task { await portal.stop() } }
         let pdf = Samples.pdf(90_000, seed: 5)
         let reply = await portal.form("/api/trpc/contractor.submitInvoice") { form in
             form.field("jobId", "J-0003")
@@ -92,7 +89,6 @@ struct UploadTests {
 
     @Test func jobPhotosAreAttachedOnePerCall() async throws {
         let portal = try await Self.start()
-        defer { Task { await portal.stop() } }
         let jpeg = Samples.jpeg(200_000), png = Samples.png(5_000)
         let reply = await portal.form("/api/contractor/jobs/J-0002/documents") { form in
             form.field("description", "Boiler after repair")
@@ -121,7 +117,6 @@ struct UploadTests {
 
     @Test func fileNamesAreReducedToASafeBaseName() async throws {
         let portal = try await Self.start()
-        defer { Task { await portal.stop() } }
         let reply = await portal.form("/api/contractor/jobs/J-0002/documents") { form in
             // A tab and a C1 control pass a header's rules (a raw C0 control does not: the body is refused).
             form.file("file", "C:\\\\Users\\\\x\\\\..\\\\../../etc/\u{202E}gnp.\t\u{85}photo.png", type: "image/png", Samples.png(400))
@@ -139,7 +134,6 @@ struct UploadTests {
     /// Each refusal the issue names: the route's error shape and status, the file named, nothing sent.
     @Test func refusalsComeBeforeAnythingReachesAgentOS() async throws {
         let portal = try await Self.start(["UPLOAD_MAX_FILE_BYTES": "1048576", "UPLOAD_MAX_FILES": "2"])
-        defer { Task { await portal.stop() } }
         let invoiceFields = { (form: inout TestForm) in
             form.field("jobId", "J-0003")
             form.field("amount", "12.00")
@@ -184,7 +178,6 @@ struct UploadTests {
     /// cut off at the chunk that passes it. Every other route keeps the 1 MiB limit.
     @Test func requestLimitsAreKeptPerRoute() async throws {
         let portal = try await Self.start(["UPLOAD_MAX_REQUEST_BYTES": "2097152"])
-        defer { Task { await portal.stop() } }
         let token = Portal.token()
         let head = "POST /api/contractor/jobs/J-0002/documents HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer \(token)\r\nContent-Type: \(TestForm.contentType)\r\n"
         let port = portal.port
@@ -210,7 +203,6 @@ struct UploadTests {
 
     @Test func aKeyedUploadIsSentOnceAndAnotherFileUnderTheKeyIsRefused() async throws {
         let portal = try await Self.start()
-        defer { Task { await portal.stop() } }
         let pdf = Samples.pdf(120_000, seed: 11), other = Samples.pdf(120_000, seed: 12)
         func send(_ file: [UInt8]) async -> Reply {
             await portal.form("/api/contractor/invoices", { form in
@@ -235,7 +227,6 @@ struct UploadTests {
     /// claimed; the retry reads the job's documents and sends only what AgentOS does not hold.
     @Test func aRetryAfterAFailurePartWaySendsOnlyTheMissingFiles() async throws {
         let portal = try await Self.start()
-        defer { Task { await portal.stop() } }
         let files = [Samples.jpeg(50_000, seed: 31), Samples.jpeg(60_000, seed: 32), Samples.png(70_000, seed: 33)]
         func send() async -> Reply {
             await portal.form("/api/contractor/jobs/J-0004/documents", { form in

@@ -6,7 +6,7 @@ import TestSupport
 
 /// Per-route body limits: an upload route takes its own limit and spools past its threshold; every other
 /// route keeps the server's; every refusal comes before the body is read.
-@Suite("Per-route body limits and spooling")
+@Suite("Per-route body limits and spooling", .scoped)
 struct BodyRouteTests {
     static let uploadLimit = 3 * 1024 * 1024
 

@@ -103,7 +103,7 @@ let malformedCases: [MalformedCase] = [
     MalformedCase("bare LF before request line", "\n" + get + "\r\n", 400),
 ]
 
-@Suite("Malformed requests get a clear 4xx/5xx and a closed connection")
+@Suite("Malformed requests get a clear 4xx/5xx and a closed connection", .scoped)
 struct MalformedRequestTests {
     @Test("the table holds at least 40 cases")
     func tableIsLarge() {

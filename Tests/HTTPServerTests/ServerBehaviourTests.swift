@@ -6,7 +6,7 @@ import HTTPServer
 import Testing
 import TestSupport
 
-@Suite("Well-formed HTTP/1.1 and HTTP/1.0 traffic")
+@Suite("Well-formed HTTP/1.1 and HTTP/1.0 traffic", .scoped)
 struct ServerBehaviourTests {
     /// Runs `body` on its own thread with a connection to a fresh server, then stops the server.
     func withConnection<T: Sendable>(

@@ -6,7 +6,7 @@ import Testing
 
 /// Each timeout with a short configured value. Bounds are generous (seconds, not milliseconds): they
 /// prove that the server acts by itself, not how fast the machine is.
-@Suite("Timeouts, connection cap and graceful shutdown")
+@Suite("Timeouts, connection cap and graceful shutdown", .scoped)
 struct TimeoutAndShutdownTests {
     static func short(_ configuration: inout ServerConfiguration) {
         configuration.headerTimeout = .milliseconds(300)

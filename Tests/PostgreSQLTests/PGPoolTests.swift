@@ -5,7 +5,7 @@ import Testing
 
 /// The libpq pool against a real server (a throwaway cluster per test).
 // One cluster at a time: initdb and a server start are heavy beside the rest of the suite on two cores.
-@Suite("PostgreSQL pool", .serialized, .enabled(if: TestPostgres.runnable, "PostgreSQL is not installed here (Debian postgresql): these tests are skipped; CI runs them"))
+@Suite("PostgreSQL pool", .scoped, .serialized, .enabled(if: TestPostgres.runnable, "PostgreSQL is not installed here (Debian postgresql): these tests are skipped; CI runs them"))
 struct PGPoolTests {
     static func deadline(_ seconds: Int = 30) -> ContinuousClock.Instant { .now + .seconds(seconds) }
 

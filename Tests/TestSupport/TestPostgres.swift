@@ -15,6 +15,7 @@ public final class TestPostgres: Sendable {
     let directory: String
     let binaries: String
     let port: Int
+    private let stopping = Once()
 
     /// The directory of `initdb` and `pg_ctl`, newest version first; nil when PostgreSQL is not installed.
     public static let binDirectory: String? = {
@@ -48,7 +49,9 @@ public final class TestPostgres: Sendable {
             "-D", directory + "/data", "-l", directory + "/log", "-w", "-t", "60",
             "-o", "-p \(port) -k \(directory) -c listen_addresses='' -c fsync=off -c max_connections=100", "start",
         ])
-        return TestPostgres(conninfo: "host=\(directory) port=\(port) user=postgres dbname=postgres", directory: directory, binaries: binaries, port: port)
+        let cluster = TestPostgres(conninfo: "host=\(directory) port=\(port) user=postgres dbname=postgres", directory: directory, binaries: binaries, port: port)
+        TestScope.onEnd { await cluster.stop() }
+        return cluster
     }
 
     private init(conninfo: String, directory: String, binaries: String, port: Int) {
@@ -70,6 +73,7 @@ public final class TestPostgres: Sendable {
 
     /// Stops the server and removes its files.
     public func stop() async {
+        guard stopping.first else { return }
         try? await control(["-m", "immediate", "stop"])
         try? FileManager.default.removeItem(atPath: directory)
     }

@@ -39,6 +39,7 @@ public struct RunningServer: Sendable {
         let log = LogCapture()
         let server = HTTPServer(configuration: configuration, logger: log.logger, responder: responder)
         let port = try server.start()
+        TestScope.onEnd { await server.shutdown() }
         return RunningServer(server: server, port: port, log: log)
     }
 
