@@ -5,6 +5,7 @@ import FixtureAgentOS
 import HTTPServer
 import JSON
 import PostgreSQL
+import Synchronization
 import TestSupport
 import Testing
 
@@ -98,6 +99,91 @@ struct ReplicaTests {
         // The refresh token the outage did not spend still works.
         #expect(await portal.send("POST", "/api/auth/refresh", token: nil, body: #"{"refreshToken":"\#(refreshToken)"}"#).status == 200)
         await portal.stop()
+        await database.stop()
+    }
+
+    /// PostgreSQL stopped for 20 s while two replicas are under load (keyed writes and reads on both) and
+    /// started again: during the outage every write is refused with the retry message and nothing is sent
+    /// for it; every read is answered throughout; the clients' retries with the same keys afterwards land
+    /// each write exactly once.
+    @Test func aTwentySecondOutageUnderLoadLosesAndDuplicatesNothing() async throws {
+        let database = try await TestPostgres.start()
+        let (a, b) = try await Self.replicas(database, Self.cached.merging(["DATABASE_STATEMENT_TIMEOUT_MS": "2000"]) { $1 })
+        let portals = [a, b]
+        let run = OutageLoad()
+        /// One logical write: sent with its key until it lands, through either replica.
+        @Sendable func write(_ text: String, key: String, via first: Int) async {
+            var attempt = first
+            while true {
+                let reply = await portals[attempt % 2].send(
+                    "POST", "/api/contractor/jobs/J-0002/notes", body: #"{"note":"\#(text)"}"#, headers: ["Idempotency-Key": key])
+                let now = run.now
+                switch reply.status {
+                case 201:
+                    run.tally.withLock { $0.written.append(text) }
+                    return
+                case 503:
+                    let message = reply.json["error"]?.stringValue ?? ""
+                    run.tally.withLock {
+                        if now == .outage { $0.refusedDuringOutage += 1 }
+                        if !message.contains("same Idempotency-Key") { $0.refusalsWithoutTheRetryMessage.append("\(now): \(reply.text)") }
+                    }
+                case 409: break  // its first attempt is still in flight on the other replica
+                default: run.tally.withLock { $0.unexpected.append("\(now) \(reply.status): \(reply.text)") }
+                }
+                attempt += 1
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        let writers = (0..<4).map { writer in
+            Task {
+                var index = 0
+                while run.now != .finishing {
+                    await write("outage w\(writer) #\(index)", key: "outage-\(writer)-\(index)", via: writer + index)
+                    index += 1
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+            }
+        }
+        let readers = (0..<2).map { reader in
+            Task {
+                var index = 0
+                while run.now != .finishing {
+                    let path = index % 2 == 0 ? "/api/contractor/account" : "/api/contractor/jobs"
+                    let reply = await portals[(reader + index) % 2].get(path)
+                    run.tally.withLock {
+                        $0.reads += 1
+                        if reply.status != 200 { $0.failedReads.append("\(path) \(reply.status): \(reply.text)") }
+                    }
+                    index += 1
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
+            }
+        }
+        try await Task.sleep(for: .seconds(3))
+        try await database.pause(immediately: true)
+        run.enter(.outage)
+        let writesAtOutage = await a.writes()["addNote"] ?? 0
+        try await Task.sleep(for: .seconds(20))
+        // Nothing was sent for a write the store could not claim (one in flight when it went may land).
+        #expect(await a.writes()["addNote"] ?? 0 <= writesAtOutage + 4, "no write sent upstream without a committed claim")
+        run.enter(.after)
+        try await database.resume()
+        try await Task.sleep(for: .seconds(5))
+        run.enter(.finishing)
+        for task in writers + readers { await task.value }
+
+        let final = run.tally.withLock { $0 }
+        #expect(final.refusedDuringOutage > 0, "writes came during the outage and were refused")
+        #expect(final.refusalsWithoutTheRetryMessage.isEmpty, "\(final.refusalsWithoutTheRetryMessage.prefix(3))")
+        #expect(final.unexpected.isEmpty, "\(final.unexpected.prefix(3))")
+        #expect(final.reads > 100 && final.failedReads.isEmpty, "\(final.reads) reads; failed: \(final.failedReads.prefix(3))")
+        let texts = await a.fixture.store.noteRecords("demo", "J-0002").compactMap { $0["Text"]?.stringValue }.filter { $0.hasPrefix("outage w") }
+        #expect(texts.count == final.written.count && Set(texts) == Set(final.written), "every write told 201 is at AgentOS, once each")
+        #expect(Set(texts).count == texts.count, "none twice")
+        #expect(await a.writes()["addNote"] == final.written.count)
+        await b.stop()
+        await a.stop()
         await database.stop()
     }
 
@@ -421,4 +507,21 @@ struct ReplicaTests {
         #expect(recorded[0, "n"] == String(Migrations.all.count))
         await database.stop()
     }
+}
+
+/// The outage test's clients' shared state: the phase the test is in and what the clients saw.
+final class OutageLoad: Sendable {
+    enum Phase: Int { case before, outage, after, finishing }
+    struct Tally: Sendable {
+        var written: [String] = []
+        var refusedDuringOutage = 0
+        var refusalsWithoutTheRetryMessage: [String] = []
+        var unexpected: [String] = []
+        var reads = 0
+        var failedReads: [String] = []
+    }
+    private let phase = Atomic<Int>(Phase.before.rawValue)
+    let tally = Mutex(Tally())
+    var now: Phase { Phase(rawValue: phase.load(ordering: .acquiring)) ?? .finishing }
+    func enter(_ next: Phase) { phase.store(next.rawValue, ordering: .releasing) }
 }
