@@ -29,12 +29,13 @@ struct Portal: Sendable {
     /// or by default the very limit the BFF is configured to keep, so any call our budget lets through
     /// beyond it is answered 429, and `stop()` fails the test.
     static func start(
-        upstream configured: Bool = true, fixtureLimit: Int? = nil, environment: [String: String] = [:], sharingAgentOSWith other: Portal? = nil,
+        upstream configured: Bool = true, fixtureLimit: Int? = nil, fixtureFile: String? = nil, environment: [String: String] = [:],
+        sharingAgentOSWith other: Portal? = nil,
         _ adjust: (inout AppConfiguration) -> Void = { _ in }
     ) async throws -> Portal {
         // A second replica talks to the first one's fixture AgentOS (one key, one limit for both).
         let fixture = try other?.fixture ?? FixtureAgentOS(
-            file: Paths.packageRoot.appendingPathComponent("Fixtures/agentos.json").path)
+            file: fixtureFile ?? Paths.packageRoot.appendingPathComponent("Fixtures/agentos.json").path)
         let upstream = other?.upstream ?? fixture.makeServer(logger: .discard)
         let upstreamPort = try other?.upstreamPort ?? upstream.start()
         var overrides = [

@@ -17,9 +17,9 @@ struct ReplicaTests {
     static let invoice = #"{"jobId":"J-0003","amount":120.50,"reference":"NP-200","invoiceDate":"2026-04-01"}"#
 
     /// Two replicas of one deployment: one database, one AgentOS key, their own data directories.
-    static func replicas(_ database: TestPostgres, _ environment: [String: String] = [:]) async throws -> (Portal, Portal) {
+    static func replicas(_ database: TestPostgres, _ environment: [String: String] = [:], fixtureFile: String? = nil) async throws -> (Portal, Portal) {
         let shared = environment.merging(["DATABASE_URL": database.conninfo, "AGENTOS_TIMEOUT_MS": "5000", "AGENTOS_DEADLINE_MS": "6000"]) { $1 }
-        let first = try await Portal.start(environment: shared)
+        let first = try await Portal.start(fixtureFile: fixtureFile, environment: shared)
         let second = try await Portal.start(environment: shared, sharingAgentOSWith: first)
         return (first, second)
     }
@@ -100,6 +100,73 @@ struct ReplicaTests {
         #expect(await portal.send("POST", "/api/auth/refresh", token: nil, body: #"{"refreshToken":"\#(refreshToken)"}"#).status == 200)
         await portal.stop()
         await database.stop()
+    }
+
+    /// Two replicas serving 50 contractors for 3 minutes (each opening the dashboard, account, insights and
+    /// jobs, every 30 s on either replica) against a fixture AgentOS enforcing the key's 50 a minute: no
+    /// rolling minute past 50 calls, no 429, no 403, and one import of the agency (one replica leads it
+    /// throughout and the other makes none of its calls).
+    @Test func fiftyContractorsForThreeMinutesStayInsideTheKeysBudget() async throws {
+        let database = try await TestPostgres.start()
+        let agency = try GeneratedAgency.write(contractors: 50, branches: 2, jobsPerBranch: 200)
+        let (a, b) = try await Self.replicas(
+            database, MirrorTests.mirrorOn.merging(["AGENTOS_RATE_LIMIT": "50", "MIRROR_AGE_TARGET_SECONDS": "30", "AGENTOS_CONTRACTOR_SHARE": "10"]) { $1 },
+            fixtureFile: agency)
+        let portals = [a, b]
+        func role(_ portal: Portal) async -> String? { await portal.get("/readyz", token: nil).json["mirror"]?["demo"]?["role"]?.stringValue }
+        let pages = ["/api/contractor/account", "/api/trpc/contractor.insights", "/api/contractor/jobs"]
+        let statuses = Locked<[String: [Int: Int]]>([:])
+        let coldRefusals = Locked<[String]>([])
+        let start = ContinuousClock.now, end = start + .seconds(180)
+        let contractors = (1...50).map { index in
+            Task {
+                let token = Portal.token(GeneratedAgency.contractorID(index))
+                // Staggered over the first 30 s, as contractors arrive.
+                var next = start + .milliseconds(index * 500)
+                var visit = 0
+                while next < end {
+                    try? await Task.sleep(until: next)
+                    let portal = portals[(index + visit) % 2]
+                    for page in pages {
+                        let reply = await portal.get(page, token: token)
+                        statuses.withLock { $0[page, default: [:]][reply.status, default: 0] += 1 }
+                        if reply.status != 200 {
+                            coldRefusals.withLock { $0.append("visit \(visit) \(page) \(reply.status) Retry-After \(reply.header("Retry-After") ?? "none")") }
+                        }
+                    }
+                    visit += 1
+                    next += .seconds(30)
+                }
+            }
+        }
+        var roles: [[String?]] = []
+        while ContinuousClock.now < end {
+            try await Task.sleep(for: .seconds(10))
+            roles.append([await role(a), await role(b)])
+        }
+        for task in contractors { await task.value }
+
+        let seen = statuses.withLock { $0 }
+        let all = seen.values.flatMap { $0 }.map(\.value).reduce(0, +)
+        #expect(all == 50 * 6 * 3, "every contractor's six dashboards: \(seen)")
+        // Before the first import is done (some 20 s), contractors' accounts are live calls and the budget
+        // may refuse some (503 with Retry-After); from the second visit on, everything is answered.
+        let refused = coldRefusals.withLock { $0 }
+        #expect(refused.allSatisfy { $0.hasPrefix("visit 0 /api/contractor/account 503") && !$0.hasSuffix("none") }, "\(refused)")
+        #expect(seen["/api/contractor/jobs"]?[200] == 300 && seen["/api/trpc/contractor.insights"]?[200] == 300, "\(seen)")
+        let limits = a.fixture.keyLimit.counters
+        #expect(limits.peakInWindow <= 50, "busiest rolling minute: \(limits.peakInWindow) calls")
+        #expect(limits.limited == 0 && limits.blocked == 0, "\(limits.limited) × 429, \(limits.blocked) × 403")
+        let settled = roles.dropFirst()
+        #expect(!settled.isEmpty && settled.allSatisfy { $0 == settled.first! } && Set(settled.first!) == ["leader", "follower"], "one leader throughout: \(roles)")
+        let follower = settled.first?[0] == "follower" ? a : b
+        let importCalls = ["branches", "branchContractors", "branchJobs", "statusTypes"]
+        let followerImports = follower.application.agentOS.counterSnapshot.callsByOutcome.filter { importCalls.contains($0.key) }
+        #expect(followerImports.isEmpty, "the follower made no import call: \(followerImports)")
+        await b.stop()
+        await a.stop()
+        await database.stop()
+        try? FileManager.default.removeItem(atPath: agency)
     }
 
     /// PostgreSQL stopped for 20 s while two replicas are under load (keyed writes and reads on both) and
@@ -521,7 +588,7 @@ final class OutageLoad: Sendable {
         var failedReads: [String] = []
     }
     private let phase = Atomic<Int>(Phase.before.rawValue)
-    let tally = Mutex(Tally())
+    let tally = Locked(Tally())
     var now: Phase { Phase(rawValue: phase.load(ordering: .acquiring)) ?? .finishing }
     func enter(_ next: Phase) { phase.store(next.rawValue, ordering: .releasing) }
 }

@@ -65,3 +65,10 @@ public final class Once: Sendable {
     public init() {}
     public var first: Bool { !done.exchange(true, ordering: .acquiringAndReleasing) }
 }
+
+/// A value the tasks of one test share (a Mutex itself cannot be captured by their closures).
+public final class Locked<Value: Sendable>: Sendable {
+    private let value: Mutex<Value>
+    public init(_ value: Value) { self.value = Mutex(value) }
+    public func withLock<Result>(_ body: (inout Value) -> Result) -> Result { value.withLock { body(&$0) } }
+}

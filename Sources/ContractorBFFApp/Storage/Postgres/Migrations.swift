@@ -131,6 +131,15 @@ enum Migrations {
                 at timestamptz NOT NULL
             );
             """),
+        Migration(version: 8, name: "the import's floor across replicas", sql: """
+            -- Which of a key's calls were the mirror's import, and when an import last asked for one: the
+            -- floor of the window kept for a running import holds against every replica's reads.
+            ALTER TABLE budget_slots ADD COLUMN sync boolean NOT NULL DEFAULT false;
+            CREATE TABLE budget_sync_asks (
+                key text PRIMARY KEY,
+                at_ms bigint NOT NULL
+            );
+            """),
     ]
 
     /// Any number fits; this one is "contractor-bff migrations" in ASCII, read as a number.

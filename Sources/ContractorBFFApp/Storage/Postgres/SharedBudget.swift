@@ -46,12 +46,12 @@ public final class SharedBudgetLimiter: UpstreamRateLimiting {
 
     public func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority, tenant: String?) async throws(AgentOSError) -> BudgetGrant {
         let grant = try await local.acquire(deadline: deadline, priority: priority, tenant: tenant)
-        // The local limiter's rules for the shared window: the same room per priority (without the
-        // import's floor, which only the agency's import leader spends) and the same waits.
+        // The local limiter's rules for the shared window: the same room per priority, the import's floor
+        // held against every replica's reads while the leader's import runs, and the same waits.
         let waitUntil = shares.waitLimit(priority, requested: deadline, now: .now)
         while true {
             let answer: Result<Int?, PGError>
-            do { answer = .success(try await take(shares.capacity(priority, limit: limit), deadline: deadline)) } catch { answer = .failure(error) }
+            do { answer = .success(try await take(priority, deadline: deadline)) } catch { answer = .failure(error) }
             switch answer {
             case .success(nil):
                 return grant
@@ -67,9 +67,19 @@ public final class SharedBudgetLimiter: UpstreamRateLimiting {
         }
     }
 
+    /// The slots of the shared window `priority` may fill, given the import's calls in it (`syncCalls`)
+    /// and whether an import asked within the window: the import within its floor may fill what writes
+    /// leave; reads leave the floor's unused part to a running import.
+    func capacity(_ priority: UpstreamPriority, syncCalls: Int, importRunning: Bool) -> Int {
+        let floor = shares.effectiveSyncFloor(limit: limit)
+        if priority == .sync { return syncCalls < floor ? max(1, limit - shares.writeReserve) : shares.capacity(.sync, limit: limit) }
+        return shares.capacity(priority, limit: limit, keptForSync: importRunning ? max(0, floor - syncCalls) : 0)
+    }
+
     /// nil when a slot was taken; else milliseconds until one may be free.
-    private func take(_ capacity: Int, deadline: ContinuousClock.Instant) async throws(PGError) -> Int? {
+    private func take(_ priority: UpstreamPriority, deadline: ContinuousClock.Instant) async throws(PGError) -> Int? {
         let (key, windowMs) = (key, windowMs)
+        let sync = priority == .sync
         return try await pool.withConnection(deadline: deadline) { session throws(PGError) -> Int? in
             try session.transaction { db throws(PGError) -> Int? in
                 let now = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
@@ -77,20 +87,29 @@ public final class SharedBudgetLimiter: UpstreamRateLimiting {
                 let paused = try db.execute("SELECT until_ms - \(now) AS left FROM budget_pauses WHERE key = $1 AND until_ms > \(now)", [key])
                 if let left = paused[0, "left"].flatMap(Int.init) { return max(1, left) }
                 _ = try db.execute("DELETE FROM budget_slots WHERE key = $1 AND at_ms <= \(now) - $2", [key, String(windowMs)])
-                // The slot that would leave the window first for this capacity to have room.
+                if sync {
+                    _ = try db.execute("""
+                        INSERT INTO budget_sync_asks (key, at_ms) VALUES ($1, \(now))
+                        ON CONFLICT (key) DO UPDATE SET at_ms = EXCLUDED.at_ms
+                        """, [key])
+                }
                 let window = try db.execute("""
-                    SELECT count(*) AS n,
-                        (SELECT at_ms FROM budget_slots WHERE key = $1 ORDER BY at_ms DESC OFFSET ($2::int - 1) LIMIT 1) AS blocking,
-                        \(now) AS now
+                    SELECT count(*) AS n, count(*) FILTER (WHERE sync) AS sync_n,
+                        coalesce((SELECT at_ms > \(now) - $2 FROM budget_sync_asks WHERE key = $1), false) AS running
                     FROM budget_slots WHERE key = $1
-                    """, [key, String(capacity)])
+                    """, [key, String(windowMs)])
                 let count = window[0, "n"].flatMap(Int.init) ?? 0
+                let capacity = self.capacity(
+                    priority, syncCalls: window[0, "sync_n"].flatMap(Int.init) ?? 0, importRunning: window[0, "running"] == "t")
                 if count < capacity {
-                    _ = try db.execute("INSERT INTO budget_slots (key, at_ms) VALUES ($1, \(now))", [key])
+                    _ = try db.execute("INSERT INTO budget_slots (key, at_ms, sync) VALUES ($1, \(now), $2)", [key, sync ? "true" : "false"])
                     return nil
                 }
-                let blocking = window[0, "blocking"].flatMap(Int.init) ?? 0, current = window[0, "now"].flatMap(Int.init) ?? 0
-                return max(1, blocking + windowMs - current)
+                // The slot that would leave the window first for this capacity to have room.
+                let blocking = try db.execute("""
+                    SELECT at_ms + $2 - \(now) AS wait FROM budget_slots WHERE key = $1 ORDER BY at_ms DESC OFFSET ($3::int - 1) LIMIT 1
+                    """, [key, String(windowMs), String(capacity)])
+                return max(1, blocking[0, "wait"].flatMap(Int.init) ?? 1)
             }
         }
     }
