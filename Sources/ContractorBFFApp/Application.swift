@@ -30,6 +30,8 @@ public struct Application: Sendable {
     public let uncappedAddress: @Sendable (String) -> Bool
     let events: JobEventHub
     let mirrors: MirrorRunner?
+    /// Hears other replicas' revocations of sign-ins (with DATABASE_URL).
+    private let revocationListener: PGListener?
     /// Every route the router has (method and pattern), and every operation the API description
     /// describes: a test holds the two equal.
     let routes: [(method: HTTPMethod, pattern: String)]
@@ -73,8 +75,11 @@ public struct Application: Sendable {
             mirrors = nil
         }
         service = ContractorService(agentOS: agentOS, logger: logger, settings: configuration.portal, observer: events, mirror: mirrorAccess)
+        revocationListener = configuration.database.map { PGListener(conninfo: $0.url) }
         let refreshTokens: any RefreshTokenStore = if let database {
-            PostgresRefreshTokenStore(pool: database, lifetimeSeconds: security.refreshTokenTTL, reuseGraceSeconds: security.refreshReuseGrace)
+            PostgresRefreshTokenStore(
+                pool: database, lifetimeSeconds: security.refreshTokenTTL, reuseGraceSeconds: security.refreshReuseGrace,
+                listener: revocationListener)
         } else {
             try FileRefreshTokenStore(directory: directory, lifetimeSeconds: security.refreshTokenTTL, reuseGraceSeconds: security.refreshReuseGrace)
         }
@@ -82,7 +87,10 @@ public struct Application: Sendable {
         sessions = SessionAuthenticator(tokens: tokens, revocations: refreshTokens, logger: logger)
         users = try database.map { PostgresUserStore(pool: $0) } ?? FileUserStore(directory: directory)
         let audit = try AuditLog(directory: directory, logger: logger, database: database)
-        let limits: any RateLimitStore = try database.map { PostgresRateLimitStore(pool: $0) } ?? FileRateLimitStore(directory: directory)
+        let exactLimits = database.map { PostgresRateLimitStore(pool: $0) }
+        let limits: any RateLimitStore = try exactLimits ?? FileRateLimitStore(directory: directory)
+        // Every request's limits: without a round trip per request when the store is shared.
+        let requestLimits: any RateLimitStore = exactLimits.map { BatchedRequestLimits(exact: $0) } ?? limits
         let deadline = configuration.agentOS.deadline.components
         let upstreamDeadlineMs = Int(deadline.seconds) * 1000 + Int(deadline.attoseconds / 1_000_000_000_000_000)
         let idempotency: any IdempotencyStore = if let database {
@@ -148,7 +156,7 @@ public struct Application: Sendable {
             MeasureRequests(router: router, metrics: requestMetrics),
             SecurityHeaders(origins: origins, extraHeaders: security.corsExtraHeaders, renderError: renderError),
             SessionResolution(sessions: sessions),
-            RateLimiting(limits: limits, sessions: sessions, clientAddress: clientAddress, perIP: security.perIPPerMinute, perSession: security.perSessionPerMinute),
+            RateLimiting(limits: requestLimits, sessions: sessions, clientAddress: clientAddress, perIP: security.perIPPerMinute, perSession: security.perSessionPerMinute),
             CSRFProtection(origins: origins, sessions: sessions, csrf: csrf, allowsOwnOrigin: servesPage),
         ])
         for agency in configuration.mirror.agencies { mirrors?.ensure(agency) }
@@ -172,6 +180,7 @@ extension Application {
     public func stop() async {
         await mirrors?.stop()
         agentOS.close()
+        revocationListener?.stop()
     }
 
     /// The server is stopping: every open event stream ends with its API's end frame (tRPC's `return`),

@@ -29,6 +29,10 @@ public final class PGPool: Sendable {
     let conninfo: String
     public let statementTimeoutMs: Int
     private let state = Mutex(State())
+    private let trips = Atomic<Int>(0)
+
+    /// Calls made through the pool (each a round trip or a transaction's few), for tests and metrics.
+    public var roundTrips: Int { trips.load(ordering: .relaxed) }
 
     public init(conninfo: String, size: Int, statementTimeoutMs: Int) {
         self.conninfo = conninfo
@@ -43,6 +47,7 @@ public final class PGPool: Sendable {
     ) async throws(PGError) -> T {
         guard let slot = await acquire(deadline: deadline) else { throw .timedOut }
         defer { release(slot) }
+        trips.add(1, ordering: .relaxed)
         let conninfo = conninfo, timeout = statementTimeoutMs
         let outcome: Result<T, PGError> = await withCheckedContinuation { continuation in
             slot.queue.async {

@@ -413,6 +413,62 @@ struct ReplicaTests {
         await database.stop()
     }
 
+    /// A signed-in contractor's page views on a warm follower cost no database round trip each: the
+    /// mirror is told of changes (NOTIFY), the sign-in's revocation answer stands until told otherwise,
+    /// and the request limits are reported in one statement per interval, not one per request.
+    @Test func pageViewsOnAWarmReplicaCostNoDatabaseRoundTripEach() async throws {
+        let database = try await TestPostgres.start()
+        let (a, b) = try await Self.replicas(
+            database, MirrorTests.mirrorOn.merging(["AGENTOS_RATE_LIMIT": "50", "MIRROR_AGE_TARGET_SECONDS": "3600"]) { $1 })
+        #expect(await MirrorTests.eventually(30) {
+            let warmA = await MirrorTests.warm(a, timeout: 0.1)
+            let warmB = await MirrorTests.warm(b, timeout: 0.1)
+            return warmA && warmB
+        }, "both warm")
+        try await a.application.users.save(PortalUser(email: AuthTests.email, passwordHash: await AuthTests.hash.value, agency: "demo", contractorId: "C-1001"))
+        let access = try #require((await AuthTests.login(a)).json["accessToken"]?.stringValue)
+        let pool = try #require(b.application.database)
+        #expect(await b.get("/api/contractor/jobs", token: access).status == 200)
+        try await Task.sleep(for: .milliseconds(600))  // its request limits reported
+        let before = pool.roundTrips, started = ContinuousClock.now
+        let replies = await withTaskGroup(of: Reply.self) { group in
+            for _ in 0..<40 { group.addTask { await b.get("/api/contractor/jobs", token: access) } }
+            return await group.reduce(into: [Reply]()) { $0.append($1) }
+        }
+        try await Task.sleep(for: .milliseconds(600))
+        let elapsed = ContinuousClock.now - started
+        #expect(replies.allSatisfy { $0.status == 200 && $0.header("X-Mirror-State") == "warm" })
+        let trips = pool.roundTrips - before
+        // At most one report of the request limits per 250 ms the views took, and nothing per view.
+        #expect(trips <= Int(elapsed / .milliseconds(250)) + 1 && trips < 40, "\(trips) round trips for 40 page views in \(elapsed)")
+        await b.stop()
+        await a.stop()
+        await database.stop()
+    }
+
+    /// The request limits, reported in batches, are still one limit over both replicas: a session spread
+    /// over them gets its minute's allowance once (give or take what one report interval lets through).
+    @Test func aSessionsRequestLimitHoldsAcrossReplicas() async throws {
+        let database = try await TestPostgres.start()
+        let (a, b) = try await Self.replicas(database, ["RATE_LIMIT_SESSION_PER_MINUTE": "10"])
+        var allowed = 0, refused = 0
+        let token = Portal.token()
+        for index in 0..<24 {
+            let reply = await (index % 2 == 0 ? a : b).get("/api/contractor/account", token: token)
+            if reply.status == 200 { allowed += 1 }
+            if reply.status == 429 {
+                refused += 1
+                #expect(reply.header("Retry-After") != nil)
+            }
+            try await Task.sleep(for: .milliseconds(300))  // past a report, so each replica knows the other's takes
+        }
+        // 10 at once, and one more per 6 s refilled over the ~7 s: never the 20 two separate limits allow.
+        #expect(allowed >= 10 && allowed <= 13 && allowed + refused == 24, "\(allowed) allowed, \(refused) refused")
+        await b.stop()
+        await a.stop()
+        await database.stop()
+    }
+
     /// One import per agency across replicas: one leads it and saves its snapshots, the other serves the
     /// same pages from them without importing; when the leader stops, the other takes over.
     @Test func oneReplicaImportsEachAgencyAndTheOtherFollows() async throws {
@@ -493,11 +549,13 @@ struct ReplicaTests {
         #expect(rotated.status == 200, "refreshed through the other replica: \(rotated.text)")
         let access = try #require(rotated.json["accessToken"]?.stringValue)
         #expect(await a.get("/api/contractor/account", token: access).status == 200)
-        // The spent token comes back through the first replica: copied, so the sign-in ends everywhere.
+        // B has read the family (not revoked) and keeps that answer until told otherwise.
+        #expect(await b.get("/api/contractor/account", token: access).status == 200)
+        // The spent token comes back through the first replica: copied, so the sign-in ends everywhere, B
+        // told by NOTIFY at once (its answer would otherwise stand for minutes).
         let replayed = await refresh(a, firstRefresh)
         #expect(replayed.status == 401)
-        try await Task.sleep(for: .milliseconds(1_100))  // past the other replica's one-second memory of the family
-        #expect(await b.get("/api/contractor/account", token: access).status == 401, "revoked on the other replica")
+        #expect(await MirrorTests.eventually(3) { await b.get("/api/contractor/account", token: access).status == 401 }, "revoked on the other replica")
         #expect(await a.get("/api/contractor/account", token: access).status == 401)
         let next = try #require(rotated.json["refreshToken"]?.stringValue)
         #expect(await refresh(b, next).status == 401, "the family's newer token is dead too")

@@ -54,21 +54,30 @@ final class PostgresUserStore: UserStore {
 
 /// Refresh tokens in PostgreSQL: rotated on use and a reuse revoking the family, whichever replica sees
 /// the token. A redemption is one transaction locking the token's row, so two replicas redeeming the
-/// same token at once see it spent once. Revocations are kept in memory for a second once read, so a
-/// session's check costs a round trip at most once a second per family: a revocation made through
-/// another replica takes effect here within that second.
+/// same token at once see it spent once. A revocation is told to every replica by
+/// `NOTIFY session_revoked`: while this replica listens, a family's answer once read stands until told
+/// otherwise (re-read every `heardFor` at most), so a signed-in page view costs no round trip; while it
+/// cannot listen, answers stand a second, and a revocation through another replica takes effect here
+/// within it.
 final class PostgresRefreshTokenStore: RefreshTokenStore {
     let pool: PGPool
     let lifetime: Int
     let grace: Int
+    let listener: PGListener?
     /// Each family's answer and until when it may be reused (uptime nanoseconds).
     private let revocations = Mutex([String: (revoked: Bool, until: UInt64)]())
     static let now = "extract(epoch from clock_timestamp())::bigint"
+    static let heardFor: UInt64 = 300_000_000_000
 
-    init(pool: PGPool, lifetimeSeconds: Int, reuseGraceSeconds: Int) {
+    init(pool: PGPool, lifetimeSeconds: Int, reuseGraceSeconds: Int, listener: PGListener? = nil) {
         self.pool = pool
         lifetime = lifetimeSeconds
         grace = reuseGraceSeconds
+        self.listener = listener
+        listener?.on("session_revoked") { [weak self] family in self?.remember(family, revoked: true) }
+        // What was missed while not listening is unknown: every answer is read again.
+        listener?.onResumed { [weak self] in self?.revocations.withLock { $0 = $0.filter(\.value.revoked) } }
+        listener?.start()
     }
 
     private var deadline: ContinuousClock.Instant { .now + .seconds(5) }
@@ -141,7 +150,8 @@ final class PostgresRefreshTokenStore: RefreshTokenStore {
     }
 
     private func remember(_ family: String, revoked: Bool) {
-        let until = DispatchTime.now().uptimeNanoseconds + (revoked ? UInt64(lifetime) * 1_000_000_000 : 1_000_000_000)
+        let standing: UInt64 = revoked ? UInt64(lifetime) * 1_000_000_000 : listener?.isConnected == true ? Self.heardFor : 1_000_000_000
+        let until = DispatchTime.now().uptimeNanoseconds + standing
         revocations.withLock { known in
             if known.count > 100_000 { known.removeAll() }
             known[family] = (revoked, until)
@@ -154,5 +164,7 @@ final class PostgresRefreshTokenStore: RefreshTokenStore {
             ON CONFLICT (family) DO UPDATE SET until = EXCLUDED.until
             """, [family, String(lifetime)])
         _ = try db.execute("UPDATE refresh_tokens SET expires_at = 0 WHERE family = $1", [family])
+        // Told at commit, to every replica listening.
+        _ = try db.execute("SELECT pg_notify('session_revoked', $1)", [family])
     }
 }

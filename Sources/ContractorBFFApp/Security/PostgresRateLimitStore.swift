@@ -6,8 +6,9 @@ import Synchronization
 /// sign-in attempts over the replicas gets the allowance once, not once per replica. Each take is one
 /// statement that refills and takes from the key's bucket atomically; a lock-out is one upsert.
 ///
-/// Every request's per-address and per-session limits come through here too, so each request costs one
-/// round trip. With the database unreachable, requests and sign-in attempts are allowed by their limits
+/// Every request's per-address and per-session limits reach the same buckets through
+/// `BatchedRequestLimits`, a report per interval rather than a round trip per request. With the database
+/// unreachable, requests and sign-in attempts are allowed by their limits
 /// (the limits fail open; the lock-outs cannot be read and do not hold): writes and sign-in refuse by
 /// themselves then, since their own stores cannot answer.
 final class PostgresRateLimitStore: RateLimitStore {
