@@ -39,7 +39,7 @@ done
 
 TOKEN=$(SESSION_SECRET="$SECRET" "$BFF" token --contractor C-1001 --agency demo --ttl 1h)
 WRK_HEADERS=(-H "Authorization: Bearer $TOKEN")
-echo "GET /api/contractor/jobs (from the mirror; with PostgreSQL each request's limits are one round trip)"
+echo "GET /api/contractor/jobs (from the mirror; with PostgreSQL the request limits are reported in batches, no round trip per request)"
 compare_rounds "$rounds" "$seconds" 64 \
   "embedded=http://127.0.0.1:18080/api/contractor/jobs" \
   "postgresql=http://127.0.0.1:18081/api/contractor/jobs"

@@ -7,7 +7,8 @@ import JSON
 import TestSupport
 import Testing
 
-/// contractor.insights: five KPIs from three upstream parts, settled, bounded, exact.
+/// contractor.insights: five KPIs from three upstream parts, settled, bounded, exact. Domain tests: the
+/// requests go straight to the responder (`inProcess`), the fixture AgentOS is still on loopback.
 @Suite("Insights: settled parts, all pages, exact sums", .scoped)
 struct InsightsTests {
     func insights(_ portal: Portal, _ contractor: String = "C-1001") async -> Reply {
@@ -15,7 +16,7 @@ struct InsightsTests {
     }
 
     @Test func sumsAreExactAndJobsCountedAcrossPages() async throws {
-        let portal = try await Portal.start { $0.portal.insightsPageSize = 50 }
+        let portal = try await Portal.start(inProcess: true) { $0.portal.insightsPageSize = 50 }
         let reply = await insights(portal)
         #expect(reply.status == 200)
         // Ten pending entries of 0.10: exactly 1, where a Double sum prints 0.9999999999999999.
@@ -30,7 +31,7 @@ struct InsightsTests {
     }
 
     @Test func pagesWithoutATotalAreFollowedUntilAShortOne() async throws {
-        let portal = try await Portal.start { $0.portal.insightsPageSize = 1 }
+        let portal = try await Portal.start(inProcess: true) { $0.portal.insightsPageSize = 1 }
         let reply = await insights(portal, "C-2002")
         #expect(reply.data?["totalAssignedJobs"] == .number("2"))
         #expect(reply.data?["completedJobs"] == .number("1"))
@@ -40,7 +41,7 @@ struct InsightsTests {
     }
 
     @Test func theCapBoundsTheCountAndSaysSo() async throws {
-        let portal = try await Portal.start {
+        let portal = try await Portal.start(inProcess: true) {
             $0.portal.insightsPageSize = 40
             $0.portal.insightsJobCap = 100
         }
@@ -53,7 +54,7 @@ struct InsightsTests {
 
     @Test(arguments: [["pending"], ["pending", "statement"], ["jobs", "pending", "statement"]])
     func failedPartsLeaveTheirKPIsNullAndAreNamed(_ failing: [String]) async throws {
-        let portal = try await Portal.start(environment: ["AGENTOS_MAX_ATTEMPTS": "1"])
+        let portal = try await Portal.start(environment: ["AGENTOS_MAX_ATTEMPTS": "1"], inProcess: true)
         portal.fixture.faults.set(failing.map { route in FaultRule.on(route) { $0.status = 500 } })
         let reply = await insights(portal)
         #expect(reply.status == 200, "a failed part degrades the dashboard, never blanks it")
@@ -67,7 +68,7 @@ struct InsightsTests {
     }
 
     @Test func aHangingPartIsCutAtTheDeadlineAndTheRestAnswer() async throws {
-        let portal = try await Portal.start(environment: ["PORTAL_INSIGHTS_TIMEOUT_MS": "2000", "AGENTOS_TIMEOUT_MS": "10000", "AGENTOS_DEADLINE_MS": "20000"])
+        let portal = try await Portal.start(environment: ["PORTAL_INSIGHTS_TIMEOUT_MS": "2000", "AGENTOS_TIMEOUT_MS": "10000", "AGENTOS_DEADLINE_MS": "20000"], inProcess: true)
         portal.faults(.on("statement") { $0.hang = true })
         let reply = await insights(portal)
         #expect(reply.status == 200)
@@ -78,7 +79,7 @@ struct InsightsTests {
     }
 
     @Test func allPartsHangingStillAnswers() async throws {
-        let portal = try await Portal.start(environment: ["PORTAL_INSIGHTS_TIMEOUT_MS": "500", "AGENTOS_TIMEOUT_MS": "10000", "AGENTOS_DEADLINE_MS": "20000"])
+        let portal = try await Portal.start(environment: ["PORTAL_INSIGHTS_TIMEOUT_MS": "500", "AGENTOS_TIMEOUT_MS": "10000", "AGENTOS_DEADLINE_MS": "20000"], inProcess: true)
         portal.faults(.on("*") { $0.hang = true })
         let reply = await insights(portal)
         #expect(reply.status == 200)
@@ -86,7 +87,7 @@ struct InsightsTests {
     }
 
     @Test func notConfiguredIsServiceUnavailable() async throws {
-        let portal = try await Portal.start(upstream: false)
+        let portal = try await Portal.start(upstream: false, inProcess: true)
         let reply = await insights(portal)
         #expect(reply.status == 503)
         #expect(reply.trpcCode == "SERVICE_UNAVAILABLE")

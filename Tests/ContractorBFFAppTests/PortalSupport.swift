@@ -21,6 +21,9 @@ struct Portal: Sendable {
     let port: Int
     let application: Application
     let log: LogCapture
+    /// Requests go straight to the application's responder, no socket (domain tests: what the gateway
+    /// answers, not how HTTP carries it); the fixture AgentOS is still a server on loopback.
+    var inProcess = false
     private let stopping = Once()
 
     static let secret = "test-session-secret-of-at-least-32-bytes"
@@ -30,7 +33,7 @@ struct Portal: Sendable {
     /// beyond it is answered 429, and `stop()` fails the test.
     static func start(
         upstream configured: Bool = true, fixtureLimit: Int? = nil, fixtureFile: String? = nil, environment: [String: String] = [:],
-        sharingAgentOSWith other: Portal? = nil,
+        sharingAgentOSWith other: Portal? = nil, inProcess: Bool = false,
         _ adjust: (inout AppConfiguration) -> Void = { _ in }
     ) async throws -> Portal {
         // A second replica talks to the first one's fixture AgentOS (one key, one limit for both).
@@ -77,8 +80,10 @@ struct Portal: Sendable {
             await application.responder.respond($0)
         }
         application.attach(server: server)
-        let port = try server.start()
-        let portal = Portal(fixture: fixture, upstream: upstream, ownsUpstream: other == nil, upstreamPort: upstreamPort, server: server, port: port, application: application, log: log)
+        let port = inProcess ? 0 : try server.start()
+        let portal = Portal(
+            fixture: fixture, upstream: upstream, ownsUpstream: other == nil, upstreamPort: upstreamPort, server: server, port: port,
+            application: application, log: log, inProcess: inProcess)
         TestScope.onEnd { await portal.stop() }
         return portal
     }
@@ -103,9 +108,31 @@ struct Portal: Sendable {
 
     /// One request on its own connection; `token` becomes a bearer header.
     func send(_ method: String, _ target: String, token: String? = Portal.token(), body: String? = nil, headers: [String: String] = [:]) async -> Reply {
+        if inProcess { return await respond(method, target, token: token, body: body, headers: headers) }
         let request = Self.request(method, target, token: token, body: body, headers: headers.merging(["Connection": "close"]) { $1 })
         let (response, _) = await exchange(port: port, request, readTimeout: 10, closeWithin: 0)
         return Reply(raw: response)
+    }
+
+    /// The in-process exchange: the request as the server would hand it over, the response as it left the
+    /// responder (a streamed body is read to its end).
+    private func respond(_ method: String, _ target: String, token: String?, body: String?, headers: [String: String]) async -> Reply {
+        var fields: HTTPHeaders = ["Host": "test"]
+        if let token { fields.set("Authorization", "Bearer \(token)") }
+        if let body, headers["Content-Type"] == nil { fields.set("Content-Type", "application/json") }
+        if let body { fields.set("Content-Length", String(body.utf8.count)) }
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { fields.set(name, value) }
+        guard let request = try? Request(method: HTTPMethod(method), target: target, headers: fields, body: Array((body ?? "").utf8)) else {
+            return Reply(raw: RawResponse(status: 400, headers: [], body: []))
+        }
+        let response = await application.responder.respond(request)
+        var bytes: [UInt8] = []
+        switch response.body {
+        case .bytes(let all): bytes = all
+        case .stream(let chunks): for await chunk in chunks { bytes += chunk }
+        case .abort, .cutOff: return Reply(raw: nil)
+        }
+        return Reply(raw: RawResponse(status: response.status, headers: response.headers.fields, body: bytes))
     }
 
     /// A request's text; a body is sent as JSON unless `headers` say otherwise.
