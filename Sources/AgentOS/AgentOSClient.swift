@@ -61,7 +61,7 @@ public final class AgentOSClient: Sendable {
 
     public init(
         configuration: AgentOSConfiguration, transport: any Transport = URLSessionTransport(), logger: Logger,
-        limiter: (any UpstreamRateLimiting)? = nil, sharedCache: (any SharedReadStore)? = nil
+        limiter: (any UpstreamRateLimiting)? = nil, sharedCache: (any SharedReadStore)? = nil, time: Timekeeper = .system
     ) {
         self.configuration = configuration
         self.transport = transport
@@ -70,22 +70,22 @@ public final class AgentOSClient: Sendable {
         // The limiter's window is AgentOS's plus a margin: AgentOS counts a call when it arrives, some time after
         // we send it (a new connection's handshakes, the network), and that time varies from call to call.
         self.limiter = limiter ?? SlidingWindowLimiter(
-            limit: configuration.rateLimit, window: configuration.rateWindow + configuration.rateMargin, shares: configuration.budget)
+            limit: configuration.rateLimit, window: configuration.rateWindow + configuration.rateMargin, shares: configuration.budget, time: time)
         let counters = self.counters
         breaker = CircuitBreaker(
             threshold: configuration.breakerFailureThreshold, rate: configuration.breakerFailureRate,
-            window: configuration.breakerWindow, coolDown: configuration.breakerCoolDown
+            window: configuration.breakerWindow, coolDown: configuration.breakerCoolDown, time: time
         ) { from, to in
             counters.update { $0.breakerTransitions["\(from.rawValue)->\(to.rawValue)", default: 0] += 1 }
             logger.log(to == .open ? .warning : .info, "agentos_breaker", ["from": .string(from.rawValue), "to": .string(to.rawValue)])
         }
         budget = RetryBudget(ratio: configuration.retryBudgetRatio, minimum: configuration.retryBudgetMinimum, window: configuration.retryBudgetWindow)
-        bulkhead = Bulkhead(limit: configuration.maxInFlight, maxWait: configuration.queueWait)
-        uploads = Bulkhead(limit: configuration.maxUploadsInFlight, maxWait: configuration.deadline)
+        bulkhead = Bulkhead(limit: configuration.maxInFlight, maxWait: configuration.queueWait, time: time)
+        uploads = Bulkhead(limit: configuration.maxUploadsInFlight, maxWait: configuration.deadline, time: time)
         self.sharedCache = sharedCache
         var policy = configuration.cache
         policy.refreshDeadline = configuration.deadline
-        let cache = policy.ttl.values.contains { $0 > .zero } ? ReadCache(policy: policy, counters: cacheCounters, shared: sharedCache) : nil
+        let cache = policy.ttl.values.contains { $0 > .zero } ? ReadCache(policy: policy, counters: cacheCounters, shared: sharedCache, time: time) : nil
         self.cache = cache
         cache?.follow()
     }

@@ -21,9 +21,12 @@ struct PolicyUnitTests {
     }
 
     @Test func onlyOneProbeAtATimeWhenHalfOpen() async throws {
-        let breaker = CircuitBreaker(threshold: 1, rate: 1.1, window: 10, coolDown: .milliseconds(50))
+        let time = ManualTime()
+        let breaker = CircuitBreaker(threshold: 1, rate: 1.1, window: 10, coolDown: .milliseconds(50), time: time.timekeeper)
         await breaker.record(success: false)
-        try await Task.sleep(for: .milliseconds(80))
+        time.advance(by: .milliseconds(49))
+        await #expect(throws: AgentOSError.circuitOpen(retryAfter: .milliseconds(1))) { try await breaker.permit() }
+        time.advance(by: .milliseconds(1))
         try await breaker.permit()
         #expect(await breaker.state == .halfOpen)
         await #expect(throws: AgentOSError.self) { try await breaker.permit() }
@@ -104,56 +107,85 @@ struct PolicyUnitTests {
     /// interactive reads are short of slots, for one window after the last one was; background work also
     /// sits out the warm-up after start, when every page is cold.
     @Test func spareOnlyWorkYieldsToPressedInteractiveReadsAndToTheWarmUp() async throws {
-        // The scenario needs its steps to fit inside one window; a run loaded enough to overrun it (the
-        // whole suite starts at once on two cores) says so, and the scenario runs again with a longer one.
-        for window in [Duration.seconds(6), .seconds(20)] {
-            if try await spareOnlyScenario(window: window) { return }
-        }
-        Issue.record("the run was too slow to keep the scenario's steps inside a 20 s window")
-    }
-
-    /// false when the steps overran the window, before anything timing-dependent was asserted.
-    func spareOnlyScenario(window: Duration) async throws -> Bool {
         var shares = BudgetShares()
         shares.writeReserve = 2
         shares.supportingHeadroom = 2
         shares.backgroundHeadroom = 4
         shares.interactiveWait = .milliseconds(50)
         shares.warmUp = .seconds(3)
-        let limiter = SlidingWindowLimiter(limit: 10, window: window, shares: shares)
-        let later = ContinuousClock.now + .seconds(120)
-        do {
-            _ = try await limiter.acquire(deadline: later, priority: .background)
-            Issue.record("background work during the warm-up")
-        } catch {
-            guard case .rateLimited(let wait) = error else { throw error }
-            #expect(wait <= .seconds(3), "until the warm-up ends")
+        let time = ManualTime(), window = Duration.seconds(6)
+        let limiter = SlidingWindowLimiter(limit: 10, window: window, shares: shares, time: time.timekeeper)
+        let start = time.now, later = start + .seconds(120)
+        await #expect(throws: AgentOSError.rateLimited(retryAfter: .seconds(3)), "background work waits out the warm-up") {
+            try await limiter.acquire(deadline: later, priority: .background)
         }
-        // Every moment below is measured from when the slots were really taken, so a slow machine makes
-        // the test longer, never wrong.
-        let filling = ContinuousClock.now
         // Supporting reads are not held by the warm-up; they fill 10 - 2 - 2 = 6 and are then refused at
         // once (a wait would have ended in a slot when the window moved on).
         for _ in 0..<6 { _ = try await limiter.acquire(deadline: later, priority: .supporting) }
         await #expect(throws: AgentOSError.self) { try await limiter.acquire(deadline: later, priority: .supporting) }
         // Interactive reads take the two left above the reserve; a third a second later is short of a slot.
         for _ in 0..<2 { _ = try await limiter.acquire(deadline: later, priority: .interactive) }
-        let filled = ContinuousClock.now
-        try await Task.sleep(until: filled + .seconds(1), clock: .continuous)
-        guard ContinuousClock.now < filling + window - .milliseconds(500) else { return false }
-        await #expect(throws: AgentOSError.self) { try await limiter.acquire(deadline: later, priority: .interactive) }
-        let pressed = ContinuousClock.now
-        // Once the first slots have left the window it has room again, but interactive reads were pressed
-        // less than a window ago: nothing for spare-only work until then; interactive reads go ahead.
-        try await Task.sleep(until: filled + window + .milliseconds(200), clock: .continuous)
-        guard ContinuousClock.now < pressed + window - .milliseconds(500) else { return false }
+        time.advance(by: .seconds(1))
+        await #expect(throws: AgentOSError.rateLimited(retryAfter: .seconds(5))) { try await limiter.acquire(deadline: later, priority: .interactive) }
+        // The first slots have left the window (6.2 s), but interactive reads were pressed less than a
+        // window ago (at 1 s): nothing for spare-only work until 7 s; interactive reads go ahead.
+        time.advance(by: .milliseconds(5_200))
         await #expect(throws: AgentOSError.self) { try await limiter.acquire(deadline: later, priority: .supporting) }
         await #expect(throws: AgentOSError.self) { try await limiter.acquire(deadline: later, priority: .background) }
         _ = try await limiter.acquire(deadline: later, priority: .interactive)
-        try await Task.sleep(until: pressed + window + .milliseconds(200), clock: .continuous)
+        time.advance(by: .seconds(1))
         _ = try await limiter.acquire(deadline: later, priority: .supporting)
         _ = try await limiter.acquire(deadline: later, priority: .background)
-        return true
+    }
+
+    /// The bulkhead on the manual clock: a caller past the in-flight bound waits at most `maxWait`, and a
+    /// place given back before then passes straight to it.
+    @Test func aBulkheadWaiterIsAdmittedOnReleaseOrRefusedAfterMaxWait() async throws {
+        let time = ManualTime()
+        let bulkhead = Bulkhead(limit: 1, maxWait: .seconds(2), time: time.timekeeper)
+        try await bulkhead.acquire(deadline: time.now + .seconds(60))
+        let refused = Task { () -> Bool in
+            do { try await bulkhead.acquire(deadline: time.now + .seconds(60)) } catch { return (error as? AgentOSError) == .overloaded }
+            return false
+        }
+        #expect(await time.settle { time.sleeping == 1 })
+        time.advance(by: .milliseconds(1_999))
+        time.advance(by: .milliseconds(1))
+        #expect(await refused.value, "refused as overloaded after exactly maxWait")
+        let admitted = Task { () -> Bool in (try? await bulkhead.acquire(deadline: time.now + .seconds(60))) != nil }
+        #expect(await time.settle { time.sleeping == 1 })
+        time.advance(by: .seconds(1))
+        await bulkhead.release()
+        #expect(await admitted.value, "the released place passed on within maxWait")
+    }
+
+    /// The read cache's TTL and stale-if-error on the manual clock: a hit until the TTL, to the
+    /// millisecond, then AgentOS; past it, a failure is answered from the old entry while it is young
+    /// enough.
+    @Test func aCacheEntryIsFreshExactlyForItsTTL() async throws {
+        var policy = CachePolicy()
+        policy.staleWhileRevalidate = .zero
+        policy.staleIfError = .seconds(10)
+        let time = ManualTime()
+        let cache = ReadCache(policy: policy, time: time.timekeeper)
+        let calls = Mutex(0)
+        let up: ReadCaching.Fetch = { _, _ in .success(.string("v\(calls.withLock { $0 += 1; return $0 })")) }
+        let down: ReadCaching.Fetch = { _, _ in .failure(.upstream(status: 503)) }
+        let account = Operation.contractor(shortName: "demo", contractorId: "C-1")
+        let ttl = Duration.seconds(60)
+        #expect((try? await cache.read(account, ttl: ttl, fresh: false, fetch: up).get())?.1 == .miss)
+        time.advance(by: .milliseconds(59_999))
+        let hit = try await cache.read(account, ttl: ttl, fresh: false, fetch: up).get()
+        #expect(hit.0 == .string("v1") && hit.1 == .hit && hit.2 == .milliseconds(59_999))
+        time.advance(by: .milliseconds(1))
+        #expect((try? await cache.read(account, ttl: ttl, fresh: false, fetch: up).get())?.0 == .string("v2"), "at its TTL, AgentOS again")
+        time.advance(by: .seconds(69))
+        let standIn = try await cache.read(account, ttl: ttl, fresh: false, fetch: down).get()
+        #expect(standIn.0 == .string("v2") && standIn.1 == .stale, "AgentOS failing: the old entry stands in")
+        time.advance(by: .seconds(1))
+        await #expect(throws: AgentOSError.self, "past stale-if-error, the failure is the answer") {
+            try await cache.read(account, ttl: ttl, fresh: false, fetch: down).get()
+        }
     }
 
     /// The mirror's import keeps a floor of slots while it runs: reads cannot take them, and it may use

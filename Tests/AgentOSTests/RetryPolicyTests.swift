@@ -315,14 +315,20 @@ struct RateLimiterTests {
     /// A call held after its slot was granted (waiting for an in-flight place, say) is counted from when
     /// it went out: the next window's call is a whole window after the send, not after the grant.
     @Test func aSlotCountsFromTheSend() async throws {
-        let limiter = SlidingWindowLimiter(limit: 1, window: .milliseconds(500))
-        let first = try await limiter.acquire(deadline: .now + .seconds(5), priority: .write)
-        try await Task.sleep(for: .milliseconds(300))
-        let sent = ContinuousClock.now
+        let time = ManualTime()
+        let limiter = SlidingWindowLimiter(limit: 1, window: .milliseconds(500), time: time.timekeeper)
+        let first = try await limiter.acquire(deadline: time.now + .seconds(5), priority: .write)
+        time.advance(by: .milliseconds(300))
+        let sent = time.now
         await limiter.sending(first, at: sent)
-        let second = try await limiter.acquire(deadline: .now + .seconds(5), priority: .write)
-        #expect(second.slot - sent >= .milliseconds(500))
-        #expect(second.waited > .zero)
+        let second = Task { try await limiter.acquire(deadline: time.now + .seconds(5), priority: .write) }
+        #expect(await time.settle { time.sleeping == 1 }, "the second call waits for its slot")
+        time.advance(by: .milliseconds(499))
+        #expect(time.sleeping == 1, "not before the send's window has passed")
+        time.advance(by: .milliseconds(1))
+        let granted = try await second.value
+        #expect(granted.slot == sent + .milliseconds(500))
+        #expect(granted.waited == .milliseconds(500))
     }
 
     @Test func coolDownRefusesEverything() async throws {

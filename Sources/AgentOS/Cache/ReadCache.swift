@@ -144,7 +144,10 @@ public actor ReadCache: ReadCaching {
     /// Where every replica's entries are (nil: this replica's memory only).
     private let shared: (any SharedReadStore)?
 
-    public init(policy: CachePolicy, counters: CacheCounters = CacheCounters(), shared: (any SharedReadStore)? = nil) {
+    private let time: Timekeeper
+
+    public init(policy: CachePolicy, counters: CacheCounters = CacheCounters(), shared: (any SharedReadStore)? = nil, time: Timekeeper = .system) {
+        self.time = time
         self.policy = policy
         self.counters = counters
         self.shared = shared
@@ -163,7 +166,7 @@ public actor ReadCache: ReadCaching {
         deadline: ContinuousClock.Instant = .now + .seconds(10), fetch: @escaping Fetch
     ) async -> Result<(JSONValue?, CacheOutcome, Duration), AgentOSError> {
         let key = Self.key(operation)
-        let now = ContinuousClock.now
+        let now = time.now()
         if !fresh, var entry = entries[key] {
             let age = entry.stored.duration(to: now)
             clock += 1
@@ -203,7 +206,7 @@ public actor ReadCache: ReadCaching {
             if case .rateLimited = error { want(key, operation, ttl, fetch, weight: Self.weight(mine)) }
             // Stale-if-error: AgentOS could not answer (or the budget is spent), the last good data can.
             if Self.servesStale(error), let entry = entries[key] {
-                let age = entry.stored.duration(to: .now)
+                let age = entry.stored.duration(to: time.now())
                 if age < ttl + policy.staleIfError {
                     counters.served(\.staleOnError, age: age)
                     return .success((entry.value, .stale, age))
@@ -219,11 +222,11 @@ public actor ReadCache: ReadCaching {
 
     public func peek(_ operation: Operation, ttl: Duration, fetch: Fetch?) -> (JSONValue?, CacheOutcome, Duration)? {
         let key = Self.key(operation)
-        guard var entry = entries[key], entry.stored.duration(to: .now) < ttl + policy.staleIfError else {
+        guard var entry = entries[key], entry.stored.duration(to: time.now()) < ttl + policy.staleIfError else {
             if let fetch { want(key, operation, ttl, fetch, weight: Self.weight(.background)) }
             return nil
         }
-        let age = entry.stored.duration(to: .now)
+        let age = entry.stored.duration(to: time.now())
         clock += 1
         entry.used = clock
         entries[key] = entry
@@ -304,7 +307,7 @@ public actor ReadCache: ReadCaching {
             wanted[key]?.wants += weight
         } else {
             if wanted.count >= Self.maxWanted { forgetLeastWanted() }
-            wanted[key] = Wanted(operation: operation, ttl: ttl, fetch: fetch, wants: weight, since: .now)
+            wanted[key] = Wanted(operation: operation, ttl: ttl, fetch: fetch, wants: weight, since: time.now())
         }
         guard !draining else { return }
         draining = true
@@ -321,13 +324,13 @@ public actor ReadCache: ReadCaching {
     /// Full: the least wanted tenth goes at once. Ranking every queued read for each new one cost half the
     /// server's time with 5,000 contractors (the queue stays full then); once per hundred is the same rule.
     private func forgetLeastWanted() {
-        let now = ContinuousClock.now
+        let now = time.now()
         let ranked = wanted.map { (key: $0.key, worth: worth($0.key, $0.value, now)) }.sorted { $0.worth < $1.worth }
         for item in ranked.prefix(max(1, Self.maxWanted / 10)) { wanted[item.key] = nil }
     }
 
     private func mostWanted() -> String? {
-        let now = ContinuousClock.now
+        let now = time.now()
         return wanted.max { worth($0.key, $0.value, now) < worth($1.key, $1.value, now) }?.key
     }
 
@@ -335,7 +338,7 @@ public actor ReadCache: ReadCaching {
     /// until the limiter says one frees (reads wanted meanwhile are ranked in at the next pick).
     private func drain() async {
         while true {
-            let now = ContinuousClock.now
+            let now = time.now()
             // A want older than the stale-while-revalidate span has no reader left to serve.
             wanted = wanted.filter { $0.value.since.duration(to: now) < policy.staleWhileRevalidate }
             guard let key = mostWanted(), let item = wanted.removeValue(forKey: key) else {
@@ -344,12 +347,12 @@ public actor ReadCache: ReadCaching {
             }
             if let entry = entries[key], entry.stored.duration(to: now) < item.ttl { continue }
             let flight = inflight[key]
-                ?? start(key, item.operation, item.ttl, item.fetch, priority: .background, refresh: true, deadline: .now + policy.refreshDeadline)
+                ?? start(key, item.operation, item.ttl, item.fetch, priority: .background, refresh: true, deadline: time.now() + policy.refreshDeadline)
             let result = await flight.task.value
             counters.add(\.refreshes)
             guard case .failure(.rateLimited(let retryAfter)) = result else { continue }
             if wanted[key] != nil { wanted[key]?.wants += item.wants } else { wanted[key] = item }
-            try? await Task.sleep(for: min(max(retryAfter, .milliseconds(100)), .seconds(60)))
+            try? await time.sleep(for: min(max(retryAfter, .milliseconds(100)), .seconds(60)))
         }
     }
 
@@ -358,7 +361,7 @@ public actor ReadCache: ReadCaching {
         let size = (value?.serialized().count ?? 4) + key.utf8.count + 64
         drop(key)
         clock += 1
-        entries[key] = Entry(operation: operation, value: value, stored: .now - age, bytes: size, used: clock)
+        entries[key] = Entry(operation: operation, value: value, stored: time.now() - age, bytes: size, used: clock)
         bytes += size
         guard entries.count > policy.maxEntries || bytes > policy.maxBytes else { return }
         // Least recently used out, a tenth at a time, until within both bounds.

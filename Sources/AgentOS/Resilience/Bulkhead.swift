@@ -6,10 +6,12 @@ public actor Bulkhead {
     private var inFlight = 0
     private var waiters: [(id: Int, continuation: CheckedContinuation<Bool, Never>)] = []
     private var nextID = 0
+    private let time: Timekeeper
 
-    public init(limit: Int, maxWait: Duration) {
+    public init(limit: Int, maxWait: Duration, time: Timekeeper = .system) {
         self.limit = max(1, limit)
         self.maxWait = maxWait
+        self.time = time
     }
 
     public func acquire(deadline: ContinuousClock.Instant) async throws(AgentOSError) {
@@ -19,9 +21,10 @@ public actor Bulkhead {
         }
         let id = nextID
         nextID += 1
-        let until = min(deadline, ContinuousClock.now + maxWait)
-        let timer = Task { [weak self] in
-            try? await Task.sleep(until: until, clock: .continuous)
+        let until = min(deadline, time.now() + maxWait)
+        let timer = Task { [weak self, time] in
+            // Cancelled once admitted: then no expiry.
+            guard (try? await time.sleepUntil(until)) != nil else { return }
             await self?.expire(id)
         }
         let admitted = await withCheckedContinuation { waiters.append((id, $0)) }

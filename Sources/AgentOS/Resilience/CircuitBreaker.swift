@@ -10,11 +10,17 @@ public actor CircuitBreaker {
     private(set) public var state = State.closed
     private var consecutiveFailures = 0
     private var recent: [Bool] = []
-    private var openedUntil = ContinuousClock.now
+    private var openedUntil: ContinuousClock.Instant
+    private let time: Timekeeper
     private var probeInFlight = false
     private let onTransition: @Sendable (State, State) -> Void
 
-    public init(threshold: Int, rate: Double, window: Int, coolDown: Duration, onTransition: @escaping @Sendable (State, State) -> Void = { _, _ in }) {
+    public init(
+        threshold: Int, rate: Double, window: Int, coolDown: Duration, time: Timekeeper = .system,
+        onTransition: @escaping @Sendable (State, State) -> Void = { _, _ in }
+    ) {
+        self.time = time
+        openedUntil = time.now()
         self.threshold = max(1, threshold)
         self.rate = rate
         self.windowSize = max(1, window)
@@ -24,7 +30,7 @@ public actor CircuitBreaker {
 
     /// Lets a call through, or throws `circuitOpen` with the time left.
     public func permit() throws(AgentOSError) {
-        let now = ContinuousClock.now
+        let now = time.now()
         switch state {
         case .closed: return
         case .open:
@@ -68,7 +74,7 @@ public actor CircuitBreaker {
 
     /// Opens at once (the key was blocked), for at least `duration`.
     public func open(for duration: Duration) {
-        openedUntil = ContinuousClock.now + duration
+        openedUntil = time.now() + duration
         probeInFlight = false
         move(to: .open)
     }

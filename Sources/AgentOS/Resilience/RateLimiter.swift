@@ -122,20 +122,22 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
     /// The import's slots in the window, and when it last asked for one (it runs while that is recent).
     private var syncSlots: WindowLog
     private var syncAskedAt: ContinuousClock.Instant?
+    private let time: Timekeeper
 
-    public init(limit: Int, window: Duration, shares: BudgetShares = BudgetShares()) {
+    public init(limit: Int, window: Duration, shares: BudgetShares = BudgetShares(), time: Timekeeper = .system) {
+        self.time = time
         self.limit = max(1, limit)
         self.window = window
         granted = WindowLog(window: window)
         syncSlots = WindowLog(window: window)
         self.shares = shares
-        warmUntil = ContinuousClock.now + shares.warmUp
+        warmUntil = time.now() + shares.warmUp
     }
 
     @discardableResult
     public func acquire(deadline: ContinuousClock.Instant, priority: UpstreamPriority, tenant: String?) async throws(AgentOSError) -> BudgetGrant {
         guard let tenant, priority < .write, let share = shares.perTenant else { return try await grant(deadline: deadline, priority: priority) }
-        let now = ContinuousClock.now
+        let now = time.now()
         var log = tenants[tenant] ?? WindowLog(window: window)
         log.expire(now)
         // Over its share, a tenant waits for nobody's slot: refused now, told when its oldest leaves.
@@ -150,14 +152,14 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
         do { result = .success(try await grant(deadline: deadline, priority: priority)) } catch { result = .failure(error) }
         tenants[tenant]?.remove(now)
         if case .success(let granted) = result { tenants[tenant]?.insert(granted.slot) }
-        if tenants.count > 10_000 { tenants = tenants.filter { var log = $0.value; return log.expire(.now) > 0 } }
+        if tenants.count > 10_000 { tenants = tenants.filter { var log = $0.value; return log.expire(time.now()) > 0 } }
         return try result.get()
     }
 
     /// Slots a tenant holds in the current window (for tests and metrics).
     public func slots(of tenant: String) -> Int {
         var log = tenants[tenant] ?? WindowLog(window: window)
-        log.expire(.now)
+        log.expire(time.now())
         return log.count
     }
 
@@ -169,7 +171,7 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
 
     /// The slots of a window this priority may fill (at least one, so a tiny limit still serves). Reads
     /// leave the import's floor to it while it runs (the part of the floor it has not used yet).
-    func capacity(_ priority: UpstreamPriority, now: ContinuousClock.Instant = .now) -> Int {
+    func capacity(_ priority: UpstreamPriority, now: ContinuousClock.Instant) -> Int {
         syncSlots.expire(now)
         let running = syncAskedAt.map { $0 + window > now } ?? false
         let keptForSync = running ? max(0, syncFloor - syncSlots.count) : 0
@@ -179,7 +181,7 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
     private var syncFloor: Int { shares.effectiveSyncFloor(limit: limit) }
 
     private func grant(deadline requested: ContinuousClock.Instant, priority: UpstreamPriority) async throws(AgentOSError) -> BudgetGrant {
-        let asked = ContinuousClock.now
+        let asked = time.now()
         var now = asked
         if priority == .sync {
             syncAskedAt = asked
@@ -204,14 +206,14 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
         guard slot <= deadline else { throw .rateLimited(retryAfter: now.duration(to: slot)) }
         granted.insert(slot)
         while slot > now {
-            do { try await Task.sleep(until: slot, clock: .continuous) } catch {
+            do { try await time.sleepUntil(slot) } catch {
                 granted.remove(slot)
                 throw .timeout
             }
             // Sleeps wake late, and others' reservations may have gone out later than planned: check
             // again against the calls that really went out, and wait again if the window is still full.
             granted.remove(slot)
-            now = .now
+            now = time.now()
             granted.expire(now)
             slot = nextSlot(now, counting: granted.count(through: now), capacity: capacity)
             guard now < requested else { throw .timeout }
@@ -228,7 +230,7 @@ public actor SlidingWindowLimiter: UpstreamRateLimiting {
     }
 
     public func coolDown(for duration: Duration) {
-        let until = ContinuousClock.now + duration
+        let until = time.now() + duration
         if coolDownUntil.map({ $0 < until }) ?? true { coolDownUntil = until }
     }
 }
