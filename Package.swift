@@ -37,7 +37,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(name: "ContractorBFF", dependencies: ["ContractorBFFApp"], swiftSettings: strict),
         // Raw-socket client and server fixtures shared by the test targets; never linked into the product.
-        .target(name: "TestSupport", dependencies: ["HTTPServer", "CLinux"], path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["HTTPServer", "AgentOS", "CLinux"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "JSON", "Logging", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "PostgreSQLTests", dependencies: ["PostgreSQL", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ContractorPortalTests", dependencies: ["ContractorPortal", "AgentOS", "JSON"], swiftSettings: strict),

@@ -11,13 +11,13 @@ import Testing
 @Suite("Read cache", .scoped)
 struct CacheTests {
     static func start(
-        ttl: Int = 60, revalidate: Int = 300, ifError: Int = 86_400, _ more: [String: String] = [:], fixtureLimit: Int? = nil
+        ttl: Int = 60, revalidate: Int = 300, ifError: Int = 86_400, _ more: [String: String] = [:], fixtureLimit: Int? = nil, time: ManualTime? = nil
     ) async throws -> Portal {
         try await Portal.start(fixtureLimit: fixtureLimit, environment: [
             "CACHE_TTL_ACCOUNT_SECONDS": String(ttl), "CACHE_TTL_JOBS_SECONDS": String(ttl), "CACHE_TTL_STATEMENTS_SECONDS": String(ttl),
             "CACHE_TTL_PENDING_SECONDS": String(ttl), "CACHE_STALE_WHILE_REVALIDATE_SECONDS": String(revalidate),
             "CACHE_STALE_IF_ERROR_SECONDS": String(ifError),
-        ].merging(more) { $1 })
+        ].merging(more) { $1 }, time: time)
     }
 
     @Test func concurrentIdenticalReadsShareOneUpstreamCall() async throws {
@@ -45,9 +45,10 @@ struct CacheTests {
     @Test func pastItsTTLAnEntryIsServedWhileOneRefreshRuns() async throws {
         // A TTL that outlasts the polling below on a loaded run: a refreshed entry that went stale again
         // before it was asked for would start a second refresh and look like a duplicate.
-        let portal = try await Self.start(ttl: 4)
+        let time = ManualTime()
+        let portal = try await Self.start(ttl: 4, time: time)
         #expect(await portal.get("/api/contractor/account").header("X-Cache") == "MISS")
-        try await Task.sleep(for: .milliseconds(4_100))
+        time.advance(by: .milliseconds(4_100))
         // The refresh takes 2 s: an answer that waited for it could not come within 1 s, however loaded
         // the machine (a narrower gap made a slow moment look like waiting).
         portal.faults(.on("contractor") { $0.latencyMs = 2000 })
@@ -72,10 +73,11 @@ struct CacheTests {
     }
 
     @Test func whenAgentOSFailsTheLastGoodDataIsServedMarkedStale() async throws {
-        let portal = try await Self.start(ttl: 1, revalidate: 0)
+        let time = ManualTime()
+        let portal = try await Self.start(ttl: 1, revalidate: 0, time: time)
         let first = await portal.get("/api/trpc/contractor.account")
         #expect(first.header("X-Cache") == "MISS")
-        try await Task.sleep(for: .milliseconds(1_100))
+        time.advance(by: .milliseconds(1_100))
         portal.faults(.on("contractor") { $0.status = 503 })
         let stale = await portal.get("/api/trpc/contractor.account")
         #expect(stale.status == 200)
@@ -91,9 +93,10 @@ struct CacheTests {
     }
 
     @Test func stalenessIsBoundedByStaleIfError() async throws {
-        let portal = try await Self.start(ttl: 1, revalidate: 0, ifError: 1)
+        let time = ManualTime()
+        let portal = try await Self.start(ttl: 1, revalidate: 0, ifError: 1, time: time)
         #expect(await portal.get("/api/contractor/account").status == 200)
-        try await Task.sleep(for: .milliseconds(2_100))
+        time.advance(by: .milliseconds(2_100))
         portal.faults(.on("contractor") { $0.status = 503 })
         #expect(await portal.get("/api/contractor/account").status == 502, "too old to stand in for AgentOS")
     }

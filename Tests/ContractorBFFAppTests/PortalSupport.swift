@@ -33,7 +33,7 @@ struct Portal: Sendable {
     /// beyond it is answered 429, and `stop()` fails the test.
     static func start(
         upstream configured: Bool = true, fixtureLimit: Int? = nil, fixtureFile: String? = nil, environment: [String: String] = [:],
-        sharingAgentOSWith other: Portal? = nil, inProcess: Bool = false,
+        sharingAgentOSWith other: Portal? = nil, inProcess: Bool = false, time: ManualTime? = nil,
         _ adjust: (inout AppConfiguration) -> Void = { _ in }
     ) async throws -> Portal {
         // A second replica talks to the first one's fixture AgentOS (one key, one limit for both).
@@ -67,7 +67,8 @@ struct Portal: Sendable {
         adjust(&configuration)
         if other == nil { fixture.keyLimit.settings.limit = fixtureLimit ?? configuration.agentOS.rateLimit }
         let log = LogCapture()
-        let client = configuration.agentOSClient(configuration.agentOS, logger: log.logger)
+        // A test's clock drives the client's breaker, limiter, bulkhead and cache (the rest runs on real time).
+        let client = configuration.agentOSClient(configuration.agentOS, logger: log.logger, time: time?.timekeeper ?? .system)
         // Opening the data directory's files is blocking I/O: off the cooperative pool the servers need.
         let opened = await offPool { [configuration] in
             Result { try Application(configuration: configuration, logger: log.logger, agentOS: client, upstreamMode: configured ? .configured : .notConfigured) }

@@ -4,7 +4,7 @@ import Synchronization
 /// A clock a test moves by hand: `now` stands still until `advance(by:)`, which wakes every sleeper whose
 /// time has come. A test of a cool-down, a window or a TTL says how much time passes instead of sleeping
 /// through it, so it is as fast and as exact on a loaded machine as on an idle one.
-final class ManualTime: Sendable {
+public final class ManualTime: Sendable {
     private enum Phase {
         case waiting(until: ContinuousClock.Instant, CheckedContinuation<Void, any Error>)
         case cancelled
@@ -18,16 +18,16 @@ final class ManualTime: Sendable {
 
     private let state: Mutex<State>
 
-    init(start: ContinuousClock.Instant = .now) { state = Mutex(State(now: start)) }
+    public init(start: ContinuousClock.Instant = .now) { state = Mutex(State(now: start)) }
 
-    var now: ContinuousClock.Instant { state.withLock { $0.now } }
+    public var now: ContinuousClock.Instant { state.withLock { $0.now } }
 
     /// Tasks waiting for a later time.
-    var sleeping: Int { state.withLock { $0.sleepers.values.filter { if case .waiting = $0 { true } else { false } }.count } }
+    public var sleeping: Int { state.withLock { $0.sleepers.values.filter { if case .waiting = $0 { true } else { false } }.count } }
 
-    var timekeeper: Timekeeper { Timekeeper(now: { self.now }, sleepUntil: { try await self.sleep(until: $0) }) }
+    public var timekeeper: Timekeeper { Timekeeper(now: { self.now }, sleepUntil: { try await self.sleep(until: $0) }) }
 
-    func advance(by duration: Duration) {
+    public func advance(by duration: Duration) {
         let due: [CheckedContinuation<Void, any Error>] = state.withLock { state in
             state.now += duration
             var due: [CheckedContinuation<Void, any Error>] = []
@@ -41,7 +41,7 @@ final class ManualTime: Sendable {
         for continuation in due { continuation.resume() }
     }
 
-    func sleep(until: ContinuousClock.Instant) async throws {
+    public func sleep(until: ContinuousClock.Instant) async throws {
         let id = state.withLock { state in
             state.next += 1
             return state.next
@@ -83,7 +83,7 @@ final class ManualTime: Sendable {
     }
 
     /// Lets the tasks an advance woke run until `condition` holds (they run on the cooperative pool).
-    func settle(_ condition: () async -> Bool) async -> Bool {
+    public func settle(_ condition: () async -> Bool) async -> Bool {
         for _ in 0..<10_000 {
             if await condition() { return true }
             await Task.yield()
