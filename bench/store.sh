@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The shared store's cost: the jobs view and a keyed note write on PostgreSQL (DATABASE_URL) against the
+# The shared store's cost: the jobs view, a keyed note write and a keyed invoice on PostgreSQL (DATABASE_URL) against the
 # embedded files, side by side in the same run, and keyed writes through one PostgreSQL replica against
 # two sharing the database (wrk splits its connections between them). All talk to one fixture AgentOS.
 # The PostgreSQL cluster is a throwaway one (initdb in a temporary directory, on a Unix socket).
@@ -50,7 +50,14 @@ compare_rounds "$rounds" "$seconds" 16 \
   "embedded=http://127.0.0.1:18080/api/contractor/jobs/J-0002/notes" \
   "postgresql=http://127.0.0.1:18081/api/contractor/jobs/J-0002/notes"
 echo
-echo "the same writes: one PostgreSQL replica, then two at once (8 connections each, summed)"
+WRK_HEADERS=(-H "Authorization: Bearer $TOKEN" -s "$ROOT/bench/keyed-invoices.lua")
+echo "POST /api/contractor/invoices, every request a new Idempotency-Key and invoice"
+compare_rounds "$rounds" "$seconds" 16 \
+  "embedded=http://127.0.0.1:18080/api/contractor/invoices" \
+  "postgresql=http://127.0.0.1:18081/api/contractor/invoices"
+echo
+WRK_HEADERS=(-H "Authorization: Bearer $TOKEN" -s "$ROOT/bench/keyed-notes.lua")
+echo "the same note writes: one PostgreSQL replica, then two at once (8 connections each, summed)"
 one=$(run_wrk http://127.0.0.1:18081/api/contractor/jobs/J-0002/notes 16 "$seconds")
 tmp_a=$(mktemp); tmp_b=$(mktemp)
 run_wrk http://127.0.0.1:18081/api/contractor/jobs/J-0002/notes 8 "$seconds" >"$tmp_a" & first=$!
