@@ -153,6 +153,7 @@ public struct Application: Sendable {
                 : ErrorResponse.refusals(refusal, context)
         }
         responder = Responder(router: router, middleware: [
+            DatabaseDeadline(),
             MeasureRequests(router: router, metrics: requestMetrics),
             SecurityHeaders(origins: origins, extraHeaders: security.corsExtraHeaders, renderError: renderError),
             SessionResolution(sessions: sessions),

@@ -41,11 +41,16 @@ public final class PGPool: Sendable {
     }
 
     /// Runs `work` with a connection of its own (a transaction may span several statements), on that
-    /// connection's queue, once one is free before `deadline`.
+    /// connection's queue, once one is free before `deadline`, and before the caller's (`CallerDeadline`,
+    /// the request being served) unless the call `outlivesCaller`. With less time left than the statement
+    /// timeout, the work's statements get only that time, so no call a request makes outlives it.
+    /// `outlivesCaller` is for work that must finish whatever the request's deadline (recording a write's
+    /// outcome, the audit) and for background work that carries deadlines of its own.
     public func withConnection<T: Sendable>(
-        deadline: ContinuousClock.Instant, _ work: @escaping @Sendable (PGSession) throws(PGError) -> T
+        deadline: ContinuousClock.Instant, outlivesCaller: Bool = false, _ work: @escaping @Sendable (PGSession) throws(PGError) -> T
     ) async throws(PGError) -> T {
-        guard let slot = await acquire(deadline: deadline) else { throw .timedOut }
+        let deadline = outlivesCaller ? deadline : CallerDeadline.current.map { min($0, deadline) } ?? deadline
+        guard ContinuousClock.now < deadline, let slot = await acquire(deadline: deadline) else { throw .timedOut }
         defer { release(slot) }
         trips.add(1, ordering: .relaxed)
         let conninfo = conninfo, timeout = statementTimeoutMs
@@ -57,7 +62,13 @@ public final class PGPool: Sendable {
                         _ = try connection.execute("SET statement_timeout = \(timeout)", [])
                         slot.connection = connection
                     }
-                    return try work(PGSession(connection: slot.connection!))
+                    let session = PGSession(connection: slot.connection!)
+                    let left = Int(ContinuousClock.now.duration(to: deadline) / .milliseconds(1))
+                    guard left < timeout else { return try work(session) }
+                    guard left > 0 else { throw .timedOut }
+                    _ = try session.execute("SET statement_timeout = \(left)", [])
+                    defer { _ = try? session.execute("SET statement_timeout = \(timeout)", []) }
+                    return try work(session)
                 })
             }
         }
@@ -65,8 +76,10 @@ public final class PGPool: Sendable {
     }
 
     /// One statement on a free connection.
-    public func execute(_ sql: String, _ parameters: [String?] = [], deadline: ContinuousClock.Instant) async throws(PGError) -> PGRows {
-        try await withConnection(deadline: deadline) { session throws(PGError) in try session.execute(sql, parameters) }
+    public func execute(
+        _ sql: String, _ parameters: [String?] = [], deadline: ContinuousClock.Instant, outlivesCaller: Bool = false
+    ) async throws(PGError) -> PGRows {
+        try await withConnection(deadline: deadline, outlivesCaller: outlivesCaller) { session throws(PGError) in try session.execute(sql, parameters) }
     }
 
     private func acquire(deadline: ContinuousClock.Instant) async -> Slot? {
@@ -156,4 +169,10 @@ public struct PGSession {
             throw error
         }
     }
+}
+
+/// The deadline of the request a task serves: pool calls made within it end by then (see
+/// `PGPool.withConnection`).
+public enum CallerDeadline {
+    @TaskLocal public static var current: ContinuousClock.Instant?
 }

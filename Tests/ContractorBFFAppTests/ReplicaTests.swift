@@ -469,6 +469,50 @@ struct ReplicaTests {
         await database.stop()
     }
 
+    /// Every database call a request makes ends by the request's own deadline: a claim waiting for a row
+    /// another transaction holds gives up when the request's time is up (1.5 s here), not at the
+    /// statement timeout (20 s) nor when the holder lets go (6 s).
+    @Test func aRequestsDatabaseCallsEndByItsDeadline() async throws {
+        let database = try await TestPostgres.start()
+        let portal = try await Portal.start(environment: [
+            "DATABASE_URL": database.conninfo, "HANDLER_TIMEOUT_MS": "1500", "DATABASE_STATEMENT_TIMEOUT_MS": "20000",
+        ])
+        let note = #"{"note":"held"}"#
+        #expect(await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: note, headers: ["Idempotency-Key": "held"]).status == 201)
+        let holder = PGPool(conninfo: database.conninfo, size: 1, statementTimeoutMs: 20_000)
+        let holding = Task {
+            try await holder.withConnection(deadline: .now + .seconds(30)) { session throws(PGError) in
+                try session.transaction { db throws(PGError) in
+                    _ = try db.execute("SELECT 1 FROM idempotency FOR UPDATE")
+                    _ = try db.execute("SELECT pg_sleep(6)")
+                }
+            }
+        }
+        let observer = PGPool(conninfo: database.conninfo, size: 1, statementTimeoutMs: 5_000)
+        func waitingForLocks() async throws -> Int {
+            let rows = try await observer.execute(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'", deadline: .now + .seconds(5))
+            return rows[0, "n"].flatMap(Int.init) ?? -1
+        }
+        // The holder has the row once it sleeps.
+        #expect(await MirrorTests.eventually(5) {
+            let rows = try? await observer.execute("SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'", deadline: .now + .seconds(5))
+            return rows?[0, "n"] == "1"
+        })
+        let started = ContinuousClock.now
+        async let replay = portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: note, headers: ["Idempotency-Key": "held"])
+        #expect(await MirrorTests.eventually(1) { (try? await waitingForLocks()) == 1 }, "the replay's claim waits for the row")
+        let refused = await replay
+        #expect(refused.status == 503, "out of time: refused, to be retried: \(refused.status) \(refused.text) after \(ContinuousClock.now - started)")
+        try await Task.sleep(until: started + .milliseconds(3_000))
+        #expect(try await waitingForLocks() == 0, "the claim stopped waiting with its request, before the holder let go")
+        _ = try? await holding.value
+        #expect(await portal.send("POST", "/api/contractor/jobs/J-0002/notes", body: note, headers: ["Idempotency-Key": "held"]).header("Idempotent-Replayed") == "true")
+        #expect(await portal.writes()["addNote"] == 1)
+        await portal.stop()
+        await database.stop()
+    }
+
     /// One import per agency across replicas: one leads it and saves its snapshots, the other serves the
     /// same pages from them without importing; when the leader stops, the other takes over.
     @Test func oneReplicaImportsEachAgencyAndTheOtherFollows() async throws {

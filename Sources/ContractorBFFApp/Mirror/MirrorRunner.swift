@@ -5,6 +5,7 @@ import Glibc
 import HTTPServer
 import JSON
 import Logging
+import PostgreSQL
 import Synchronization
 
 /// One import loop per agency, started for the configured agencies at once and for any other at its
@@ -76,7 +77,11 @@ final class MirrorRunner: Sendable {
             let sync = MirrorSync(
                 agency: agency, agentOS: agentOS, mirror: mirror, persistence: persistence, settings: settings, logger: logger,
                 onChanges: { changes in events.imported(changes, agency: agency) })
-            let task: Task<Void, Never> = if let leadership { Task { await self.leadOrFollow(agency, sync, leadership) } } else { Task { await sync.run() } }
+            // Background work for as long as the process runs: not bound by the deadline of the request
+            // whose page asked for the agency first.
+            let task: Task<Void, Never> = CallerDeadline.$current.withValue(nil) {
+                if let leadership { Task { await self.leadOrFollow(agency, sync, leadership) } } else { Task { await sync.run() } }
+            }
             state.syncs[agency] = (sync, task)
         }
     }

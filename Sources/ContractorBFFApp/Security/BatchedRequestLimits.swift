@@ -90,7 +90,7 @@ final class BatchedRequestLimits: RateLimitStore {
                 allowed = true,
                 updated = EXCLUDED.updated
             RETURNING key, tokens
-            """, [String(decoding: takes.serialized(), as: UTF8.self)], deadline: .now + .seconds(2))
+            """, [String(decoding: takes.serialized(), as: UTF8.self)], deadline: .now + .seconds(2), outlivesCaller: true)
         guard let levels else { return }
         let now = Date().timeIntervalSince1970
         buckets.withLock { buckets in

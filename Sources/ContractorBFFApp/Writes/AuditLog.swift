@@ -76,7 +76,7 @@ public actor AuditLog {
             let text = String(decoding: line, as: UTF8.self)
             do {
                 _ = try await database.execute(
-                    "INSERT INTO audit_events (replica, event) VALUES ($1, $2::jsonb)", [replica, text], deadline: .now + .seconds(5))
+                    "INSERT INTO audit_events (replica, event) VALUES ($1, $2::jsonb)", [replica, text], deadline: .now + .seconds(5), outlivesCaller: true)
             } catch {
                 logger.log(.error, "audit_write_failed", ["requestId": .string(event.requestID), "error": .string(error.description)])
             }

@@ -108,7 +108,7 @@ final class PostgresIdempotencyStore: IdempotencyStore {
                 """, [
                     id.agency, id.contractor, id.key, replica, outcome == nil ? "unknown" : "done", outcome.map { String($0.status) },
                     outcome.map { String(decoding: $0.body, as: UTF8.self) },
-                ], deadline: deadline)
+                ], deadline: deadline, outlivesCaller: true)
         } catch {
             throw .unavailable(error.description)
         }
@@ -118,6 +118,6 @@ final class PostgresIdempotencyStore: IdempotencyStore {
         running.withLock { _ = $0.remove(id) }
         _ = try? await pool.execute(
             "DELETE FROM idempotency WHERE agency = $1 AND contractor = $2 AND key = $3 AND owner = $4",
-            [id.agency, id.contractor, id.key, replica], deadline: deadline)
+            [id.agency, id.contractor, id.key, replica], deadline: deadline, outlivesCaller: true)
     }
 }

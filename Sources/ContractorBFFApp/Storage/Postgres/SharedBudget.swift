@@ -80,7 +80,7 @@ public final class SharedBudgetLimiter: UpstreamRateLimiting {
     private func take(_ priority: UpstreamPriority, deadline: ContinuousClock.Instant) async throws(PGError) -> Int? {
         let (key, windowMs) = (key, windowMs)
         let sync = priority == .sync
-        return try await pool.withConnection(deadline: deadline) { session throws(PGError) -> Int? in
+        return try await pool.withConnection(deadline: deadline, outlivesCaller: true) { session throws(PGError) -> Int? in
             try session.transaction { db throws(PGError) -> Int? in
                 let now = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
                 _ = try db.execute("SELECT pg_advisory_xact_lock(hashtext($1))", [key])
@@ -125,6 +125,6 @@ public final class SharedBudgetLimiter: UpstreamRateLimiting {
         _ = try? await pool.execute("""
             INSERT INTO budget_pauses (key, until_ms) VALUES ($1, (extract(epoch from clock_timestamp()) * 1000)::bigint + $2)
             ON CONFLICT (key) DO UPDATE SET until_ms = GREATEST(budget_pauses.until_ms, EXCLUDED.until_ms)
-            """, [key, String(milliseconds)], deadline: .now + .seconds(2))
+            """, [key, String(milliseconds)], deadline: .now + .seconds(2), outlivesCaller: true)
     }
 }

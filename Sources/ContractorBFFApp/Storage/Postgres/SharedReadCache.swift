@@ -110,7 +110,7 @@ final class PostgresReadCache: SharedReadStore {
                 )
                 SELECT 'found' AS kind, value, age_ms, NULL AS started FROM found
                 UNION ALL SELECT 'claimed', NULL, NULL, started FROM claim
-                """, [key, ttlMs, claimMs, fresh ? "true" : "false"], deadline: min(deadline, .now + .seconds(2)))
+                """, [key, ttlMs, claimMs, fresh ? "true" : "false"], deadline: min(deadline, .now + .seconds(2)), outlivesCaller: true)
             unreachableUntil.withLock { $0 = nil }
             guard let kind = rows[0, "kind"] else { return .busy }
             if kind == "found" {
@@ -142,7 +142,7 @@ final class PostgresReadCache: SharedReadStore {
                 DELETE FROM read_flights WHERE key = $1 AND started_at = $4::timestamptz RETURNING key
             )
             SELECT pg_notify('read_cache', $6)
-            """, [key, agency, stored ?? nil, started, stored == nil ? "false" : "true", digest], deadline: .now + .seconds(2))
+            """, [key, agency, stored ?? nil, started, stored == nil ? "false" : "true", digest], deadline: .now + .seconds(2), outlivesCaller: true)
     }
 
     // MARK: invalidations
@@ -162,7 +162,7 @@ final class PostgresReadCache: SharedReadStore {
                 ON CONFLICT (agency) DO UPDATE SET at = EXCLUDED.at RETURNING agency
             )
             SELECT pg_notify('cache_invalidate', $4)
-            """, [agency, array(keys), array(prefixes), String(decoding: message.serialized(), as: UTF8.self)], deadline: .now + .seconds(2))
+            """, [agency, array(keys), array(prefixes), String(decoding: message.serialized(), as: UTF8.self)], deadline: .now + .seconds(2), outlivesCaller: true)
     }
 
     func onInvalidation(_ handler: @escaping @Sendable ([CacheScope]?) async -> Void) {
@@ -203,7 +203,7 @@ final class PostgresReadCache: SharedReadStore {
             _ = try? await pool.execute("""
                 WITH old AS (DELETE FROM read_cache WHERE stored_at < clock_timestamp() - interval '1 day' RETURNING key)
                 DELETE FROM read_flights WHERE expires_at < clock_timestamp()
-                """, deadline: .now + .seconds(5))
+                """, deadline: .now + .seconds(5), outlivesCaller: true)
         }
     }
 }
