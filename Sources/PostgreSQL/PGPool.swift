@@ -49,7 +49,10 @@ public final class PGPool: Sendable {
     public func withConnection<T: Sendable>(
         deadline: ContinuousClock.Instant, outlivesCaller: Bool = false, _ work: @escaping @Sendable (PGSession) throws(PGError) -> T
     ) async throws(PGError) -> T {
-        let deadline = outlivesCaller ? deadline : CallerDeadline.current.map { min($0, deadline) } ?? deadline
+        // Only the caller's deadline shortens statements: a call's own deadline bounds its wait for a
+        // connection, as it always did, without extra statements.
+        let callers = outlivesCaller ? nil : CallerDeadline.current.flatMap { $0 < deadline ? $0 : nil }
+        let deadline = callers ?? deadline
         guard ContinuousClock.now < deadline, let slot = await acquire(deadline: deadline) else { throw .timedOut }
         defer { release(slot) }
         trips.add(1, ordering: .relaxed)
@@ -64,7 +67,7 @@ public final class PGPool: Sendable {
                     }
                     let session = PGSession(connection: slot.connection!)
                     let left = Int(ContinuousClock.now.duration(to: deadline) / .milliseconds(1))
-                    guard left < timeout else { return try work(session) }
+                    guard callers != nil, left < timeout else { return try work(session) }
                     guard left > 0 else { throw .timedOut }
                     _ = try session.execute("SET statement_timeout = \(left)", [])
                     defer { _ = try? session.execute("SET statement_timeout = \(timeout)", []) }
