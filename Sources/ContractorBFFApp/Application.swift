@@ -70,7 +70,8 @@ public struct Application: Sendable {
                 mirror: mirror, agentOS: agentOS, persistence: persistence, settings: configuration.mirror.sync,
                 logger: logger, events: events, leadership: leadership)
             mirrors = runner
-            mirrorAccess = ContractorService.MirrorAccess(mirror: mirror, ensure: { runner.ensure($0) })
+            mirrorAccess = ContractorService.MirrorAccess(
+                mirror: mirror, ensure: { runner.ensure($0) }, cutOff: { leadership.map { !$0.hearsChanges } ?? false })
         } else {
             mirrors = nil
         }

@@ -543,6 +543,58 @@ struct ReplicaTests {
         await database.stop()
     }
 
+    /// PostgreSQL stopped: each replica still answers contractors' pages from its own copy of the mirror,
+    /// marked stale (it can no longer hear of the other replicas' changes), and `/readyz` says so; when the
+    /// database is back, the pages are warm again by themselves.
+    @Test func withTheDatabaseDownMirroredPagesAreServedMarkedStale() async throws {
+        let database = try await TestPostgres.start()
+        let (a, b) = try await Self.replicas(database, MirrorTests.mirrorOn.merging(["AGENTOS_RATE_LIMIT": "50"]) { $1 })
+        func hears(_ portal: Portal) async -> JSONValue? { await portal.get("/readyz", token: nil).json["mirror"]?["demo"]?["hearsChanges"] }
+        func served(_ portal: Portal, as state: String) async -> Bool {
+            let jobs = await portal.get("/api/contractor/jobs")
+            let account = await portal.get("/api/contractor/account")
+            return jobs.status == 200 && jobs.json.count == 50 && jobs.header("X-Mirror-State") == state
+                && account.status == 200 && account.header("X-Mirror-State") == state
+        }
+        #expect(await MirrorTests.eventually(20) {
+            let warmA = await MirrorTests.warm(a, timeout: 0.1)
+            let warmB = await MirrorTests.warm(b, timeout: 0.1)
+            return warmA && warmB
+        }, "both replicas warm")
+        let warmAtFirst = [await served(a, as: "warm"), await served(b, as: "warm")]
+        #expect(warmAtFirst == [true, true])
+        let hearing = [await hears(a), await hears(b)]
+        #expect(hearing == [.bool(true), .bool(true)])
+        // What AgentOS was asked for, leaving out the notes the jobs view fetches from spare budget.
+        func lookups() async -> [String: Int] { await a.fixture.store.received.filter { $0.key != "notes" } }
+        let before = await lookups()
+
+        try await database.pause(immediately: true)
+        #expect(await MirrorTests.eventually(10) {
+            let staleA = await served(a, as: "stale")
+            let staleB = await served(b, as: "stale")
+            return staleA && staleB
+        }, "both replicas answer from their own copies, marked stale")
+        let cutOff = [await hears(a), await hears(b)]
+        #expect(cutOff == [.bool(false), .bool(false)], "/readyz says the copies are cut off")
+        #expect(await a.get("/readyz", token: nil).json["store"]?["reachable"] == .bool(false))
+        // Several pages later, still answered from the copies: no live lookups stand in for the mirror.
+        for portal in [a, b] { #expect(await served(portal, as: "stale")) }
+        #expect(await lookups() == before, "the pages were answered from the copies: no lookup of jobs or contractors at AgentOS")
+
+        try await database.resume()
+        #expect(await MirrorTests.eventually(20) {
+            let warmA = await served(a, as: "warm")
+            let warmB = await served(b, as: "warm")
+            return warmA && warmB
+        }, "warm again by itself once the database is back")
+        let hearingAgain = [await hears(a), await hears(b)]
+        #expect(hearingAgain == [.bool(true), .bool(true)])
+        await b.stop()
+        await a.stop()
+        await database.stop()
+    }
+
     /// The import leader killed with SIGKILL (no resignation: its connection, and with it the lock, just
     /// ends): the other replica leads and imports within the follow interval and a connection's end.
     @Test func aKilledImportLeaderIsReplacedWithinTheBound() async throws {

@@ -40,6 +40,10 @@ final class MirrorLeadership: Sendable {
         return told || !listener.isConnected
     }
 
+    /// Whether this replica hears of the leaders' saves now; without it (the database unreachable) its copy
+    /// may be behind what the others have.
+    var hearsChanges: Bool { listener.isConnected }
+
     func close() { listener.stop() }
 
     private static func lockSQL(_ function: String) -> String { "SELECT \(function)(hashtext('mirror:' || $1)) AS held" }

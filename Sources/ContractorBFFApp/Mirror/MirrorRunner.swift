@@ -97,6 +97,8 @@ final class MirrorRunner: Sendable {
             guard let sync = sync(of: agency) else { continue }
             var fields: [String: JSONValue] = [:]
             if let role = role(of: agency) { fields["role"] = .string(role) }
+            // Pages served from a copy that cannot hear of the other replicas' changes are marked stale.
+            if let leadership { fields["hearsChanges"] = .bool(leadership.hearsChanges) }
             if let progress = await mirror.progress(agency: agency) {
                 fields["branches"] = .number(String(progress.branches))
                 fields["branchesImported"] = .number(String(progress.imported))

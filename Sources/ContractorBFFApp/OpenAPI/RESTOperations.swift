@@ -38,7 +38,7 @@ enum RESTOperations {
                     "breaker": ["type": "string", "enum": .array(CircuitBreaker.State.allCases.map { .string($0.rawValue) })],
                 ],
             ],
-            "mirror": ["type": ["object", "null"], "description": "each agency's mirror: its import's state, share done and time left (importProgress)"],
+            "mirror": ["type": ["object", "null"], "description": "each agency's mirror: its import's state, share done and time left (importProgress); with PostgreSQL, this replica's role and whether it hears of the others' changes (hearsChanges; false: its pages are served stale)"],
             "store": [
                 "type": "object", "required": ["kind"], "description": "where shared state lives; with PostgreSQL, whether it answers (writes wait for it, reads do not)",
                 "properties": ["kind": ["type": "string", "enum": ["embedded", "postgresql"]], "reachable": ["type": "boolean"], "writes": ["type": "string"]],

@@ -50,9 +50,13 @@ public struct ContractorService: Sendable {
     public struct MirrorAccess: Sendable {
         public let mirror: AgencyMirror
         public let ensure: @Sendable (String) -> Void
-        public init(mirror: AgencyMirror, ensure: @escaping @Sendable (String) -> Void) {
+        /// True while this replica cannot hear of changes made elsewhere (its shared store unreachable):
+        /// its copy may then be behind, and what it serves from it is marked stale.
+        public let cutOff: @Sendable () -> Bool
+        public init(mirror: AgencyMirror, ensure: @escaping @Sendable (String) -> Void, cutOff: @escaping @Sendable () -> Bool = { false }) {
             self.mirror = mirror
             self.ensure = ensure
+            self.cutOff = cutOff
         }
     }
 
@@ -70,7 +74,8 @@ public struct ContractorService: Sendable {
         guard let mirror else { return nil }
         mirror.ensure(who.shortName)
         switch await mirror.mirror.view(of: who) {
-        case .ready(let jobs, let age, let stale):
+        case .ready(let jobs, let age, let failed):
+            let stale = failed || mirror.cutOff()
             CacheTrace.current?.record(stale ? .stale : .hit, age: age)
             CacheTrace.current?.noteMirror(stale ? "stale" : "warm")
             return jobs
@@ -105,8 +110,9 @@ public struct ContractorService: Sendable {
         if let mirror {
             mirror.ensure(who.shortName)
             if let (record, age) = await mirror.mirror.contractor(who.contractorId, agency: who.shortName) {
-                CacheTrace.current?.record(.hit, age: age)
-                CacheTrace.current?.noteMirror("warm")
+                let stale = mirror.cutOff()
+                CacheTrace.current?.record(stale ? .stale : .hit, age: age)
+                CacheTrace.current?.noteMirror(stale ? "stale" : "warm")
                 return ContractorAccount(upstream: record)
             }
         }
