@@ -81,4 +81,66 @@ struct RequestParserTests {
         let requests = try parse("GET / HTTP/1.1\r\nHost: x\r\nX-A: \t one \r\nx-a: two\r\n\r\n", step: 4096)
         #expect(requests.first?.0.headers.values("X-A") == ["one", "two"])
     }
+
+    /// A prefix that no valid head begins with, and the refusal it must get as soon as its last byte is
+    /// read: no line ending, no timeout, no more bytes needed.
+    struct EarlyRefusal: Sendable, CustomTestStringConvertible {
+        let name: String
+        let bytes: [UInt8]
+        let error: ParseError
+        var testDescription: String { name }
+        init(_ name: String, _ bytes: [UInt8], _ error: ParseError) {
+            self.name = name
+            self.bytes = bytes
+            self.error = error
+        }
+        init(_ name: String, _ text: String, _ error: ParseError) { self.init(name, Array(text.utf8), error) }
+    }
+
+    static let earlyRefusals: [EarlyRefusal] = [
+        // The first byte of a TLS record: handshake (0x16).
+        EarlyRefusal("TLS handshake byte", [0x16], .badRequest("malformed method")),
+        EarlyRefusal("NUL first", [0], .badRequest("malformed method")),
+        EarlyRefusal("non-token method byte", "GE(", .badRequest("malformed method")),
+        EarlyRefusal("space first", " ", .badRequest("malformed method")),
+        EarlyRefusal("method one byte over its limit", String(repeating: "A", count: 33), .badRequest("malformed method")),
+        EarlyRefusal("CR inside the method", "GET\r", .badRequest("malformed request line")),
+        EarlyRefusal("double space after the method", "GET  ", .badRequest("malformed request target")),
+        EarlyRefusal("control byte in the target", "GET /a\u{1}", .badRequest("malformed request target")),
+        EarlyRefusal("non-ASCII byte in the target", [71, 69, 84, 32, 47, 0xC3], .badRequest("malformed request target")),
+        EarlyRefusal("target one byte over its limit", "GET /" + String(repeating: "a", count: 8 * 1024), .uriTooLong),
+        EarlyRefusal("HTTP/0.9 line", "GET /a\r", .badRequest("malformed request line")),
+        EarlyRefusal("lowercase version", "GET /a h", .badRequest("malformed HTTP version")),
+        EarlyRefusal("letter for a version digit", "GET /a HTTP/x", .badRequest("malformed HTTP version")),
+        EarlyRefusal("two-digit minor version", "GET /a HTTP/1.10", .badRequest("malformed HTTP version")),
+        EarlyRefusal("bare CR after the request line", "GET /a HTTP/1.1\rX", .badRequest("bare CR in head")),
+        EarlyRefusal("bare LF in the request line", "GET /a HTTP/1.1\n", .badRequest("malformed HTTP version")),
+        EarlyRefusal("obs-fold", "GET /a HTTP/1.1\r\nHost: x\r\n ", .badRequest("obsolete line folding")),
+        EarlyRefusal("non-token field name byte", "GET /a HTTP/1.1\r\nX@", .badRequest("malformed field name")),
+        EarlyRefusal("space before the colon", "GET /a HTTP/1.1\r\nHost ", .badRequest("malformed field name")),
+        EarlyRefusal("field name starting with a colon", "GET /a HTTP/1.1\r\n:", .badRequest("malformed field name")),
+        EarlyRefusal("field line without a colon", "GET /a HTTP/1.1\r\nHost\r", .badRequest("field line without colon")),
+        EarlyRefusal("NUL in a field value", [UInt8]("GET /a HTTP/1.1\r\nX: a".utf8) + [0], .badRequest("control character in field value")),
+        EarlyRefusal("bare LF ending a field", "GET /a HTTP/1.1\r\nX: a\n", .badRequest("bare LF in head")),
+    ]
+
+    @Test(arguments: earlyRefusals)
+    func refusedAsSoonAsSeen(_ refusal: EarlyRefusal) {
+        // Every byte but the last is still a possible start of a head; the last one is not.
+        var parser = RequestParser()
+        var index = 0
+        let allButLast = Array(refusal.bytes.dropLast())
+        var refusedEarly: ParseError?
+        do { _ = try parser.next(allButLast, from: &index) } catch { refusedEarly = error }
+        #expect(refusedEarly == nil, "the bytes before the last are accepted")
+        #expect(throws: refusal.error) { try parser.next(refusal.bytes, from: &index) }
+    }
+
+    @Test func trailersAreJudgedByTheSameRules() {
+        let chunked = "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+        #expect(throws: ParseError.badRequest("malformed field name")) { try parse(chunked + "X A: 1\r\n\r\n", step: 4096) }
+        #expect(throws: ParseError.badRequest("field line without colon")) { try parse(chunked + "XA\r\n\r\n", step: 4096) }
+        #expect(throws: ParseError.badRequest("control character in field value")) { try parse(chunked + "X: \u{7F}\r\n\r\n", step: 4096) }
+        #expect((try? parse(chunked + "X-T: a\tb\r\n\r\n", step: 1))?.count == 1)
+    }
 }

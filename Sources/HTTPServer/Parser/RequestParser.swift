@@ -48,6 +48,8 @@ public struct RequestParser: Sendable {
     var requestLineEnd: Int?
     var fieldLines = 0
     var leadingEmptyLines = 0
+    /// Judges each head byte as it arrives (see `HeadScanner`).
+    var scanner: HeadScanner
     var currentHead: RequestHead?
     /// The body so far: in memory, or past the route's spool threshold in `spool` (then `body` is empty).
     var body: [UInt8] = []
@@ -63,6 +65,7 @@ public struct RequestParser: Sendable {
 
     public init(limits: ParserLimits = ParserLimits()) {
         self.limits = limits
+        scanner = HeadScanner(limits: limits)
     }
 
     /// True between requests: nothing of a next request has been read yet.
@@ -106,7 +109,9 @@ public struct RequestParser: Sendable {
                 index = next
                 if line.isEmpty { return finishRequest() }
                 // Trailer fields are read for framing only and then dropped; they must still be well formed.
-                _ = try Self.field(buffer, line)
+                var trailer = HeadScanner(limits: limits, fieldLinesOnly: true)
+                for byte in buffer[line] { try trailer.feed(byte) }
+                try trailer.feed(cr)
                 guard fields + 1 <= limits.maxHeaderFields else { throw .headerFieldsTooLarge("too many trailer fields") }
                 state = .trailers(bytes: bytes + line.count + 2, fields: fields + 1)
             }
@@ -159,13 +164,18 @@ public struct RequestParser: Sendable {
         }
         let start = index
         var position = start + scanned
-        let requestLineLimit = limits.maxMethodBytes + limits.maxRequestTargetBytes + 12
         while position < buffer.count {
             let byte = buffer[position]
             position += 1
+            do {
+                try scanner.feed(byte)
+            } catch {
+                // What of the target was read, so the refusal is answered in the shape of its API.
+                if requestLineEnd == nil { targetSeen = Self.targetPrefix(buffer[start..<position]) }
+                throw error
+            }
             if byte == lf {
                 let lineEnd = position - 1
-                guard lineEnd > start, buffer[lineEnd - 1] == cr else { throw .badRequest("bare LF in head") }
                 let lineLength = lineEnd - 1 - (start + lineStart)
                 if requestLineEnd == nil {
                     requestLineEnd = lineEnd - 1 - start
@@ -183,13 +193,11 @@ public struct RequestParser: Sendable {
                 }
                 lineStart = position - start
             }
+            // The request line's parts have their own limits, which the scanner applies.
             if let requestLineEnd {
                 guard position - start - (requestLineEnd + 2) <= limits.maxHeaderBytes else {
                     throw .headerFieldsTooLarge("header section over \(limits.maxHeaderBytes) bytes")
                 }
-            } else if position - start > requestLineLimit {
-                targetSeen = Self.targetPrefix(buffer[start..<position])
-                throw Self.overlongRequestLine(buffer, start: start, limits: limits)
             }
         }
         scanned = position - start
@@ -211,6 +219,7 @@ public struct RequestParser: Sendable {
         requestLineEnd = nil
         fieldLines = 0
         leadingEmptyLines = 0
+        scanner = HeadScanner(limits: limits)
     }
 
     private mutating func begin(_ head: RequestHead) throws(ParseError) -> Event? {
@@ -238,28 +247,16 @@ public struct RequestParser: Sendable {
         return .head(head)
     }
 
-    /// A request line that never ends: a long method is garbage (400), a long target is 414.
-    private static func overlongRequestLine(_ buffer: [UInt8], start: Int, limits: ParserLimits) -> ParseError {
-        let methodWindow = buffer[start..<min(buffer.count, start + limits.maxMethodBytes + 1)]
-        guard let space = methodWindow.firstIndex(of: sp), space > start else { return .badRequest("malformed method") }
-        return .uriTooLong
-    }
-
+    /// Splits a head the scanner passed byte by byte: the request line has exactly two single spaces,
+    /// every field line a colon.
     static func head(_ buffer: [UInt8], start: Int, requestLineEnd: Int, end: Int, limits: ParserLimits) throws(ParseError) -> RequestHead {
         let line = start..<(start + requestLineEnd)
-        guard let firstSpace = buffer[line].firstIndex(of: sp) else { throw .badRequest("malformed request line") }
-        let method = start..<firstSpace
-        guard !method.isEmpty, method.count <= limits.maxMethodBytes, buffer[method].allSatisfy(isTokenByte) else {
-            throw .badRequest("malformed method")
-        }
-        guard let secondSpace = buffer[(firstSpace + 1)..<line.upperBound].firstIndex(of: sp) else {
+        guard let firstSpace = buffer[line].firstIndex(of: sp),
+              let secondSpace = buffer[(firstSpace + 1)..<line.upperBound].firstIndex(of: sp) else {
             throw .badRequest("malformed request line")
         }
+        let method = start..<firstSpace
         let target = (firstSpace + 1)..<secondSpace
-        guard !target.isEmpty, buffer[target].allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-            throw .badRequest("malformed request target")
-        }
-        guard target.count <= limits.maxRequestTargetBytes else { throw .uriTooLong }
         try checkForm(buffer[target], method: buffer[method])
         let version = try Self.version(buffer[(secondSpace + 1)..<line.upperBound])
 
@@ -268,7 +265,7 @@ public struct RequestParser: Sendable {
         while lineStart < end {
             var lineEnd = lineStart
             while !(buffer[lineEnd] == cr && buffer[lineEnd + 1] == lf) { lineEnd += 1 }
-            let (name, value) = try field(buffer, lineStart..<lineEnd)
+            let (name, value) = field(buffer, lineStart..<lineEnd)
             headers.add(String(decoding: buffer[name], as: UTF8.self), String(decoding: buffer[value], as: UTF8.self))
             lineStart = lineEnd + 2
         }
@@ -303,21 +300,14 @@ public struct RequestParser: Sendable {
         return minor == 0 ? .http10 : .http11
     }
 
-    /// One field line: no obs-fold, a token name with no whitespace before the colon, a value without
-    /// control characters (HTAB aside), optional whitespace around it trimmed.
-    static func field(_ buffer: [UInt8], _ line: Range<Int>) throws(ParseError) -> (Range<Int>, Range<Int>) {
-        guard let first = line.first else { throw .badRequest("empty field line") }
-        guard buffer[first] != sp && buffer[first] != htab else { throw .badRequest("obsolete line folding") }
-        guard let colon = buffer[line].firstIndex(of: colonByte) else { throw .badRequest("field line without colon") }
-        let name = line.lowerBound..<colon
-        guard !name.isEmpty, buffer[name].allSatisfy(isTokenByte) else { throw .badRequest("malformed field name") }
-        var valueStart = colon + 1, valueEnd = line.upperBound
+    /// One field line the scanner passed (a token name, a colon, a value without control characters):
+    /// its name and its value with the optional whitespace around it trimmed.
+    static func field(_ buffer: [UInt8], _ line: Range<Int>) -> (Range<Int>, Range<Int>) {
+        let colon = buffer[line].firstIndex(of: colonByte) ?? line.upperBound
+        var valueStart = min(colon + 1, line.upperBound), valueEnd = line.upperBound
         while valueStart < valueEnd && (buffer[valueStart] == sp || buffer[valueStart] == htab) { valueStart += 1 }
         while valueEnd > valueStart && (buffer[valueEnd - 1] == sp || buffer[valueEnd - 1] == htab) { valueEnd -= 1 }
-        for byte in buffer[valueStart..<valueEnd] where byte != htab && (byte < 0x20 || byte == 0x7F) {
-            throw .badRequest("control character in field value")
-        }
-        return (name, valueStart..<valueEnd)
+        return (line.lowerBound..<colon, valueStart..<valueEnd)
     }
 
     /// The framing rules of RFC 9112 §6 and the Host rule of §3.2, each answered as the issue asks.
