@@ -12,13 +12,22 @@ public struct Logger: Sendable {
     }
 
     public let minimumLevel: Level
-    private let sink: @Sendable ([UInt8]) -> Void
+    /// Receives one or more whole lines, each ending in a newline.
+    private let lines: @Sendable ([UInt8]) -> Void
     private let flushSink: @Sendable () -> Void
 
     /// `sink` receives each line as UTF-8 bytes without its newline.
     public init(minimumLevel: Level = .info, sink: @escaping @Sendable ([UInt8]) -> Void, flush: @escaping @Sendable () -> Void = {}) {
         self.minimumLevel = minimumLevel
-        self.sink = sink
+        self.lines = { batch in
+            for line in batch.split(separator: 10) { sink(Array(line)) }
+        }
+        self.flushSink = flush
+    }
+
+    private init(minimumLevel: Level, lines: @escaping @Sendable ([UInt8]) -> Void, flush: @escaping @Sendable () -> Void) {
+        self.minimumLevel = minimumLevel
+        self.lines = lines
         self.flushSink = flush
     }
 
@@ -26,7 +35,7 @@ public struct Logger: Sendable {
     /// loop never waits on a slow terminal or pipe. Call `flush()` before the process exits.
     public static func standardOutput(minimumLevel: Level = .info) -> Logger {
         let writer = BufferedWriter(fd: 1)
-        return Logger(minimumLevel: minimumLevel, sink: { writer.append($0) }, flush: { writer.flush() })
+        return Logger(minimumLevel: minimumLevel, lines: { writer.append($0) }, flush: { writer.flush() })
     }
 
     /// Writes out whatever is buffered.
@@ -34,38 +43,100 @@ public struct Logger: Sendable {
 
     public static let discard = Logger(minimumLevel: .error, sink: { _ in })
 
+    /// Whether a line at `level` would be written.
+    public func accepts(_ level: Level) -> Bool { level >= minimumLevel }
+
     public func log(_ level: Level, _ event: String, _ fields: KeyValuePairs<String, LogValue> = [:]) {
         log(level, event, fields: Array(fields))
     }
 
     public func log(_ level: Level, _ event: String, fields: [(String, LogValue)]) {
-        guard level >= minimumLevel else { return }
-        var line: [UInt8] = []
-        line.reserveCapacity(256)
-        line += #"{"time":""#.utf8
-        line += Self.timestamp().utf8
-        line += #"","level":""#.utf8
-        line += level.rawValue.utf8
-        line += #"","event":"#.utf8
-        JSONText.appendString(event, to: &line)
-        for (key, value) in fields {
-            line.append(44)
-            JSONText.appendString(key, to: &line)
-            line.append(58)
-            value.append(to: &line)
-        }
-        line.append(125)
-        sink(line)
+        guard accepts(level) else { return }
+        var line = LogLines()
+        line.begin(level, event)
+        for (key, value) in fields { line.field(key, value) }
+        line.end()
+        lines(line.take())
     }
 
-    /// UTC with milliseconds, e.g. 2026-11-22T10:00:00.123Z, written digit by digit (it is on every line).
-    static func timestamp() -> String {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        var seconds = spec.tv_sec
+    /// Hands over lines written with `LogLines` in one go (a batch of access lines, say).
+    public func write(_ batch: inout LogLines) {
+        guard !batch.isEmpty else { return }
+        lines(batch.take())
+    }
+}
+
+/// Log lines written straight into one byte buffer, for a writer that produces many of them (an event
+/// loop's access lines): no array of fields per line, the time's date part formatted once a second, and
+/// the whole batch handed to the logger at once (`Logger.write`). Not shared: one per thread.
+public struct LogLines: Sendable {
+    private var buffer: [UInt8] = []
+    /// `"time":"YYYY-MM-DDTHH:MM:SS.` for `second`, the part of the timestamp that changes once a second.
+    private var second = -1
+    private var secondText: [UInt8] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { buffer.isEmpty }
+    /// Bytes gathered so far.
+    public var count: Int { buffer.count }
+
+    /// Starts a line: `{"time":...,"level":...,"event":...`.
+    public mutating func begin(_ level: Logger.Level, _ event: String) {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        if Int(now.tv_sec) != second {
+            second = Int(now.tv_sec)
+            secondText = Array(#"{"time":""#.utf8) + Self.secondPart(now.tv_sec)
+        }
+        buffer += secondText
+        let millis = Int(now.tv_nsec / 1_000_000)
+        buffer += [UInt8(48 + millis / 100), UInt8(48 + millis / 10 % 10), UInt8(48 + millis % 10), 90]
+        buffer += #"","level":""#.utf8
+        buffer += level.rawValue.utf8
+        buffer += #"","event":"#.utf8
+        JSONText.appendString(event, to: &buffer)
+    }
+
+    public mutating func field(_ key: String, _ value: LogValue) {
+        buffer.append(44)
+        JSONText.appendString(key, to: &buffer)
+        buffer.append(58)
+        value.append(to: &buffer)
+    }
+
+    public mutating func field(_ key: String, _ value: String) {
+        buffer.append(44)
+        JSONText.appendString(key, to: &buffer)
+        buffer.append(58)
+        JSONText.appendString(value, to: &buffer)
+    }
+
+    public mutating func field(_ key: String, _ value: Int) {
+        buffer.append(44)
+        JSONText.appendString(key, to: &buffer)
+        buffer.append(58)
+        buffer += String(value).utf8
+    }
+
+    /// Ends the line begun last.
+    public mutating func end() {
+        buffer.append(125)
+        buffer.append(10)
+    }
+
+    /// The lines so far; the buffer starts again empty.
+    mutating func take() -> [UInt8] {
+        defer { buffer = [] }
+        return buffer
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.` in UTC.
+    static func secondPart(_ seconds: time_t) -> [UInt8] {
+        var seconds = seconds
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        var out = [UInt8](repeating: 0, count: 24)
+        var out = [UInt8](repeating: 0, count: 20)
         func put(_ value: Int, _ width: Int, at offset: Int) {
             var value = value
             for index in stride(from: offset + width - 1, through: offset, by: -1) {
@@ -79,23 +150,21 @@ public struct Logger: Sendable {
         put(Int(parts.tm_hour), 2, at: 11)
         put(Int(parts.tm_min), 2, at: 14)
         put(Int(parts.tm_sec), 2, at: 17)
-        put(Int(spec.tv_nsec / 1_000_000), 3, at: 20)
-        out[4] = 45; out[7] = 45; out[10] = 84; out[13] = 58; out[16] = 58; out[19] = 46; out[23] = 90
-        return String(decoding: out, as: UTF8.self)
+        out[4] = 45; out[7] = 45; out[10] = 84; out[13] = 58; out[16] = 58; out[19] = 46
+        return out
     }
 }
 
 /// Collects lines and writes them to a file descriptor from its own thread: at most every 50 ms, at
-/// once when 64 KiB have gathered. Past 8 MiB unwritten (a reader that stopped) lines are dropped and
-/// counted rather than held without bound.
+/// once when 64 KiB have gathered. No line is ever dropped: past 8 MiB unwritten (a reader slower than
+/// the lines come) the caller writes them out itself, so a logging thread slows down to the reader's pace
+/// rather than losing its record (nginx's access log does the same by writing synchronously).
 final class BufferedWriter: Sendable {
-    private struct State {
-        var pending: [UInt8] = []
-        var dropped = 0
-    }
+    private static let writeAt = 64 << 10
+    private static let backPressureAt = 8 << 20
 
     private let fd: Int32
-    private let state = Mutex(State())
+    private let pending = Mutex<[UInt8]>([])
     private let writing = Mutex(())
 
     init(fd: Int32) {
@@ -110,36 +179,39 @@ final class BufferedWriter: Sendable {
         thread.start()
     }
 
-    func append(_ line: [UInt8]) {
-        let full = state.withLock { state -> Bool in
-            guard state.pending.count < 8 << 20 else {
-                state.dropped += 1
-                return false
-            }
-            state.pending.append(contentsOf: line)
-            state.pending.append(10)
-            return state.pending.count >= 64 << 10
+    /// `lines` are whole lines, each ending in a newline.
+    func append(_ lines: [UInt8]) {
+        let gathered = pending.withLock { pending in
+            if pending.isEmpty { pending = lines } else { pending += lines }
+            return pending.count
         }
-        if full { flush() }
+        guard gathered >= Self.writeAt else { return }
+        if gathered >= Self.backPressureAt {
+            // The reader is not keeping up: wait for the descriptor rather than drop a line.
+            flush()
+        } else {
+            // Written now unless a write is already under way (which then leaves these for the next one).
+            _ = writing.withLockIfAvailable { _ in writeOut() }
+        }
     }
 
     func flush() {
-        writing.withLock { _ in
-            var (bytes, dropped) = state.withLock { state in
-                defer { state = State() }
-                return (state.pending, state.dropped)
-            }
-            if dropped > 0 {
-                bytes += Array("{\"time\":\"\(Logger.timestamp())\",\"level\":\"warning\",\"event\":\"log_lines_dropped\",\"count\":\(dropped)}\n".utf8)
-            }
-            bytes.withUnsafeBytes { raw in
-                var offset = 0
-                while offset < raw.count, let base = raw.baseAddress {
-                    let written = Glibc.write(fd, base + offset, raw.count - offset)
-                    if written < 0 && errno == EINTR { continue }
-                    guard written > 0 else { return }
-                    offset += written
-                }
+        writing.withLock { _ in writeOut() }
+    }
+
+    /// Call with `writing` held.
+    private func writeOut() {
+        let bytes = pending.withLock { pending in
+            defer { pending = [] }
+            return pending
+        }
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count, let base = raw.baseAddress {
+                let written = Glibc.write(fd, base + offset, raw.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { return }
+                offset += written
             }
         }
     }

@@ -140,6 +140,52 @@ struct ExecutableTests {
         #expect(exit == ChildProcess.Exit(code: 0, signalled: false))
     }
 
+    /// Under load on kept-alive connections, SIGTERM mid-run: every request a client got an answer to has
+    /// its access line on standard output by the time the process exits (none dropped, none left in a
+    /// loop's batch or the writer's buffer).
+    @Test func everyRequestAnsweredBeforeSIGTERMIsInTheAccessLog() async throws {
+        let (process, lines) = try await start(["serve"], environment: ["PORT": "0", "HOST": "127.0.0.1"]) { lines in
+            lines.filter { $0["event"] as? String == "listening" }.count == 2
+        }
+        let fixturePort = lines.first { $0["event"] as? String == "fixture_agentos" }?["port"] as? Int
+        let port = try #require(lines.filter { $0["event"] as? String == "listening" }.compactMap { $0["port"] as? Int }.first { $0 != fixturePort })
+        async let output = offPool { process.standardOutput.readDataToEndOfFile() }
+        let answered = await withTaskGroup(of: [String].self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    await offPool {
+                        var ids: [String] = []
+                        guard let connection = RawConnection(port: port) else { return ids }
+                        while ids.count < 100_000, connection.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"),
+                              let response = connection.readResponse(timeout: 10) {
+                            if let id = response.header("X-Request-Id") { ids.append(id) }
+                            if response.header("Connection")?.lowercased() == "close" { break }
+                        }
+                        return ids
+                    }
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(1.5))
+                process.signal(SIGTERM)
+                return []
+            }
+            var all: [String] = []
+            for await ids in group { all += ids }
+            return all
+        }
+        let exit = await offPool { process.wait() }
+        let logged = Set(String(decoding: await output, as: UTF8.self).split(separator: "\n").compactMap { line -> String? in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  object["event"] as? String == "access" else { return nil }
+            return object["requestId"] as? String
+        })
+        #expect(exit == ChildProcess.Exit(code: 0, signalled: false))
+        #expect(answered.count >= 500, "only \(answered.count) requests were answered before the drain")
+        let missing = answered.filter { !logged.contains($0) }
+        #expect(missing.isEmpty, "\(missing.count) of \(answered.count) answered requests have no access line")
+    }
+
     @Test func withoutAgentOSAndFixtureOffReadyzSaysNotConfigured() async throws {
         let (process, lines) = try await start(["serve"], environment: ["PORT": "0", "HOST": "127.0.0.1", "FIXTURE_MODE": "off"]) { lines in
             lines.contains { $0["event"] as? String == "listening" }

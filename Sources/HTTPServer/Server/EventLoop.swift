@@ -14,6 +14,8 @@ final class ServerShared: Sendable {
     let openConnections = Atomic<Int>(0)
     /// The longest any loop's sweep ran late since the last read of it, in nanoseconds.
     let maxLag = Atomic<UInt64>(0)
+    /// The access log is on and the logger writes info lines.
+    let logsAccess: Bool
 
     func recordLag(_ lag: UInt64) {
         var seen = maxLag.load(ordering: .relaxed)
@@ -40,6 +42,7 @@ final class ServerShared: Sendable {
         self.logger = logger
         self.listenFD = listenFD
         self.responder = responder
+        logsAccess = configuration.accessLog && logger.accepts(.info)
         headerTimeout = configuration.headerTimeout.nanoseconds
         bodyTimeout = configuration.bodyTimeout.nanoseconds
         sendTimeout = configuration.sendTimeout.nanoseconds
@@ -97,6 +100,8 @@ final class EventLoop: @unchecked Sendable {
     private var acceptResumesAt: UInt64 = 0
     private var dateSecond = 0
     private var dateLine: [UInt8] = []
+    /// This loop's access lines since the last hand-over to the logger (once per turn of the loop).
+    private var accessLines = LogLines()
 
     init(shared: ServerShared) throws(ServerError) {
         self.shared = shared
@@ -182,7 +187,9 @@ final class EventLoop: @unchecked Sendable {
                 sweep()
                 nextSweep = now + shared.tick
             }
+            shared.logger.write(&accessLines)
         }
+        shared.logger.write(&accessLines)
         close(epfd)
         close(wakeFD)
         exited.store(true, ordering: .releasing)
@@ -676,17 +683,18 @@ final class EventLoop: @unchecked Sendable {
 
     // MARK: small things
 
+    /// One access line, written into this loop's batch (handed to the logger before the loop sleeps).
     private func logExchange(_ connection: Connection) {
-        guard shared.configuration.accessLog, let exchange = connection.exchange else { return }
-        shared.logger.log(.info, "access", fields: [
-            ("requestId", .string(exchange.requestID)),
-            ("method", .string(exchange.method)),
-            ("path", .string(exchange.path)),
-            ("status", .int(exchange.status)),
-            ("bytes", .int(exchange.bytes)),
-            ("durationMs", .double(Double(Socket.monotonicNanoseconds() - exchange.startedAt) / 1_000_000)),
-            ("remote", .string(connection.remoteAddress)),
-        ])
+        guard shared.logsAccess, let exchange = connection.exchange else { return }
+        accessLines.begin(.info, "access")
+        accessLines.field("requestId", exchange.requestID)
+        accessLines.field("method", exchange.method)
+        accessLines.field("path", exchange.path)
+        accessLines.field("status", exchange.status)
+        accessLines.field("bytes", exchange.bytes)
+        accessLines.field("durationMs", .double(Double(Socket.monotonicNanoseconds() - exchange.startedAt) / 1_000_000))
+        accessLines.field("remote", connection.remoteAddress)
+        accessLines.end()
     }
 
     /// `Date: ...\r\n`, formatted once a second (RFC 9110 §6.6.1 asks an origin server with a clock for it).
