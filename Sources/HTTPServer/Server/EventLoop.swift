@@ -28,9 +28,10 @@ final class ServerShared: Sendable {
     /// Open connections per client address, across loops, for `maxConnectionsPerAddress`.
     let perAddress = Mutex<[String: Int]>([:])
     let uncappedAddress: @Sendable (String) -> Bool
-    // Timeouts in the loops' unit, monotonic nanoseconds.
-    let headerTimeout: UInt64, bodyTimeout: UInt64, sendTimeout: UInt64, keepAliveTimeout: UInt64
-    let handlerTimeout: UInt64, lingerTimeout: UInt64, tick: UInt64, bodyDeadline: UInt64
+    /// What every connection lives by.
+    let rules: ConnectionRules
+    /// How often each loop looks at its connections' deadlines.
+    let tick: UInt64
 
     init(
         configuration: ServerConfiguration, logger: Logger, listenFD: Int32, renderRefusal: @escaping RefusalRenderer,
@@ -43,15 +44,11 @@ final class ServerShared: Sendable {
         self.listenFD = listenFD
         self.responder = responder
         logsAccess = configuration.accessLog && logger.accepts(.info)
-        headerTimeout = configuration.headerTimeout.nanoseconds
-        bodyTimeout = configuration.bodyTimeout.nanoseconds
-        sendTimeout = configuration.sendTimeout.nanoseconds
-        keepAliveTimeout = configuration.keepAliveTimeout.nanoseconds
-        handlerTimeout = configuration.handlerTimeout.nanoseconds
-        bodyDeadline = configuration.bodyDeadline.nanoseconds
-        lingerTimeout = configuration.lingerTimeout.nanoseconds
+        let rules = ConnectionRules(configuration)
+        self.rules = rules
         // The sweep runs often enough that the shortest timeout is kept to about a fifth of itself.
-        let shortest = [headerTimeout, bodyTimeout, sendTimeout, keepAliveTimeout, handlerTimeout, lingerTimeout].min() ?? 0
+        let shortest = [rules.headerTimeout, rules.bodyTimeout, rules.sendTimeout, rules.keepAliveTimeout, rules.handlerTimeout,
+                        rules.lingerTimeout].min() ?? 0
         tick = min(100_000_000, max(5_000_000, shortest / 5))
     }
 
@@ -75,12 +72,14 @@ final class ServerShared: Sendable {
     }
 }
 
-/// One thread, one epoll instance, the connections it accepted. Handlers run in Swift concurrency; their
-/// answers come back through `execute`, so connection state is only ever touched on this thread.
+/// One thread, one epoll instance, the connections it accepted. It moves bytes between sockets and each
+/// connection's `ConnectionMachine`, runs the handlers the machines ask for, and ticks them when their
+/// deadlines come; every decision about a connection is the machine's. Handlers run in Swift
+/// concurrency; their answers come back through `execute`, so connection state is only ever touched on
+/// this thread.
 final class EventLoop: @unchecked Sendable {
     private static let listenerTag = UInt64(UInt32.max) + 1
     private static let wakeTag = UInt64(UInt32.max) + 2
-    private static let continueLine = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
     private let shared: ServerShared
     private let epfd: Int32
@@ -102,6 +101,8 @@ final class EventLoop: @unchecked Sendable {
     private var dateLine: [UInt8] = []
     /// This loop's access lines since the last hand-over to the logger (once per turn of the loop).
     private var accessLines = LogLines()
+    /// What the machines are handed with every event; built once, it only reaches back into this loop.
+    private var context: ConnectionContext!
 
     init(shared: ServerShared) throws(ServerError) {
         self.shared = shared
@@ -110,6 +111,12 @@ final class EventLoop: @unchecked Sendable {
         guard epfd >= 0, wakeFD >= 0 else { throw .socketFailed(Socket.errorText()) }
         clinux_epoll_add(epfd, wakeFD, CLINUX_EPOLLIN, Self.wakeTag)
         listening = clinux_epoll_add(epfd, shared.listenFD, CLINUX_EPOLLIN | CLINUX_EPOLLEXCLUSIVE, Self.listenerTag) == 0
+        let handlerTimeout = shared.configuration.handlerTimeout
+        context = ConnectionContext(
+            rules: shared.rules, renderRefusal: shared.renderRefusal,
+            newRequestID: { [unowned self] in ids.requestID() },
+            dateLine: { [unowned self] in currentDateLine() },
+            handlerDeadline: { .now + handlerTimeout })
     }
 
     var hasExited: Bool { exited.load(ordering: .acquiring) }
@@ -149,18 +156,14 @@ final class EventLoop: @unchecked Sendable {
         execute { [self] in
             draining = true
             stopListening()
-            let idle = connections.values.filter { connection in
-                if case .awaitingHead = connection.phase { return !connection.hasUnreadInput }
-                return false
-            }
-            idle.forEach(closeNow)
+            for connection in Array(connections.values) { deliver(.drain, to: connection) }
         }
     }
 
     /// Close everything and end the thread.
     func stop() {
         execute { [self] in
-            Array(connections.values).forEach(closeNow)
+            Array(connections.values).forEach { closeSocket($0) }
             running = false
         }
     }
@@ -205,24 +208,15 @@ final class EventLoop: @unchecked Sendable {
         default:
             guard let connection = connections[Int32(truncatingIfNeeded: event.data)] else { return }
             if event.events & CLINUX_EPOLLERR != 0 {
-                closeNow(connection)
+                closeSocket(connection)
                 return
             }
-            if event.events & (CLINUX_EPOLLIN | CLINUX_EPOLLHUP | CLINUX_EPOLLRDHUP) != 0 {
-                connection.readable = true
-                if event.events & (CLINUX_EPOLLHUP | CLINUX_EPOLLRDHUP) != 0 { connection.peerClosedInput = true }
-            }
-            // A client that hangs up while its request is handled is gone: cancel the handler rather than
-            // compute an answer nobody reads (a client that only half-closes after sending loses its
-            // answer too; none of the portal's clients do that).
-            // The same holds for a streamed answer (a JSON-lines batch, server-sent events): closing cancels
-            // the task that feeds it, and so the work still running for it.
-            if event.events & (CLINUX_EPOLLHUP | CLINUX_EPOLLRDHUP) != 0, connection.isAnswering {
-                closeNow(connection)
-                return
-            }
+            if event.events & (CLINUX_EPOLLIN | CLINUX_EPOLLHUP | CLINUX_EPOLLRDHUP) != 0 { connection.readable = true }
+            // The same holds for a streamed answer (a JSON-lines batch, server-sent events): the machine
+            // closes, which cancels the task that feeds it, and so the work still running for it.
+            if event.events & (CLINUX_EPOLLHUP | CLINUX_EPOLLRDHUP) != 0 { deliver(.hungUp, to: connection) }
             if event.events & CLINUX_EPOLLOUT != 0 { flush(connection) }
-            if connection.readable { drive(connection) }
+            pump(connection)
         }
     }
 
@@ -277,11 +271,7 @@ final class EventLoop: @unchecked Sendable {
             shared.openConnections.add(1, ordering: .relaxed)
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            let connection = Connection(
-                fd: fd, remoteAddress: remote,
-                parser: RequestParser(limits: shared.configuration.limits),
-                phase: .awaitingHead(deadline: now + shared.headerTimeout, idle: false))
-            connections[fd] = connection
+            connections[fd] = Connection(fd: fd, machine: ConnectionMachine(remoteAddress: remote, rules: shared.rules, now: now))
             clinux_epoll_add(epfd, fd, CLINUX_EPOLLIN | CLINUX_EPOLLOUT | CLINUX_EPOLLRDHUP | CLINUX_EPOLLET, UInt64(fd))
         }
     }
@@ -292,104 +282,69 @@ final class EventLoop: @unchecked Sendable {
         listening = false
     }
 
-    // MARK: reading
+    // MARK: moving bytes
 
-    private func drive(_ connection: Connection) {
-        switch connection.phase {
-        case .awaitingHead, .readingBody: readRequests(connection)
-        case .lingering: discardInput(connection)
-        default: break
+    /// Hands the machine one event and carries out what it asks for.
+    private func deliver(_ event: ConnectionMachine.Event, to connection: Connection) {
+        guard !connection.socketClosed else { return }
+        let actions = connection.machine.handle(event, at: now, in: context)
+        for action in actions {
+            guard !connection.socketClosed else { return }
+            perform(action, connection)
         }
     }
 
-    private func readRequests(_ connection: Connection) {
-        while true {
-            let event: RequestParser.Event?
-            do {
-                event = try connection.parser.next(connection.inbound, from: &connection.inboundStart)
-            } catch {
-                refuse(connection, error)
-                return
-            }
-            switch event {
-            case .head(let head)?:
-                // The body must arrive by a deadline of its own however steadily it trickles; each read
-                // also has the pause limit (a stall ends it sooner).
-                let ends = now + shared.bodyDeadline
-                connection.phase = .readingBody(deadline: min(now + shared.bodyTimeout, ends), ends: ends)
-                if head.expectsContinue && !connection.hasUnreadInput {
-                    enqueue(connection, Self.continueLine)
-                    flush(connection)
-                    if connection.isClosed { return }
-                }
-            case .request(let head, let body)?:
-                // The client already hung up (its FIN came with the request): nobody will read an answer,
-                // and no later event would say so, so do not start the work at all.
-                if connection.peerClosedInput {
-                    closeNow(connection)
-                    return
-                }
-                connection.releaseConsumedInput()
-                startExchange(connection, head: head, body: body)
-                return
-            case nil:
-                if case .awaitingHead(_, true) = connection.phase {
-                    if connection.hasUnreadInput {
-                        connection.phase = .awaitingHead(deadline: now + shared.headerTimeout, idle: false)
-                    } else if draining {
-                        closeNow(connection)
-                        return
-                    }
-                }
-                guard connection.readable else { return }
-                switch receive(connection) {
-                case .received:
-                    if case .readingBody(_, let ends) = connection.phase {
-                        connection.phase = .readingBody(deadline: min(now + shared.bodyTimeout, ends), ends: ends)
-                    }
-                case .wouldBlock:
-                    return
-                case .closed:
-                    // The client went away; a request it did not finish gets no answer.
-                    closeNow(connection)
-                    return
+    private func perform(_ action: ConnectionMachine.Action, _ connection: Connection) {
+        switch action {
+        case .send:
+            flush(connection)
+        case .startHandler(let request, let serial):
+            let responder = shared.responder
+            // The handler's task prefers this loop as its executor: it starts here and comes back here
+            // after each await, so a request costs no thread hop unless the handler waits elsewhere.
+            connection.task = Task(executorPreference: self) { [self] in
+                let response = await responder(request)
+                execute { [self] in
+                    deliver(.handlerAnswered(serial: serial, response), to: connection)
+                    pump(connection)
                 }
             }
+        case .startStream(let stream, let serial):
+            connection.task = Task(executorPreference: self) { [self] in
+                for await chunk in stream where !chunk.isEmpty {
+                    execute { [self] in deliver(.streamChunk(serial: serial, chunk), to: connection) }
+                }
+                execute { [self] in
+                    deliver(.streamEnded(serial: serial), to: connection)
+                    pump(connection)
+                }
+            }
+        case .cancelHandler:
+            connection.task?.cancel()
+            connection.task = nil
+        case .shutdownOutput:
+            shutdown(connection.fd, Int32(SHUT_WR))
+        case .close:
+            closeSocket(connection)
+        case .reset:
+            // SO_LINGER with a zero timeout turns close() into a reset.
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            setsockopt(connection.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+            closeSocket(connection)
+        case .log(let exchange):
+            logExchange(exchange, remote: connection.remoteAddress)
         }
     }
 
-    private enum ReceiveResult { case received, wouldBlock, closed }
-
-    private func receive(_ connection: Connection) -> ReceiveResult {
-        while true {
+    /// Reads while the machine wants input and the socket has some (edge-triggered: until EAGAIN).
+    private func pump(_ connection: Connection) {
+        while connection.readable && connection.machine.wantsInput && !connection.socketClosed {
             let count = scratch.withUnsafeMutableBytes { recv(connection.fd, $0.baseAddress, $0.count, 0) }
             if count > 0 {
-                if !connection.hasUnreadInput {
-                    connection.inbound.removeAll(keepingCapacity: true)
-                    connection.inboundStart = 0
-                }
-                connection.inbound.append(contentsOf: scratch[0..<count])
-                // A short read drained the socket: edge-triggered epoll reports the next data anyway.
-                if count < scratch.count && !connection.peerClosedInput { connection.readable = false }
-                return .received
-            }
-            if count == 0 { return .closed }
-            switch errno {
-            case EINTR: continue
-            case EAGAIN, EWOULDBLOCK:
-                connection.readable = false
-                return .wouldBlock
-            default: return .closed
-            }
-        }
-    }
-
-    private func discardInput(_ connection: Connection) {
-        while true {
-            let count = scratch.withUnsafeMutableBytes { recv(connection.fd, $0.baseAddress, $0.count, 0) }
-            if count > 0 {
-                connection.discarded += count
-                if connection.discarded > shared.configuration.limits.largestBody { closeNow(connection); return }
+                // A short read drained the socket: edge-triggered epoll reports the next data anyway (a
+                // hung-up peer is read to its EOF).
+                if count < scratch.count && !connection.machine.peerClosedInput { connection.readable = false }
+                deliver(.received(scratch[0..<count]), to: connection)
                 continue
             }
             if count < 0 && errno == EINTR { continue }
@@ -397,218 +352,30 @@ final class EventLoop: @unchecked Sendable {
                 connection.readable = false
                 return
             }
-            closeNow(connection)
-            return
+            deliver(.inputEnded, to: connection)
         }
     }
 
-    // MARK: handling
-
-    private func startExchange(_ connection: Connection, head: RequestHead, body: RequestBody) {
-        let incomingID = head.headers["X-Request-Id"]
-        let requestID = incomingID.flatMap { RequestID.isWellFormed($0) ? $0 : nil } ?? ids.requestID()
-        connection.serial &+= 1
-        connection.keepAlive = head.keepAlive
-        connection.exchange = Connection.Exchange(
-            method: head.method, path: String(head.target.prefix { $0 != "?" }), target: head.target, requestID: requestID,
-            startedAt: now, isHead: head.method == "HEAD", version: head.version)
-        connection.phase = .handling(deadline: now + shared.handlerTimeout)
-        let request: Request
-        do {
-            request = try Request(
-                method: HTTPMethod(head.method), target: head.target, version: head.version, headers: head.headers,
-                body: body.memoryBytes, spooledBody: body.spoolFile, requestID: requestID, remoteAddress: connection.remoteAddress,
-                deadline: .now + shared.configuration.handlerTimeout)
-        } catch {
-            let context = RefusalContext(requestID: requestID, target: head.target)
-            respond(connection, shared.renderRefusal(.invalidTarget(error.message), context))
-            return
-        }
-        let serial = connection.serial
-        let responder = shared.responder
-        // The handler's task prefers this loop as its executor: it starts here and comes back here after
-        // each await, so a request costs no thread hop unless the handler waits on something elsewhere.
-        connection.task = Task(executorPreference: self) { [self] in
-            let response = await responder(request)
-            execute { [self] in handlerFinished(connection, serial: serial, response: response) }
-        }
-    }
-
-    private func handlerFinished(_ connection: Connection, serial: UInt64, response: Response) {
-        // A handler that already timed out, or whose client left, has nobody to answer.
-        guard connection.serial == serial, case .handling = connection.phase else { return }
-        connection.task = nil
-        respond(connection, response)
-    }
-
-    /// A framing error: answer it, then close, whatever the client asked for.
-    private func refuse(_ connection: Connection, _ error: ParseError) {
-        answerItself(connection, .malformed(error))
-    }
-
-    // MARK: writing
-
-    private func respond(_ connection: Connection, _ response: Response) {
-        guard var exchange = connection.exchange else { return }
-        let closing = !connection.keepAlive || draining
-            || response.headers["Connection"].map { $0.lowercased() == "close" } == true
-        connection.keepAlive = !closing
-        let noBody = HTTPStatus.forbidsBody(response.status)
-        var head = "HTTP/1.1 \(response.status) \(HTTPStatus.reason(response.status))\r\n"
-        for (name, value) in response.headers where !Self.isServerOwned(name) {
-            head += name + ": " + value + "\r\n"
-        }
-        for (name, value) in shared.configuration.standardHeaders where response.headers[name] == nil && !Self.isServerOwned(name) {
-            head += name + ": " + value + "\r\n"
-        }
-        head += "X-Request-Id: " + exchange.requestID + "\r\n"
-        exchange.status = response.status
-        switch response.body {
-        case .abort:
-            exchange.status = 0
-            connection.exchange = exchange
-            logExchange(connection)
-            reset(connection)
-        case .cutOff(let bytes, let sent):
-            head += "Content-Length: \(bytes.count)\r\n"
-            enqueueHead(connection, head)
-            // At least one byte short of what the head announced, or it would not be cut off.
-            let partial = Array(bytes.prefix(max(0, min(sent, bytes.count - 1))))
-            enqueue(connection, partial)
-            exchange.bytes = partial.count
-            connection.exchange = exchange
-            logExchange(connection)
-            flush(connection)
-            reset(connection)
-        case .bytes(let bytes):
-            if !noBody { head += "Content-Length: \(bytes.count)\r\n" }
-            head += connectionLine(connection, exchange)
-            enqueueHead(connection, head)
-            if !noBody && !exchange.isHead { enqueue(connection, bytes) }
-            exchange.bytes = noBody ? 0 : bytes.count
-            connection.exchange = exchange
-            logExchange(connection)
-            connection.phase = .flushing
-            flush(connection)
-        case .stream(let stream):
-            let chunked = exchange.version == .http11
-            if !chunked { connection.keepAlive = false }
-            if chunked && !noBody { head += "Transfer-Encoding: chunked\r\n" }
-            head += connectionLine(connection, exchange)
-            enqueueHead(connection, head)
-            connection.exchange = exchange
-            if noBody || exchange.isHead {
-                logExchange(connection)
-                connection.phase = .flushing
-                flush(connection)
-                return
-            }
-            connection.phase = .streaming(chunked: chunked)
-            let serial = connection.serial
-            connection.task = Task(executorPreference: self) { [self] in
-                for await chunk in stream where !chunk.isEmpty {
-                    execute { [self] in streamChunk(connection, serial: serial, chunk) }
-                }
-                execute { [self] in streamEnded(connection, serial: serial) }
-            }
-            flush(connection)
-        }
-    }
-
-    private func connectionLine(_ connection: Connection, _ exchange: Connection.Exchange) -> String {
-        if !connection.keepAlive { return "Connection: close\r\n" }
-        return exchange.version == .http10 ? "Connection: keep-alive\r\n" : ""
-    }
-
-    private func enqueueHead(_ connection: Connection, _ head: String) {
-        enqueue(connection, Array(head.utf8))
-        enqueue(connection, currentDateLine())
-        enqueue(connection, [cr, lf])
-    }
-
-    /// Fields the server writes itself; a handler's copy would contradict the framing.
-    private static func isServerOwned(_ name: String) -> Bool {
-        ["Content-Length", "Transfer-Encoding", "Connection", "Date", "X-Request-Id"].contains {
-            HTTPHeaders.equalNames($0, name)
-        }
-    }
-
-    private func streamChunk(_ connection: Connection, serial: UInt64, _ chunk: [UInt8]) {
-        guard connection.serial == serial, case .streaming(let chunked) = connection.phase else { return }
-        if chunked { enqueue(connection, Array((String(chunk.count, radix: 16) + "\r\n").utf8)) }
-        enqueue(connection, chunk)
-        if chunked { enqueue(connection, [cr, lf]) }
-        connection.exchange?.bytes += chunk.count
-        if connection.outbound.count - connection.outboundStart > shared.configuration.maxPendingStreamBytes {
-            closeNow(connection)
-            return
-        }
-        flush(connection)
-    }
-
-    private func streamEnded(_ connection: Connection, serial: UInt64) {
-        guard connection.serial == serial, case .streaming(let chunked) = connection.phase else { return }
-        connection.task = nil
-        if chunked { enqueue(connection, Array("0\r\n\r\n".utf8)) }
-        logExchange(connection)
-        connection.phase = .flushing
-        flush(connection)
-    }
-
-    private func enqueue(_ connection: Connection, _ bytes: [UInt8]) {
-        if !connection.hasPendingOutput { connection.sendDeadline = now + shared.sendTimeout }
-        connection.outbound.append(contentsOf: bytes)
-    }
-
+    /// Writes what the machine has queued until the socket takes no more.
     private func flush(_ connection: Connection) {
-        while connection.hasPendingOutput {
-            let sent = connection.outbound.withUnsafeBytes { raw in
-                send(connection.fd, raw.baseAddress! + connection.outboundStart, raw.count - connection.outboundStart, Int32(MSG_NOSIGNAL))
+        while connection.machine.hasPendingOutput && !connection.socketClosed {
+            let sent = connection.machine.withPendingOutput { bytes in
+                send(connection.fd, bytes.baseAddress!, bytes.count, Int32(MSG_NOSIGNAL))
             }
             if sent > 0 {
-                connection.outboundStart += sent
-                connection.sendDeadline = now + shared.sendTimeout
+                deliver(.sent(sent), to: connection)
                 continue
             }
             if sent < 0 && errno == EINTR { continue }
             if sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
-            closeNow(connection)
+            closeSocket(connection)
             return
         }
-        connection.outbound.removeAll(keepingCapacity: connection.outbound.capacity <= 16 * 1024)
-        connection.outboundStart = 0
-        if case .flushing = connection.phase { responseSent(connection) }
     }
 
-    private func responseSent(_ connection: Connection) {
-        connection.exchange = nil
-        guard connection.keepAlive else {
-            beginLingeringClose(connection)
-            return
-        }
-        connection.phase = .awaitingHead(deadline: now + shared.keepAliveTimeout, idle: true)
-        readRequests(connection)
-    }
-
-    private func beginLingeringClose(_ connection: Connection) {
-        shutdown(connection.fd, Int32(SHUT_WR))
-        connection.inbound = []
-        connection.inboundStart = 0
-        connection.phase = .lingering(deadline: now + shared.lingerTimeout)
-        discardInput(connection)
-    }
-
-    /// SO_LINGER with a zero timeout turns close() into a reset.
-    private func reset(_ connection: Connection) {
-        guard !connection.isClosed else { return }
-        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-        setsockopt(connection.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
-        closeNow(connection)
-    }
-
-    private func closeNow(_ connection: Connection) {
-        guard !connection.isClosed else { return }
-        connection.phase = .closed
+    private func closeSocket(_ connection: Connection) {
+        guard !connection.socketClosed else { return }
+        connection.socketClosed = true
         connection.task?.cancel()
         connection.task = nil
         connections.removeValue(forKey: connection.fd)
@@ -624,68 +391,18 @@ final class EventLoop: @unchecked Sendable {
             acceptResumesAt = 0
             listening = clinux_epoll_add(epfd, shared.listenFD, CLINUX_EPOLLIN | CLINUX_EPOLLEXCLUSIVE, Self.listenerTag) == 0
         }
-        var expired: [Connection] = []
-        for connection in connections.values where isExpired(connection) { expired.append(connection) }
-        expired.forEach(expire)
-    }
-
-    private func isExpired(_ connection: Connection) -> Bool {
-        if connection.hasPendingOutput && now >= connection.sendDeadline { return true }
-        switch connection.phase {
-        case .awaitingHead(let deadline, _), .readingBody(let deadline, _), .handling(let deadline), .lingering(let deadline):
-            return now >= deadline
-        case .streaming, .flushing, .closed:
-            return false
+        let due = connections.values.filter { connection in connection.machine.nextDeadline.map { now >= $0 } ?? false }
+        for connection in due {
+            deliver(.tick, to: connection)
+            pump(connection)
         }
-    }
-
-    private func expire(_ connection: Connection) {
-        if connection.hasPendingOutput && now >= connection.sendDeadline {
-            closeNow(connection)  // the client stopped taking our bytes
-            return
-        }
-        switch connection.phase {
-        case .awaitingHead(_, let idle):
-            if idle || !connection.hasUnreadInput {
-                closeNow(connection)
-            } else {
-                timedOut(connection, .head)
-            }
-        case .readingBody:
-            timedOut(connection, .body)
-        case .handling:
-            connection.task?.cancel()
-            connection.task = nil
-            guard let exchange = connection.exchange else { return closeNow(connection) }
-            let context = RefusalContext(requestID: exchange.requestID, target: exchange.target)
-            respond(connection, shared.renderRefusal(.timedOut(.handler), context))
-        case .lingering:
-            closeNow(connection)
-        case .streaming, .flushing, .closed:
-            break
-        }
-    }
-
-    private func timedOut(_ connection: Connection, _ phase: ServerRefusal.Phase) {
-        answerItself(connection, .timedOut(phase))
-    }
-
-    /// The server's own answer to a request it could not read in full: rendered by the application's
-    /// renderer for the target as far as it was read, and the connection closed after it.
-    private func answerItself(_ connection: Connection, _ refusal: ServerRefusal) {
-        let requestID = ids.requestID()
-        connection.serial &+= 1
-        connection.keepAlive = false
-        connection.exchange = Connection.Exchange(
-            method: "-", path: "-", target: "", requestID: requestID, startedAt: now, isHead: false, version: .http11)
-        respond(connection, shared.renderRefusal(refusal, RefusalContext(requestID: requestID, target: connection.parser.targetSeen)))
     }
 
     // MARK: small things
 
     /// One access line, written into this loop's batch (handed to the logger before the loop sleeps).
-    private func logExchange(_ connection: Connection) {
-        guard shared.logsAccess, let exchange = connection.exchange else { return }
+    private func logExchange(_ exchange: ConnectionMachine.Exchange, remote: String) {
+        guard shared.logsAccess else { return }
         accessLines.begin(.info, "access")
         accessLines.field("requestId", exchange.requestID)
         accessLines.field("method", exchange.method)
@@ -693,7 +410,7 @@ final class EventLoop: @unchecked Sendable {
         accessLines.field("status", exchange.status)
         accessLines.field("bytes", exchange.bytes)
         accessLines.field("durationMs", .double(Double(Socket.monotonicNanoseconds() - exchange.startedAt) / 1_000_000))
-        accessLines.field("remote", connection.remoteAddress)
+        accessLines.field("remote", remote)
         accessLines.end()
     }
 
