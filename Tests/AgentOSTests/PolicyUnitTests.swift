@@ -34,6 +34,41 @@ struct PolicyUnitTests {
         try await breaker.permit()  // an abandoned probe gives its place back
     }
 
+    /// The breaker's phases and the data each carries, step by step on a manual clock: what `phase` holds
+    /// after each outcome or probe.
+    @Test func eachPhaseCarriesOnlyItsOwnData() async throws {
+        let time = ManualTime()
+        let moves = Locked<[String]>([])
+        let breaker = CircuitBreaker(threshold: 3, rate: 1.1, window: 4, coolDown: .milliseconds(100), time: time.timekeeper) { from, to in
+            moves.withLock { $0.append("\(from.rawValue)>\(to.rawValue)") }
+        }
+        let start = time.timekeeper.now()
+        await breaker.record(success: false)
+        await breaker.record(success: true)
+        await breaker.record(success: false)
+        #expect(await breaker.phase == .closed(consecutiveFailures: 1, recent: [false, true, false]))
+        await breaker.record(success: false)
+        await breaker.record(success: true)
+        #expect(await breaker.phase == .closed(consecutiveFailures: 0, recent: [true, false, false, true]), "the window keeps the last four")
+        for _ in 0..<3 { await breaker.record(success: false) }
+        #expect(await breaker.phase == .open(until: start + .milliseconds(100)))
+        await breaker.record(success: true)
+        #expect(await breaker.phase == .open(until: start + .milliseconds(100)), "a late success while open changes nothing")
+        time.advance(by: .milliseconds(100))
+        try await breaker.permit()
+        #expect(await breaker.phase == .halfOpen(probing: true))
+        await breaker.abandon()
+        #expect(await breaker.phase == .halfOpen(probing: false))
+        try await breaker.permit()
+        await breaker.record(success: false)
+        #expect(await breaker.phase == .open(until: start + .milliseconds(200)), "a failed probe opens it for another cool-down")
+        time.advance(by: .milliseconds(100))
+        try await breaker.permit()
+        await breaker.record(success: true)
+        #expect(await breaker.phase == .closed(consecutiveFailures: 0, recent: []), "a good probe closes it with a clean window")
+        #expect(moves.withLock { $0 } == ["closed>open", "open>half-open", "half-open>open", "open>half-open", "half-open>closed"])
+    }
+
     @Test(arguments: 1...8)
     func backoffStaysWithinTheJitterCeiling(attempt: Int) {
         var configuration = AgentOSConfiguration()

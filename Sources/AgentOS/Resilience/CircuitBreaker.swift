@@ -1,26 +1,42 @@
 /// Closed → open after N consecutive failures or a failure rate over the last calls → half-open (one probe)
 /// after the cool-down → closed on the probe's success, open again on its failure.
 public actor CircuitBreaker {
+    /// The phase's name, as `/readyz` and the logs show it.
     public enum State: String, Sendable, CaseIterable { case closed, open, halfOpen = "half-open" }
+
+    /// Where the breaker is, with what only that phase needs: nothing outlives the phase it belongs to.
+    enum Phase: Sendable, Equatable {
+        /// Calls pass; the failures in a row and the outcomes of the last `window` calls decide when it opens.
+        case closed(consecutiveFailures: Int, recent: [Bool])
+        /// Calls are refused until `until`.
+        case open(until: ContinuousClock.Instant)
+        /// One probe may pass; `probing` while it is out.
+        case halfOpen(probing: Bool)
+
+        var state: State {
+            switch self {
+            case .closed: .closed
+            case .open: .open
+            case .halfOpen: .halfOpen
+            }
+        }
+    }
 
     private let threshold: Int
     private let rate: Double
     private let windowSize: Int
     private let coolDown: Duration
-    private(set) public var state = State.closed
-    private var consecutiveFailures = 0
-    private var recent: [Bool] = []
-    private var openedUntil: ContinuousClock.Instant
     private let time: Timekeeper
-    private var probeInFlight = false
+    private(set) var phase = Phase.closed(consecutiveFailures: 0, recent: [])
     private let onTransition: @Sendable (State, State) -> Void
+
+    public var state: State { phase.state }
 
     public init(
         threshold: Int, rate: Double, window: Int, coolDown: Duration, time: Timekeeper = .system,
         onTransition: @escaping @Sendable (State, State) -> Void = { _, _ in }
     ) {
         self.time = time
-        openedUntil = time.now()
         self.threshold = max(1, threshold)
         self.rate = rate
         self.windowSize = max(1, window)
@@ -31,58 +47,56 @@ public actor CircuitBreaker {
     /// Lets a call through, or throws `circuitOpen` with the time left.
     public func permit() throws(AgentOSError) {
         let now = time.now()
-        switch state {
-        case .closed: return
-        case .open:
-            guard now >= openedUntil else { throw .circuitOpen(retryAfter: now.duration(to: openedUntil)) }
-            move(to: .halfOpen)
-            probeInFlight = true
-        case .halfOpen:
-            guard !probeInFlight else { throw .circuitOpen(retryAfter: .seconds(1)) }
-            probeInFlight = true
+        switch phase {
+        case .closed:
+            return
+        case .open(let until):
+            guard now >= until else { throw .circuitOpen(retryAfter: now.duration(to: until)) }
+            move(to: .halfOpen(probing: true))
+        case .halfOpen(let probing):
+            guard !probing else { throw .circuitOpen(retryAfter: .seconds(1)) }
+            phase = .halfOpen(probing: true)
         }
     }
 
     public func record(success: Bool) {
-        recent.append(success)
-        if recent.count > windowSize { recent.removeFirst(recent.count - windowSize) }
-        switch state {
+        switch phase {
         case .halfOpen:
-            probeInFlight = false
             if success {
-                consecutiveFailures = 0
-                recent.removeAll()
-                move(to: .closed)
+                move(to: .closed(consecutiveFailures: 0, recent: []))
             } else {
                 open(for: coolDown)
             }
-        case .closed:
-            consecutiveFailures = success ? 0 : consecutiveFailures + 1
-            let failures = recent.filter { !$0 }.count
-            let rateExceeded = recent.count >= windowSize && Double(failures) / Double(recent.count) >= rate
-            if consecutiveFailures >= threshold || rateExceeded { open(for: coolDown) }
+        case .closed(let failures, var recent):
+            recent.append(success)
+            if recent.count > windowSize { recent.removeFirst(recent.count - windowSize) }
+            let consecutive = success ? 0 : failures + 1
+            let failed = recent.filter { !$0 }.count
+            let rateExceeded = recent.count >= windowSize && Double(failed) / Double(recent.count) >= rate
+            if consecutive >= threshold || rateExceeded {
+                open(for: coolDown)
+            } else {
+                phase = .closed(consecutiveFailures: consecutive, recent: recent)
+            }
         case .open:
-            break
+            break  // a call let through before it opened; the cool-down decides
         }
     }
 
     /// A permitted call that never reached AgentOS (refused by the limiter or the in-flight bound): a
     /// half-open probe slot is given back rather than left taken forever.
     public func abandon() {
-        if state == .halfOpen { probeInFlight = false }
+        if case .halfOpen = phase { phase = .halfOpen(probing: false) }
     }
 
     /// Opens at once (the key was blocked), for at least `duration`.
     public func open(for duration: Duration) {
-        openedUntil = time.now() + duration
-        probeInFlight = false
-        move(to: .open)
+        move(to: .open(until: time.now() + duration))
     }
 
-    private func move(to next: State) {
-        guard next != state else { return }
-        let previous = state
-        state = next
-        onTransition(previous, next)
+    private func move(to next: Phase) {
+        let previous = phase.state
+        phase = next
+        if previous != next.state { onTransition(previous, next.state) }
     }
 }
