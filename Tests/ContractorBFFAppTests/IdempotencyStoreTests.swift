@@ -1,5 +1,5 @@
 import AgentOS
-import ContractorBFFApp
+@testable import ContractorBFFApp
 import Foundation
 import JSON
 import Synchronization
@@ -22,6 +22,31 @@ struct IdempotencyStoreTests {
 
     func open(_ clock: Clock, ttl: Int = 60, deadline: Int = 1_000) throws -> FileIdempotencyStore {
         try FileIdempotencyStore(directory: directory, ttlSeconds: ttl, upstreamDeadlineMs: deadline, clock: clock.read)
+    }
+
+    /// Each state survives the file with exactly the fields its case carries; what a line cannot vouch
+    /// for (a `done` without its answer, a state this version does not know) comes back unknown.
+    @Test(arguments: [
+        IdempotencyRecordState.inFlight, .done(StoredOutcome(status: 201, body: Array(#"{"noteId":"N-1"}"#.utf8))),
+        .unknown(settleUntil: 0), .unknown(settleUntil: 1_800_000_005_000),
+    ])
+    func aRecordsStateIsReadBackAsItWasWritten(_ state: IdempotencyRecordState) throws {
+        let record = FileIdempotencyStore.Record(fingerprint: "f", state: state, createdAt: 1, attemptedAt: 2, recovery: recovery)
+        let line = FileIdempotencyStore.encode(id, record)
+        let (readID, read) = try #require(FileIdempotencyStore.decode(line))
+        #expect(readID == id)
+        #expect(read?.state == state)
+        #expect(line["status"] == nil || state != .inFlight, "an in-flight record stores no answer")
+    }
+
+    @Test func whatALineCannotVouchForIsUnknown() throws {
+        let base: [String: JSONValue] = ["agency": "demo", "contractor": "C-1001", "key": "key:k1", "fingerprint": "f", "createdAt": .number("1")]
+        let doneWithoutAnswer = JSONValue.object(base.merging(["state": "done"]) { $1 })
+        let unheardOf = JSONValue.object(base.merging(["state": "pondering", "settleUntil": .number("7")]) { $1 })
+        #expect(FileIdempotencyStore.decode(doneWithoutAnswer)?.1?.state == .unknown(settleUntil: 0))
+        #expect(FileIdempotencyStore.decode(unheardOf)?.1?.state == .unknown(settleUntil: 7))
+        let tombstone = FileIdempotencyStore.encode(id, nil)
+        #expect(FileIdempotencyStore.decode(tombstone).map { $0.1 == nil } == true, "a released key reads back as a tombstone")
     }
 
     @Test func claimsReplaysAndMismatches() async throws {

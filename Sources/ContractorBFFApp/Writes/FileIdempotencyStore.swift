@@ -17,15 +17,11 @@ public actor FileIdempotencyStore: IdempotencyStore {
 
     struct Record: Sendable {
         var fingerprint: String
-        /// "inflight" (sent, outcome not yet known), "done", or "unknown".
-        var state: String
+        var state: IdempotencyRecordState
         /// Milliseconds since 1970 when the key was first claimed (the TTL runs from here).
         var createdAt: Int
         /// When the latest attempt was claimed.
         var attemptedAt: Int
-        /// Not looked for at AgentOS before then (0: at once).
-        var settleUntil = 0
-        var outcome: StoredOutcome?
         var recovery: JSONValue
     }
 
@@ -49,14 +45,14 @@ public actor FileIdempotencyStore: IdempotencyStore {
         do {
             file = try DurableFile(directory: directory, name: "idempotency.jsonl") { lines in
                 for line in lines {
+                    // A tombstone (nil) makes the key fresh again.
                     guard let (id, record) = Self.decode(line) else { continue }
                     loaded[id] = record
                 }
                 // A request that was in flight when the process stopped has an unknown outcome now.
                 loaded = loaded.filter { $0.value.createdAt + ttlSeconds * 1000 > now }
-                for (id, record) in loaded where record.state == "inflight" {
-                    loaded[id]?.state = "unknown"
-                    loaded[id]?.settleUntil = max(record.settleUntil, Self.settledAfterCrash(attemptedAt: record.attemptedAt, upstreamDeadlineMs: upstreamDeadlineMs))
+                for (id, record) in loaded where record.state == .inFlight {
+                    loaded[id]?.state = .unknown(settleUntil: Self.settledAfterCrash(attemptedAt: record.attemptedAt, upstreamDeadlineMs: upstreamDeadlineMs))
                 }
                 return loaded.map { Self.encode($0.key, $0.value) }
             }
@@ -73,20 +69,18 @@ public actor FileIdempotencyStore: IdempotencyStore {
         if var record = records[id], record.createdAt + ttl > now {
             guard record.fingerprint == fingerprint else { return .mismatch }
             switch record.state {
-            case "done": if let outcome = record.outcome { return .replay(outcome) }
-            case "inflight" where running.contains(id): return .inFlight
-            default: break
+            case .done(let outcome): return .replay(outcome)
+            case .inFlight: if running.contains(id) { return .inFlight }
+            case .unknown(let settleUntil): if running.contains(id) || now < settleUntil { return .inFlight }
             }
             // Unknown: this process owns the key again; the caller checks AgentOS before sending.
-            if running.contains(id) { return .inFlight }
-            if now < record.settleUntil { return .inFlight }
             running.insert(id)
-            record.state = "inflight"
+            record.state = .inFlight
             record.attemptedAt = now
             try persist(id, record)
             return .unknown(recovery: record.recovery)
         }
-        let record = Record(fingerprint: fingerprint, state: "inflight", createdAt: now, attemptedAt: now, outcome: nil, recovery: recovery)
+        let record = Record(fingerprint: fingerprint, state: .inFlight, createdAt: now, attemptedAt: now, recovery: recovery)
         try persist(id, record)
         running.insert(id)
         return .fresh
@@ -95,9 +89,7 @@ public actor FileIdempotencyStore: IdempotencyStore {
     public func finish(_ id: IdempotencyID, outcome: StoredOutcome?, callMayStillRun: Bool) throws(IdempotencyStoreError) {
         running.remove(id)
         guard var record = records[id] else { return }
-        record.state = outcome == nil ? "unknown" : "done"
-        record.outcome = outcome
-        if outcome == nil, callMayStillRun { record.settleUntil = clock() + upstreamDeadline }
+        record.state = outcome.map(IdempotencyRecordState.done) ?? .unknown(settleUntil: callMayStillRun ? clock() + upstreamDeadline : 0)
         try persist(id, record)
     }
 
@@ -121,14 +113,17 @@ public actor FileIdempotencyStore: IdempotencyStore {
         var fields: [String: JSONValue] = ["agency": .string(id.agency), "contractor": .string(id.contractor), "key": .string(id.key)]
         if let record {
             fields["fingerprint"] = .string(record.fingerprint)
-            fields["state"] = .string(record.state)
+            fields["state"] = .string(record.state.name)
             fields["createdAt"] = .number(String(record.createdAt))
             fields["attemptedAt"] = .number(String(record.attemptedAt))
-            if record.settleUntil > 0 { fields["settleUntil"] = .number(String(record.settleUntil)) }
             fields["recovery"] = record.recovery
-            if let outcome = record.outcome {
+            switch record.state {
+            case .inFlight: break
+            case .done(let outcome):
                 fields["status"] = .number(String(outcome.status))
                 fields["body"] = .string(String(decoding: outcome.body, as: UTF8.self))
+            case .unknown(let settleUntil):
+                if settleUntil > 0 { fields["settleUntil"] = .number(String(settleUntil)) }
             }
         } else {
             fields["state"] = .string("released")
@@ -136,13 +131,14 @@ public actor FileIdempotencyStore: IdempotencyStore {
         return .object(fields)
     }
 
-    static func decode(_ value: JSONValue) -> (IdempotencyID, Record)? {
+    /// A line read back: the key and its record, or nil for a tombstone (or a line too damaged to be one).
+    static func decode(_ value: JSONValue) -> (IdempotencyID, Record?)? {
         guard case .string(let agency)? = value["agency"], case .string(let contractor)? = value["contractor"],
               case .string(let key)? = value["key"], case .string(let state)? = value["state"] else { return nil }
         let id = IdempotencyID(agency: agency, contractor: contractor, key: key)
         guard state != "released", case .string(let fingerprint)? = value["fingerprint"],
               case .number(let created)? = value["createdAt"], let createdAt = Int(created) else {
-            return (id, Record(fingerprint: "", state: "released", createdAt: 0, attemptedAt: 0, outcome: nil, recovery: .null))
+            return (id, nil)
         }
         var attemptedAt = createdAt
         if case .number(let attempted)? = value["attemptedAt"], let at = Int(attempted) { attemptedAt = at }
@@ -150,8 +146,9 @@ public actor FileIdempotencyStore: IdempotencyStore {
         if case .number(let status)? = value["status"], let code = Int(status), case .string(let body)? = value["body"] {
             outcome = StoredOutcome(status: code, body: Array(body.utf8))
         }
-        var record = Record(fingerprint: fingerprint, state: state, createdAt: createdAt, attemptedAt: attemptedAt, outcome: outcome, recovery: value["recovery"] ?? .null)
-        if case .number(let until)? = value["settleUntil"], let at = Int(until) { record.settleUntil = at }
-        return (id, record)
+        var settleUntil = 0
+        if case .number(let until)? = value["settleUntil"], let at = Int(until) { settleUntil = at }
+        let recordState = IdempotencyRecordState(name: state, outcome: outcome, settleUntil: settleUntil)
+        return (id, Record(fingerprint: fingerprint, state: recordState, createdAt: createdAt, attemptedAt: attemptedAt, recovery: value["recovery"] ?? .null))
     }
 }

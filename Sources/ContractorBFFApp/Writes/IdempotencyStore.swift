@@ -30,6 +30,37 @@ public struct StoredOutcome: Sendable, Equatable {
     }
 }
 
+/// A stored key's state, with what only that state has. Both stores keep it under `name` (a JSON line's
+/// `state`, a table column) beside the fields its case carries.
+enum IdempotencyRecordState: Sendable, Equatable {
+    /// Sent, the outcome not yet known (in a record read back after a crash, or held by another replica,
+    /// it may never be).
+    case inFlight
+    /// AgentOS answered: every retry gets this answer.
+    case done(StoredOutcome)
+    /// The outcome is unknown; AgentOS is not looked at for it before `settleUntil` (milliseconds since
+    /// 1970; 0: at once).
+    case unknown(settleUntil: Int)
+
+    var name: String {
+        switch self {
+        case .inFlight: "inflight"
+        case .done: "done"
+        case .unknown: "unknown"
+        }
+    }
+
+    /// From a stored name and the fields beside it; a `done` without its answer, or a name this version
+    /// does not know, is read as unknown (looked up at AgentOS rather than trusted).
+    init(name: String, outcome: StoredOutcome?, settleUntil: Int) {
+        switch name {
+        case "inflight": self = .inFlight
+        case "done" where outcome != nil: self = .done(outcome!)
+        default: self = .unknown(settleUntil: settleUntil)
+        }
+    }
+}
+
 /// What a claim on a key finds.
 public enum Claim: Sendable, Equatable {
     /// Never seen (or expired): the caller owns the key and must `finish` or `release` it.

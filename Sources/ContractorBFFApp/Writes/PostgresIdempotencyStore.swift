@@ -60,18 +60,24 @@ final class PostgresIdempotencyStore: IdempotencyStore {
                     if !found.isEmpty, let created = found[0, "created_at_ms"].flatMap(Int.init), let now = found[0, "now"].flatMap(Int.init),
                        created + ttl > now {
                         guard found[0, "fingerprint"] == fingerprint else { return .mismatch }
-                        let state = found[0, "state"] ?? ""
-                        if state == "done", let status = found[0, "status"].flatMap(Int.init) {
-                            return .replay(StoredOutcome(status: status, body: Array((found[0, "body"] ?? "").utf8)))
+                        let state = IdempotencyRecordState(
+                            name: found[0, "state"] ?? "",
+                            outcome: found[0, "status"].flatMap(Int.init).map { StoredOutcome(status: $0, body: Array((found[0, "body"] ?? "").utf8)) },
+                            settleUntil: found[0, "settle_until_ms"].flatMap(Int.init) ?? 0)
+                        let settle: Int
+                        switch state {
+                        case .done(let outcome):
+                            return .replay(outcome)
+                        case .inFlight:
+                            // Another replica's request (or one that died): it may still be running at AgentOS.
+                            let attempted = found[0, "attempted_at_ms"].flatMap(Int.init) ?? created
+                            settle = Self.settledAfterCrash(attemptedAt: attempted, upstreamDeadlineMs: upstreamDeadline)
+                        case .unknown(let settleUntil):
+                            settle = settleUntil
                         }
-                        if mine { return .inFlight }
-                        let attempted = found[0, "attempted_at_ms"].flatMap(Int.init) ?? created
-                        var settle = found[0, "settle_until_ms"].flatMap(Int.init) ?? 0
-                        // Another replica's request (or one that died): it may still be running at AgentOS.
-                        if state == "inflight" { settle = max(settle, Self.settledAfterCrash(attemptedAt: attempted, upstreamDeadlineMs: upstreamDeadline)) }
-                        if now < settle { return .inFlight }
+                        if mine || now < settle { return .inFlight }
                         _ = try db.execute("""
-                            UPDATE idempotency SET state = 'inflight', attempted_at_ms = \(Self.now), owner = $4
+                            UPDATE idempotency SET state = '\(IdempotencyRecordState.inFlight.name)', attempted_at_ms = \(Self.now), owner = $4
                             WHERE agency = $1 AND contractor = $2 AND key = $3
                             """, key + [replica])
                         let stored = (try? JSONText.parse(Array((found[0, "recovery"] ?? "null").utf8))) ?? .null
@@ -82,7 +88,7 @@ final class PostgresIdempotencyStore: IdempotencyStore {
                     _ = try db.execute("DELETE FROM idempotency WHERE agency = $1 AND contractor = $2 AND key = $3", key)
                     let inserted = try db.execute("""
                         INSERT INTO idempotency (agency, contractor, key, fingerprint, state, created_at_ms, attempted_at_ms, owner, recovery)
-                        VALUES ($1, $2, $3, $4, 'inflight', \(Self.now), \(Self.now), $5, $6)
+                        VALUES ($1, $2, $3, $4, '\(IdempotencyRecordState.inFlight.name)', \(Self.now), \(Self.now), $5, $6)
                         ON CONFLICT DO NOTHING
                         """, key + [fingerprint, replica, recoveryText])
                     return inserted.affected == 1 ? .fresh : .inFlight
@@ -106,7 +112,8 @@ final class PostgresIdempotencyStore: IdempotencyStore {
                 UPDATE idempotency SET state = $5, status = $6, body = $7, settle_until_ms = \(settle)
                 WHERE agency = $1 AND contractor = $2 AND key = $3 AND owner = $4
                 """, [
-                    id.agency, id.contractor, id.key, replica, outcome == nil ? "unknown" : "done", outcome.map { String($0.status) },
+                    id.agency, id.contractor, id.key, replica, (outcome.map(IdempotencyRecordState.done) ?? .unknown(settleUntil: 0)).name,
+                    outcome.map { String($0.status) },
                     outcome.map { String(decoding: $0.body, as: UTF8.self) },
                 ], deadline: deadline, outlivesCaller: true)
         } catch {
