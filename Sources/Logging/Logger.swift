@@ -31,14 +31,14 @@ public struct Logger: Sendable {
         self.flushSink = flush
     }
 
-    /// Lines to standard output through a buffer that its own thread writes out every 50 ms, so an event
+    /// Lines to standard output through a bytes that its own thread writes out every 50 ms, so an event
     /// loop never waits on a slow terminal or pipe. Call `flush()` before the process exits.
     public static func standardOutput(minimumLevel: Level = .info) -> Logger {
         let writer = BufferedWriter(fd: 1)
         return Logger(minimumLevel: minimumLevel, lines: { writer.append($0) }, flush: { writer.flush() })
     }
 
-    /// Writes out whatever is buffered.
+    /// Writes out whatever is bytesed.
     public func flush() { flushSink() }
 
     public static let discard = Logger(minimumLevel: .error, sink: { _ in })
@@ -56,13 +56,15 @@ public struct Logger: Sendable {
         line.begin(level, event)
         for (key, value) in fields { line.field(key, value) }
         line.end()
-        lines(line.take())
+        lines(line.bytes)
     }
 
-    /// Hands over lines written with `LogLines` in one go (a batch of access lines, say).
+    /// Hands over lines written with `LogLines` in one go (a batch of access lines, say); the batch is
+    /// emptied and keeps its capacity for the next lines.
     public func write(_ batch: inout LogLines) {
         guard !batch.isEmpty else { return }
-        lines(batch.take())
+        lines(batch.bytes)
+        batch.removeAll()
     }
 }
 
@@ -70,16 +72,14 @@ public struct Logger: Sendable {
 /// loop's access lines): no array of fields per line, the time's date part formatted once a second, and
 /// the whole batch handed to the logger at once (`Logger.write`). Not shared: one per thread.
 public struct LogLines: Sendable {
-    private var buffer: [UInt8] = []
+    public private(set) var bytes: [UInt8] = []
     /// `"time":"YYYY-MM-DDTHH:MM:SS.` for `second`, the part of the timestamp that changes once a second.
     private var second = -1
     private var secondText: [UInt8] = []
 
     public init() {}
 
-    public var isEmpty: Bool { buffer.isEmpty }
-    /// Bytes gathered so far.
-    public var count: Int { buffer.count }
+    public var isEmpty: Bool { bytes.isEmpty }
 
     /// Starts a line: `{"time":...,"level":...,"event":...`.
     public mutating func begin(_ level: Logger.Level, _ event: String) {
@@ -89,47 +89,48 @@ public struct LogLines: Sendable {
             second = Int(now.tv_sec)
             secondText = Array(#"{"time":""#.utf8) + Self.secondPart(now.tv_sec)
         }
-        buffer += secondText
+        bytes += secondText
         let millis = Int(now.tv_nsec / 1_000_000)
-        buffer += [UInt8(48 + millis / 100), UInt8(48 + millis / 10 % 10), UInt8(48 + millis % 10), 90]
-        buffer += #"","level":""#.utf8
-        buffer += level.rawValue.utf8
-        buffer += #"","event":"#.utf8
-        JSONText.appendString(event, to: &buffer)
+        // One byte at a time: an array literal here would be an allocation on every line.
+        bytes.append(UInt8(48 + millis / 100))
+        bytes.append(UInt8(48 + millis / 10 % 10))
+        bytes.append(UInt8(48 + millis % 10))
+        bytes.append(90)
+        bytes += #"","level":""#.utf8
+        bytes += level.rawValue.utf8
+        bytes += #"","event":"#.utf8
+        JSONText.appendString(event, to: &bytes)
     }
 
     public mutating func field(_ key: String, _ value: LogValue) {
-        buffer.append(44)
-        JSONText.appendString(key, to: &buffer)
-        buffer.append(58)
-        value.append(to: &buffer)
+        bytes.append(44)
+        JSONText.appendString(key, to: &bytes)
+        bytes.append(58)
+        value.append(to: &bytes)
     }
 
     public mutating func field(_ key: String, _ value: String) {
-        buffer.append(44)
-        JSONText.appendString(key, to: &buffer)
-        buffer.append(58)
-        JSONText.appendString(value, to: &buffer)
+        bytes.append(44)
+        JSONText.appendString(key, to: &bytes)
+        bytes.append(58)
+        JSONText.appendString(value, to: &bytes)
     }
 
     public mutating func field(_ key: String, _ value: Int) {
-        buffer.append(44)
-        JSONText.appendString(key, to: &buffer)
-        buffer.append(58)
-        buffer += String(value).utf8
+        bytes.append(44)
+        JSONText.appendString(key, to: &bytes)
+        bytes.append(58)
+        bytes += String(value).utf8
     }
 
     /// Ends the line begun last.
     public mutating func end() {
-        buffer.append(125)
-        buffer.append(10)
+        bytes.append(125)
+        bytes.append(10)
     }
 
-    /// The lines so far; the buffer starts again empty.
-    mutating func take() -> [UInt8] {
-        defer { buffer = [] }
-        return buffer
-    }
+    /// Empties the batch, keeping its capacity.
+    mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
 
     /// `YYYY-MM-DDTHH:MM:SS.` in UTC.
     static func secondPart(_ seconds: time_t) -> [UInt8] {
@@ -181,8 +182,9 @@ final class BufferedWriter: Sendable {
 
     /// `lines` are whole lines, each ending in a newline.
     func append(_ lines: [UInt8]) {
+        // Copied, never adopted: the caller's buffer stays its own, capacity and all.
         let gathered = pending.withLock { pending in
-            if pending.isEmpty { pending = lines } else { pending += lines }
+            pending.append(contentsOf: lines)
             return pending.count
         }
         guard gathered >= Self.writeAt else { return }
@@ -202,8 +204,9 @@ final class BufferedWriter: Sendable {
     /// Call with `writing` held.
     private func writeOut() {
         let bytes = pending.withLock { pending in
-            defer { pending = [] }
-            return pending
+            let taken = pending
+            pending.removeAll(keepingCapacity: true)
+            return taken
         }
         bytes.withUnsafeBytes { raw in
             var offset = 0
@@ -243,7 +246,9 @@ public enum LogValue: Sendable, ExpressibleByStringLiteral, ExpressibleByInteger
             line += String(thousandths / 1000).utf8
             line.append(46)
             let fraction = thousandths % 1000
-            line += [UInt8(48 + fraction / 100), UInt8(48 + fraction / 10 % 10), UInt8(48 + fraction % 10)]
+            line.append(UInt8(48 + fraction / 100))
+            line.append(UInt8(48 + fraction / 10 % 10))
+            line.append(UInt8(48 + fraction % 10))
         case .bool(let flag): line += (flag ? "true" : "false").utf8
         case .null: line += "null".utf8
         }

@@ -99,7 +99,9 @@ final class EventLoop: @unchecked Sendable {
     private var acceptResumesAt: UInt64 = 0
     private var dateSecond = 0
     private var dateLine: [UInt8] = []
-    /// This loop's access lines since the last hand-over to the logger (once per turn of the loop).
+    /// This loop's access lines since the last hand-over to the logger: at each sweep (a tick, at most
+    /// 100 ms), past 32 KiB, and when the loop ends, so a busy loop takes the logger's lock a few hundred
+    /// times a second rather than once per turn.
     private var accessLines = LogLines()
     /// What the machines are handed with every event; built once, it only reaches back into this loop.
     private var context: ConnectionContext!
@@ -189,8 +191,10 @@ final class EventLoop: @unchecked Sendable {
                 shared.recordLag(now - nextSweep)
                 sweep()
                 nextSweep = now + shared.tick
+                shared.logger.write(&accessLines)
+            } else if accessLines.bytes.count >= 32 << 10 {
+                shared.logger.write(&accessLines)
             }
-            shared.logger.write(&accessLines)
         }
         shared.logger.write(&accessLines)
         close(epfd)
@@ -400,7 +404,7 @@ final class EventLoop: @unchecked Sendable {
 
     // MARK: small things
 
-    /// One access line, written into this loop's batch (handed to the logger before the loop sleeps).
+    /// One access line, written into this loop's batch.
     private func logExchange(_ exchange: ConnectionMachine.Exchange, remote: String) {
         guard shared.logsAccess else { return }
         accessLines.begin(.info, "access")
