@@ -304,9 +304,11 @@ final class EventLoop: @unchecked Sendable {
             flush(connection)
         case .startHandler(let request, let serial):
             let responder = shared.responder
-            // The handler's task prefers this loop as its executor: it starts here and comes back here
-            // after each await, so a request costs no thread hop unless the handler waits elsewhere.
-            connection.task = Task(executorPreference: self) { [self] in
+            // The handler's task prefers this loop as its executor and starts at once, on this thread, so
+            // a handler that needs no await (a probe, a cached answer) runs without a trip through the
+            // inbox; after each await it comes back here, so a request costs no thread hop unless the
+            // handler waits on something elsewhere.
+            connection.task = Task.immediate(executorPreference: self) { [self] in
                 let response = await responder(request)
                 execute { [self] in
                     deliver(.handlerAnswered(serial: serial, response), to: connection)
