@@ -123,6 +123,36 @@ public struct LogLines: Sendable {
         bytes += String(value).utf8
     }
 
+    /// Text that needs no escaping where it goes (a constant `,"key":` with its quote, or a value made only of
+    /// characters JSON takes as they are: the caller knows it by construction), appended as it is.
+    public mutating func verbatim(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    /// See `verbatim(_: StaticString)`; for values whose alphabet the caller has checked.
+    public mutating func verbatim(_ text: String) {
+        bytes += text.utf8
+    }
+
+    public mutating func escaped(_ text: String) {
+        JSONText.appendString(text, to: &bytes)
+    }
+
+    public mutating func integer(_ value: Int) {
+        bytes += String(value).utf8
+    }
+
+    /// A duration in milliseconds with three decimals, from nanoseconds, in integer arithmetic.
+    public mutating func milliseconds(nanoseconds: UInt64) {
+        let micros = nanoseconds / 1000
+        bytes += String(micros / 1000).utf8
+        bytes.append(46)
+        let fraction = Int(micros % 1000)
+        bytes.append(UInt8(48 + fraction / 100))
+        bytes.append(UInt8(48 + fraction / 10 % 10))
+        bytes.append(UInt8(48 + fraction % 10))
+    }
+
     /// Ends the line begun last.
     public mutating func end() {
         bytes.append(125)

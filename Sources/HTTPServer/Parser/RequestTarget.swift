@@ -19,21 +19,31 @@ enum RequestTarget {
             rest = afterAuthority.firstIndex(where: { $0 == "/" || $0 == "?" }).map { afterAuthority[$0...] } ?? "/"
             if rest.hasPrefix("?") { rest = "/" + rest }
         }
+        // Found and split by their bytes ('?' and '/' are ASCII, and so one character each): walking the
+        // target by Character was a visible share of every small request.
         let pathPart: Substring
         let queryPart: Substring?
-        if let mark = rest.firstIndex(of: "?") {
+        if let mark = rest.utf8.firstIndex(of: 63) {
             pathPart = rest[..<mark]
-            queryPart = rest[rest.index(after: mark)...]
+            queryPart = rest[rest.utf8.index(after: mark)...]
         } else {
             pathPart = rest
             queryPart = nil
         }
         var segments: [String] = []
-        for raw in pathPart.split(separator: "/", omittingEmptySubsequences: false).dropFirst() {
-            guard let segment = PercentDecoding.decode(raw, plusAsSpace: false), !segment.utf8.contains(0) else {
-                throw .badRequest("Malformed percent-encoding in path")
+        var segmentStart = pathPart.utf8.index(after: pathPart.utf8.startIndex)
+        var position = segmentStart
+        while true {
+            let atEnd = position == pathPart.utf8.endIndex
+            if atEnd || pathPart.utf8[position] == 47 {
+                guard let segment = PercentDecoding.decode(pathPart[segmentStart..<position], plusAsSpace: false), !segment.utf8.contains(0) else {
+                    throw .badRequest("Malformed percent-encoding in path")
+                }
+                segments.append(segment)
+                if atEnd { break }
+                segmentStart = pathPart.utf8.index(after: position)
             }
-            segments.append(segment)
+            position = pathPart.utf8.index(after: position)
         }
         if segments.last == "" && segments.count > 1 { segments.removeLast() }
         var query: [(String, String)] = []

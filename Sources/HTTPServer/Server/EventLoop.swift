@@ -409,14 +409,25 @@ final class EventLoop: @unchecked Sendable {
     /// One access line, written into this loop's batch.
     private func logExchange(_ exchange: ConnectionMachine.Exchange, remote: String) {
         guard shared.logsAccess else { return }
+        // Keys are constants and three values cannot hold anything JSON escapes (a request id is
+        // `RequestID.isWellFormed` or ours, a method a token or "-", the remote an address's text): written
+        // as they are. Only the path is escaped.
         accessLines.begin(.info, "access")
-        accessLines.field("requestId", exchange.requestID)
-        accessLines.field("method", exchange.method)
-        accessLines.field("path", exchange.path)
-        accessLines.field("status", exchange.status)
-        accessLines.field("bytes", exchange.bytes)
-        accessLines.field("durationMs", .double(Double(Socket.monotonicNanoseconds() - exchange.startedAt) / 1_000_000))
-        accessLines.field("remote", remote)
+        accessLines.verbatim(#","requestId":""#)
+        accessLines.verbatim(exchange.requestID)
+        accessLines.verbatim(#"","method":""#)
+        accessLines.verbatim(exchange.method)
+        accessLines.verbatim(#"","path":"#)
+        accessLines.escaped(exchange.path)
+        accessLines.verbatim(#","status":"#)
+        accessLines.integer(exchange.status)
+        accessLines.verbatim(#","bytes":"#)
+        accessLines.integer(exchange.bytes)
+        accessLines.verbatim(#","durationMs":"#)
+        accessLines.milliseconds(nanoseconds: Socket.monotonicNanoseconds() &- exchange.startedAt)
+        accessLines.verbatim(#","remote":""#)
+        accessLines.verbatim(remote)
+        accessLines.verbatim("\"")
         accessLines.end()
     }
 

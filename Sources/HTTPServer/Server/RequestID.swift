@@ -29,8 +29,17 @@ struct IDGenerator {
         return product.high ^ product.low
     }
 
+    /// 32 lowercase hex digits, written in place (one allocation: this is on every request).
     mutating func requestID() -> String {
-        let high = String(next(), radix: 16), low = String(next(), radix: 16)
-        return String(repeating: "0", count: 16 - high.count) + high + String(repeating: "0", count: 16 - low.count) + low
+        let high = next(), low = next()
+        return String(unsafeUninitializedCapacity: 32) { buffer in
+            for index in 0..<16 {
+                buffer[index] = Self.hex[Int(truncatingIfNeeded: high >> (60 - 4 * UInt64(index))) & 15]
+                buffer[16 + index] = Self.hex[Int(truncatingIfNeeded: low >> (60 - 4 * UInt64(index))) & 15]
+            }
+            return 32
+        }
     }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 }
