@@ -216,8 +216,10 @@ final class EventLoop: @unchecked Sendable {
                 return
             }
             if event.events & (CLINUX_EPOLLIN | CLINUX_EPOLLHUP | CLINUX_EPOLLRDHUP) != 0 { connection.readable = true }
-            // The same holds for a streamed answer (a JSON-lines batch, server-sent events): the machine
-            // closes, which cancels the task that feeds it, and so the work still running for it.
+            // A client that hangs up while its request is handled, or its answer streamed (a JSON-lines
+            // batch, server-sent events), is gone: the machine closes, which cancels the task and so the
+            // work still running for it (a client that only half-closes after sending loses its answer
+            // too; none of the portal's clients do that).
             if event.events & (CLINUX_EPOLLHUP | CLINUX_EPOLLRDHUP) != 0 { deliver(.hungUp, to: connection) }
             if event.events & CLINUX_EPOLLOUT != 0 { flush(connection) }
             pump(connection)
