@@ -31,14 +31,14 @@ public struct Logger: Sendable {
         self.flushSink = flush
     }
 
-    /// Lines to standard output through a bytes that its own thread writes out every 50 ms, so an event
+    /// Lines to standard output through a buffer that its own thread writes out every 50 ms, so an event
     /// loop never waits on a slow terminal or pipe. Call `flush()` before the process exits.
     public static func standardOutput(minimumLevel: Level = .info) -> Logger {
         let writer = BufferedWriter(fd: 1)
         return Logger(minimumLevel: minimumLevel, lines: { writer.append($0) }, flush: { writer.flush() })
     }
 
-    /// Writes out whatever is bytesed.
+    /// Writes out whatever is buffered.
     public func flush() { flushSink() }
 
     public static let discard = Logger(minimumLevel: .error, sink: { _ in })
@@ -109,19 +109,6 @@ public struct LogLines: Sendable {
         value.append(to: &bytes)
     }
 
-    public mutating func field(_ key: String, _ value: String) {
-        bytes.append(44)
-        JSONText.appendString(key, to: &bytes)
-        bytes.append(58)
-        JSONText.appendString(value, to: &bytes)
-    }
-
-    public mutating func field(_ key: String, _ value: Int) {
-        bytes.append(44)
-        JSONText.appendString(key, to: &bytes)
-        bytes.append(58)
-        bytes += String(value).utf8
-    }
 
     /// Text that needs no escaping where it goes (a constant `,"key":` with its quote, or a value made only of
     /// characters JSON takes as they are: the caller knows it by construction), appended as it is.
