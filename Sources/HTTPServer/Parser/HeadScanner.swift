@@ -10,8 +10,9 @@ struct HeadScanner: Sendable, Equatable {
         case target(length: Int)
         /// `matched` bytes of `HTTP/d.d` so far.
         case version(matched: Int)
-        /// A CR was read; only LF may follow, and then `next`.
-        indirect case lineFeed(then: Place)
+        /// A CR was read; only LF may follow: the next field line, or the end of the head after the empty
+        /// line. (Not a recursive case: an indirect one would be an allocation per line.)
+        case lineFeed(endsHead: Bool)
         /// The first byte of a field line, or the CR of the empty line that ends the head.
         case fieldLineStart
         case fieldName
@@ -59,21 +60,21 @@ struct HeadScanner: Sendable, Equatable {
         case .version(let matched):
             if matched == Self.versionShape.count {
                 guard byte == cr else { throw .badRequest("malformed HTTP version") }
-                place = .lineFeed(then: .fieldLineStart)
+                place = .lineFeed(endsHead: false)
             } else {
                 let expected = Self.versionShape[matched]
                 let fits = expected == Self.digitPlaceholder ? (48...57).contains(byte) : byte == expected
                 guard fits else { throw .badRequest("malformed HTTP version") }
                 place = .version(matched: matched + 1)
             }
-        case .lineFeed(let next):
+        case .lineFeed(let endsHead):
             guard byte == lf else { throw .badRequest("bare CR in head") }
-            place = next
+            place = endsHead ? .ended : .fieldLineStart
         case .fieldLineStart:
             if isTokenByte(byte) {
                 place = .fieldName
             } else if byte == cr {
-                place = .lineFeed(then: .ended)
+                place = .lineFeed(endsHead: true)
             } else if byte == sp || byte == htab {
                 throw .badRequest("obsolete line folding")
             } else if byte == lf {
@@ -92,7 +93,7 @@ struct HeadScanner: Sendable, Equatable {
             }
         case .fieldValue:
             if byte == cr {
-                place = .lineFeed(then: .fieldLineStart)
+                place = .lineFeed(endsHead: false)
             } else if byte == lf {
                 throw .badRequest("bare LF in head")
             } else if byte != htab && (byte < 0x20 || byte == 0x7F) {
