@@ -109,7 +109,6 @@ public struct LogLines: Sendable {
         value.append(to: &bytes)
     }
 
-
     /// Text that needs no escaping where it goes (a constant `,"key":` with its quote, or a value made only of
     /// characters JSON takes as they are: the caller knows it by construction), appended as it is.
     public mutating func verbatim(_ text: StaticString) {
@@ -131,13 +130,7 @@ public struct LogLines: Sendable {
 
     /// A duration in milliseconds with three decimals, from nanoseconds, in integer arithmetic.
     public mutating func milliseconds(nanoseconds: UInt64) {
-        let micros = nanoseconds / 1000
-        bytes += String(micros / 1000).utf8
-        bytes.append(46)
-        let fraction = Int(micros % 1000)
-        bytes.append(UInt8(48 + fraction / 100))
-        bytes.append(UInt8(48 + fraction / 10 % 10))
-        bytes.append(UInt8(48 + fraction % 10))
+        LogValue.appendThousandths(Int(nanoseconds / 1000), to: &bytes)
     }
 
     /// Ends the line begun last.
@@ -260,14 +253,20 @@ public enum LogValue: Sendable, ExpressibleByStringLiteral, ExpressibleByInteger
             }
             let thousandths = Int((abs(number) * 1000).rounded())
             if number < 0 && thousandths > 0 { line.append(45) }
-            line += String(thousandths / 1000).utf8
-            line.append(46)
-            let fraction = thousandths % 1000
-            line.append(UInt8(48 + fraction / 100))
-            line.append(UInt8(48 + fraction / 10 % 10))
-            line.append(UInt8(48 + fraction % 10))
+            Self.appendThousandths(thousandths, to: &line)
         case .bool(let flag): line += (flag ? "true" : "false").utf8
         case .null: line += "null".utf8
         }
+    }
+
+    /// `thousandths` (not negative) as a number with three decimals, `12345` → `12.345`, one byte at a time
+    /// (an array literal would be an allocation per line).
+    static func appendThousandths(_ thousandths: Int, to line: inout [UInt8]) {
+        line += String(thousandths / 1000).utf8
+        line.append(46)
+        let fraction = thousandths % 1000
+        line.append(UInt8(48 + fraction / 100))
+        line.append(UInt8(48 + fraction / 10 % 10))
+        line.append(UInt8(48 + fraction % 10))
     }
 }

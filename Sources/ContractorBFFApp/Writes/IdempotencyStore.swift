@@ -53,10 +53,12 @@ enum IdempotencyRecordState: Sendable, Equatable {
     /// From a stored name and the fields beside it; a `done` without its answer, or a name this version
     /// does not know, is read as unknown (looked up at AgentOS rather than trusted).
     init(name: String, outcome: StoredOutcome?, settleUntil: Int) {
-        switch name {
-        case "inflight": self = .inFlight
-        case "done" where outcome != nil: self = .done(outcome!)
-        default: self = .unknown(settleUntil: settleUntil)
+        if name == "inflight" {
+            self = .inFlight
+        } else if name == "done", let outcome {
+            self = .done(outcome)
+        } else {
+            self = .unknown(settleUntil: settleUntil)
         }
     }
 }

@@ -58,6 +58,14 @@ public struct ContractorService: Sendable {
             self.ensure = ensure
             self.cutOff = cutOff
         }
+
+        /// Notes on the answer's trace that it came from the mirror: stale when the import behind it
+        /// `failed` or this replica is cut off, warm otherwise.
+        func noteServed(age: Duration, failed: Bool = false) {
+            let stale = failed || cutOff()
+            CacheTrace.current?.record(stale ? .stale : .hit, age: age)
+            CacheTrace.current?.noteMirror(stale ? "stale" : "warm")
+        }
     }
 
     public init(agentOS: AgentOSClient, logger: Logger, settings: Settings = Settings(), observer: (any JobObserver)? = nil, mirror: MirrorAccess? = nil) {
@@ -75,9 +83,7 @@ public struct ContractorService: Sendable {
         mirror.ensure(who.shortName)
         switch await mirror.mirror.view(of: who) {
         case .ready(let jobs, let age, let failed):
-            let stale = failed || mirror.cutOff()
-            CacheTrace.current?.record(stale ? .stale : .hit, age: age)
-            CacheTrace.current?.noteMirror(stale ? "stale" : "warm")
+            mirror.noteServed(age: age, failed: failed)
             return jobs
         case .importing, .unavailable:
             // Not imported yet (or its import was only just started by this page).
@@ -110,9 +116,7 @@ public struct ContractorService: Sendable {
         if let mirror {
             mirror.ensure(who.shortName)
             if let (record, age) = await mirror.mirror.contractor(who.contractorId, agency: who.shortName) {
-                let stale = mirror.cutOff()
-                CacheTrace.current?.record(stale ? .stale : .hit, age: age)
-                CacheTrace.current?.noteMirror(stale ? "stale" : "warm")
+                mirror.noteServed(age: age)
                 return ContractorAccount(upstream: record)
             }
         }

@@ -175,7 +175,7 @@ struct ConnectionMachine: Sendable {
         var actions: [Action] = []
         guard !isClosed else {
             // A reset after a cut-off answer still sends what was queued before it.
-            if case .sent(let count) = event { outboundStart = min(outbound.count, outboundStart + count) }
+            if case .sent(let count) = event { advanceOutput(by: count) }
             return actions
         }
         switch event {
@@ -391,8 +391,12 @@ struct ConnectionMachine: Sendable {
         outbound.append(contentsOf: bytes)
     }
 
-    private mutating func sent(_ count: Int, _ now: UInt64, _ context: ConnectionContext, _ actions: inout [Action]) {
+    private mutating func advanceOutput(by count: Int) {
         outboundStart = min(outbound.count, outboundStart + count)
+    }
+
+    private mutating func sent(_ count: Int, _ now: UInt64, _ context: ConnectionContext, _ actions: inout [Action]) {
+        advanceOutput(by: count)
         sendDeadline = now + context.rules.sendTimeout
         guard !hasPendingOutput else { return }
         outbound.removeAll(keepingCapacity: outbound.capacity <= 16 * 1024)
