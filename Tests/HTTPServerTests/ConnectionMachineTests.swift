@@ -85,7 +85,8 @@ struct ConnectionMachineTests {
         }
 
         func deliver(_ event: ConnectionMachine.Event, _ at: UInt64) {
-            let produced = machine.handle(event, at: at * ConnectionMachineTests.ms, in: context)
+            var produced: [ConnectionMachine.Action] = []
+            machine.handle(event, at: at * ConnectionMachineTests.ms, in: context, into: &produced)
             for action in produced {
                 actions.append(Self.describe(action))
                 if case .send = action, clientReads {
@@ -247,7 +248,7 @@ struct ResponseHeadTests {
 
     func encode(_ status: Int, _ headers: HTTPHeaders = [:], standard: HTTPHeaders = [:], _ framing: ResponseHead.Framing,
                 _ persistence: ResponseHead.Persistence) -> String {
-        String(decoding: ResponseHead.encode(status: status, headers: headers, standardHeaders: standard, requestID: "r1",
+        String(decoding: ResponseHead.encode(status: status, headers: headers, standard: ResponseHead.StandardFields(standard), requestID: "r1",
                                              framing: framing, persistence: persistence, date: Self.date), as: UTF8.self)
     }
 
@@ -266,6 +267,12 @@ struct ResponseHeadTests {
         #expect(!head.contains("99") && !head.contains("gzip") && !head.contains("upgrade") && !head.contains("yesterday") && !head.contains("forged"))
         #expect(head.contains("X-Other: kept\r\n"))
         #expect(head.contains("Content-Length: 2\r\n"))
+    }
+
+    @Test func standardFieldsNeverCarryTheServersOwn() {
+        let head = encode(200, standard: ["Content-Length": "7", "Date": "never", "X-Content-Type-Options": "nosniff"], .length(2), .unstated)
+        #expect(!head.contains("Content-Length: 7") && !head.contains("never"))
+        #expect(head.contains("Content-Length: 2\r\n") && head.contains("X-Content-Type-Options: nosniff\r\n"))
     }
 
     @Test func standardFieldsGiveWayToTheHandlers() {

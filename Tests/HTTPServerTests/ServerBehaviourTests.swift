@@ -47,6 +47,16 @@ struct ServerBehaviourTests {
         #expect(bodies == ["slow 150", "hello", "body", "item 7"])
     }
 
+    @Test func aLongPipelineIsAnsweredWholeAndInOrder() async throws {
+        // More answers given at once than the loop hands to its connections in one turn (64), with one
+        // handler midway that waits (its answer comes back from another thread).
+        let texts = try await withConnection { connection, _ in
+            connection.send((0..<200).map { $0 == 100 ? "GET /slow?ms=20 HTTP/1.1\r\nHost: x\r\n\r\n" : "GET /items/\($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined())
+            return (0..<200).map { _ in connection.readResponse()?.text }
+        }
+        #expect(texts == (0..<200).map { $0 == 100 ? "slow 20" : "item \($0)" })
+    }
+
     @Test func http10ClosesByDefault() async throws {
         let (response, closed) = try await withConnection { connection, _ in
             connection.send("GET /hello HTTP/1.0\r\n\r\n")

@@ -11,6 +11,12 @@ final class RequestMetrics: Sendable {
         var counts = [Int](repeating: 0, count: RequestMetrics.buckets.count)
         var sum = 0.0
         var count = 0
+
+        mutating func record(_ seconds: Double) {
+            for (index, bound) in RequestMetrics.buckets.enumerated() where seconds <= bound { counts[index] += 1 }
+            sum += seconds
+            count += 1
+        }
     }
     struct State {
         var requests: [Key: Int] = [:]
@@ -22,11 +28,8 @@ final class RequestMetrics: Sendable {
     func record(route: String, method: String, status: Int, seconds: Double) {
         state.withLock { state in
             state.requests[Key(route: route, method: method, status: status), default: 0] += 1
-            var latency = state.latency[route] ?? Latency()
-            for (index, bound) in Self.buckets.enumerated() where seconds <= bound { latency.counts[index] += 1 }
-            latency.sum += seconds
-            latency.count += 1
-            state.latency[route] = latency
+            // In place: a copy taken out and put back would copy its bucket array on every request.
+            state.latency[route, default: Latency()].record(seconds)
         }
     }
 

@@ -289,12 +289,13 @@ public struct RequestParser: Sendable {
     }
 
     private static func version(_ bytes: ArraySlice<UInt8>) throws(ParseError) -> HTTPVersion {
-        let b = Array(bytes)
-        guard b.count == 8, b[0] == 72, b[1] == 84, b[2] == 84, b[3] == 80, b[4] == 47, b[6] == 46,
-              (48...57).contains(b[5]), (48...57).contains(b[7]) else {
+        // Read in place (a copy of eight bytes was an allocation per request).
+        let at = bytes.startIndex
+        guard bytes.count == 8, bytes[at] == 72, bytes[at + 1] == 84, bytes[at + 2] == 84, bytes[at + 3] == 80,
+              bytes[at + 4] == 47, bytes[at + 6] == 46, (48...57).contains(bytes[at + 5]), (48...57).contains(bytes[at + 7]) else {
             throw .badRequest("malformed HTTP version")
         }
-        let major = Int(b[5] - 48), minor = Int(b[7] - 48)
+        let major = Int(bytes[at + 5] - 48), minor = Int(bytes[at + 7] - 48)
         // A higher minor version of 1.x is read as the highest we speak (RFC 9110 §2.5).
         guard major == 1 else { throw .versionNotSupported }
         return minor == 0 ? .http10 : .http11
@@ -314,10 +315,13 @@ public struct RequestParser: Sendable {
     private static func semantics(
         method: String, target: String, version: HTTPVersion, headers: HTTPHeaders, limits: ParserLimits
     ) throws(ParseError) -> RequestHead {
-        let hosts = headers.values("Host")
-        guard hosts.count <= 1 else { throw .badRequest("more than one Host") }
-        if version == .http11 && hosts.isEmpty { throw .badRequest("missing Host") }
-        if let host = hosts.first, !host.utf8.allSatisfy(isHostByte) { throw .badRequest("malformed Host") }
+        var host: String?
+        for field in headers.fields where HTTPHeaders.equalNames(field.name, "Host") {
+            guard host == nil else { throw .badRequest("more than one Host") }
+            host = field.value
+        }
+        if version == .http11 && host == nil { throw .badRequest("missing Host") }
+        if let host, !host.utf8.allSatisfy(isHostByte) { throw .badRequest("malformed Host") }
 
         var framing = BodyFraming.none
         let transferCodings = try listElements(headers.values("Transfer-Encoding"), field: "Transfer-Encoding")

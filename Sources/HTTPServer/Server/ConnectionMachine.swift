@@ -4,7 +4,7 @@ struct ConnectionRules: Sendable {
     var keepAliveTimeout: UInt64, handlerTimeout: UInt64, lingerTimeout: UInt64
     var limits: ParserLimits
     var maxPendingStreamBytes: Int
-    var standardHeaders: HTTPHeaders
+    var standardFields: ResponseHead.StandardFields
 
     init(_ configuration: ServerConfiguration) {
         headerTimeout = configuration.headerTimeout.nanoseconds
@@ -16,7 +16,7 @@ struct ConnectionRules: Sendable {
         lingerTimeout = configuration.lingerTimeout.nanoseconds
         limits = configuration.limits
         maxPendingStreamBytes = configuration.maxPendingStreamBytes
-        standardHeaders = configuration.standardHeaders
+        standardFields = ResponseHead.StandardFields(configuration.standardHeaders)
     }
 }
 
@@ -171,12 +171,13 @@ struct ConnectionMachine: Sendable {
 
     // MARK: events
 
-    mutating func handle(_ event: Event, at now: UInt64, in context: ConnectionContext) -> [Action] {
-        var actions: [Action] = []
+    /// Appends what the event asks of the loop to `actions` (the loop's own reused buffer: an array per
+    /// event was an allocation three times a request).
+    mutating func handle(_ event: Event, at now: UInt64, in context: ConnectionContext, into actions: inout [Action]) {
         guard !isClosed else {
             // A reset after a cut-off answer still sends what was queued before it.
             if case .sent(let count) = event { advanceOutput(by: count) }
-            return actions
+            return
         }
         switch event {
         case .received(let bytes):
@@ -220,7 +221,6 @@ struct ConnectionMachine: Sendable {
             draining = true
             if case .awaitingHead = phase, !hasUnreadInput { close(&actions) }
         }
-        return actions
     }
 
     private mutating func received(_ bytes: ArraySlice<UInt8>, _ now: UInt64, _ context: ConnectionContext, _ actions: inout [Action]) {
@@ -336,7 +336,7 @@ struct ConnectionMachine: Sendable {
         exchange.status = response.status
         func head(_ framing: ResponseHead.Framing, _ persistence: ResponseHead.Persistence) -> [UInt8] {
             ResponseHead.encode(
-                status: response.status, headers: response.headers, standardHeaders: context.rules.standardHeaders,
+                status: response.status, headers: response.headers, standard: context.rules.standardFields,
                 requestID: exchange.requestID, framing: framing, persistence: persistence, date: context.dateLine())
         }
         switch response.body {

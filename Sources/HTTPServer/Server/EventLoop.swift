@@ -75,8 +75,8 @@ final class ServerShared: Sendable {
 /// One thread, one epoll instance, the connections it accepted. It moves bytes between sockets and each
 /// connection's `ConnectionMachine`, runs the handlers the machines ask for, and ticks them when their
 /// deadlines come; every decision about a connection is the machine's. Handlers run in Swift
-/// concurrency; their answers come back through `execute`, so connection state is only ever touched on
-/// this thread.
+/// concurrency; their answers come back to this thread (`answers`, or through `execute` from another),
+/// so connection state is only ever touched on this thread.
 final class EventLoop: @unchecked Sendable {
     private static let listenerTag = UInt64(UInt32.max) + 1
     private static let wakeTag = UInt64(UInt32.max) + 2
@@ -105,6 +105,20 @@ final class EventLoop: @unchecked Sendable {
     private var accessLines = LogLines()
     /// What the machines are handed with every event; built once, it only reaches back into this loop.
     private var context: ConnectionContext!
+    /// Emptied action buffers with their capacity, for `deliver` (which can nest).
+    private var spareActions: [[ConnectionMachine.Action]] = []
+    /// Handlers' answers given on this thread (a task that prefers this loop ends here), waiting for the
+    /// loop to hand them to their machines after the event in progress: no lock and no closure per answer,
+    /// and never a delivery inside the call that started the handler (a pipelined request's handler would
+    /// start inside its predecessor's, without bound). Two buffers, swapped, so a drain allocates nothing.
+    private var answers: [Answer] = []
+    private var answering: [Answer] = []
+
+    struct Answer {
+        let connection: Connection
+        let serial: UInt64
+        let response: Response
+    }
 
     init(shared: ServerShared) throws(ServerError) {
         self.shared = shared
@@ -178,14 +192,18 @@ final class EventLoop: @unchecked Sendable {
         var nextSweep = now + shared.tick
         let timeoutMs = Int32(max(1, shared.tick / 1_000_000))
         while running {
+            // Answers left by a bounded drain are taken up again at once.
+            let wait = answers.isEmpty ? timeoutMs : 0
             let count = events.withUnsafeMutableBufferPointer {
-                clinux_epoll_wait(epfd, $0.baseAddress, Int32($0.count), timeoutMs)
+                clinux_epoll_wait(epfd, $0.baseAddress, Int32($0.count), wait)
             }
             now = Socket.monotonicNanoseconds()
             for index in 0..<max(0, Int(count)) {
                 handle(events[index])
             }
+            deliverAnswers()
             runInbox()
+            deliverAnswers()
             if now >= nextSweep {
                 // How late the sweep runs is how long the loop was kept from its events: its lag.
                 shared.recordLag(now - nextSweep)
@@ -241,6 +259,29 @@ final class EventLoop: @unchecked Sendable {
         wake(force: true)
     }
 
+    /// A handler's answer, from its task, on whichever thread it ended.
+    private func answered(_ answer: Answer) {
+        if threadID.load(ordering: .relaxed) == UInt(pthread_self()) {
+            answers.append(answer)
+        } else {
+            execute { [self] in answers.append(answer) }
+        }
+    }
+
+    /// Hands the waiting answers to their machines, and those that arrive meanwhile (a pipelined request
+    /// answered at once), up to a bound so one client's pipeline cannot hold the loop.
+    private func deliverAnswers() {
+        for _ in 0..<64 {
+            if answers.isEmpty { return }
+            swap(&answers, &answering)
+            for answer in answering {
+                deliver(.handlerAnswered(serial: answer.serial, answer.response), to: answer.connection)
+                pump(answer.connection)
+            }
+            answering.removeAll(keepingCapacity: true)
+        }
+    }
+
     // MARK: accepting
 
     private func acceptConnections() {
@@ -290,14 +331,19 @@ final class EventLoop: @unchecked Sendable {
 
     // MARK: moving bytes
 
-    /// Hands the machine one event and carries out what it asks for.
+    /// Hands the machine one event and carries out what it asks for. Carrying out an action can deliver
+    /// another event (a send that completes a response), so action buffers are taken from a stack of
+    /// spares and put back empty, their capacity kept.
     private func deliver(_ event: ConnectionMachine.Event, to connection: Connection) {
         guard !connection.socketClosed else { return }
-        let actions = connection.machine.handle(event, at: now, in: context)
+        var actions = spareActions.popLast() ?? []
+        connection.machine.handle(event, at: now, in: context, into: &actions)
         for action in actions {
-            guard !connection.socketClosed else { return }
+            guard !connection.socketClosed else { break }
             perform(action, connection)
         }
+        actions.removeAll(keepingCapacity: true)
+        spareActions.append(actions)
     }
 
     private func perform(_ action: ConnectionMachine.Action, _ connection: Connection) {
@@ -307,15 +353,12 @@ final class EventLoop: @unchecked Sendable {
         case .startHandler(let request, let serial):
             let responder = shared.responder
             // The handler's task prefers this loop as its executor and starts at once, on this thread, so
-            // a handler that needs no await (a probe, a cached answer) runs without a trip through the
-            // inbox; after each await it comes back here, so a request costs no thread hop unless the
-            // handler waits on something elsewhere.
+            // a handler that needs no await (a probe, a cached answer) runs without a trip through any queue
+            // and its answer waits in `answers`; after each await it comes back here, so its work never
+            // waits for the shared pool, whatever else keeps that busy (without the preference, under the
+            // whole test suite's load, answers came late enough for clients' timeouts to fire).
             connection.task = Task.immediate(executorPreference: self) { [self] in
-                let response = await responder(request)
-                execute { [self] in
-                    deliver(.handlerAnswered(serial: serial, response), to: connection)
-                    pump(connection)
-                }
+                answered(Answer(connection: connection, serial: serial, response: await responder(request)))
             }
         case .startStream(let stream, let serial):
             connection.task = Task(executorPreference: self) { [self] in
@@ -448,7 +491,7 @@ final class EventLoop: @unchecked Sendable {
     }
 }
 
-/// Handler tasks run on the loop that owns their connection (SE-0417 task executor preference).
+/// Handler and stream tasks run on the loop that owns their connection (SE-0417 task executor preference).
 extension EventLoop: TaskExecutor {
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)

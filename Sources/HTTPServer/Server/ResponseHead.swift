@@ -26,14 +26,33 @@ enum ResponseHead {
         serverOwned.contains { HTTPHeaders.equalNames($0, name) }
     }
 
-    /// `date` is the whole `Date: ...\r\n` line. Written byte by byte into one buffer sized up front: on
-    /// every response, string concatenation was a visible share of a small answer's cost.
+    /// The server's standard fields (`ServerConfiguration.standardHeaders`), each encoded once when the
+    /// server starts rather than on every response; a handler's field of the same name replaces one.
+    struct StandardFields: Sendable {
+        let fields: [(name: String, line: [UInt8])]
+        let byteCount: Int
+
+        init(_ headers: HTTPHeaders) {
+            fields = headers.fields.filter { !ResponseHead.isServerOwned($0.name) }.map { field in
+                var line: [UInt8] = []
+                ResponseHead.field(field.name, field.value, into: &line)
+                return (field.name, line)
+            }
+            byteCount = fields.reduce(0) { $0 + $1.line.count }
+        }
+    }
+
+    /// `date` is the whole `Date: ...\r\n` line. Written into one buffer sized up front: on every
+    /// response, string concatenation and regrowth were a visible share of a small answer's cost.
     static func encode(
-        status: Int, headers: HTTPHeaders, standardHeaders: HTTPHeaders, requestID: String, framing: Framing,
+        status: Int, headers: HTTPHeaders, standard: StandardFields, requestID: String, framing: Framing,
         persistence: Persistence, date: [UInt8]
     ) -> [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(160 + date.count + headers.fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 })
+        // Status line, the fixed fields (X-Request-Id, length or coding, Connection) and the last CRLF come
+        // well inside 160 bytes.
+        bytes.reserveCapacity(160 + requestID.utf8.count + date.count + standard.byteCount
+            + headers.fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 })
         bytes += statusLinePrefix
         bytes += String(status).utf8
         bytes.append(sp)
@@ -42,8 +61,8 @@ enum ResponseHead {
         for (name, value) in headers where !isServerOwned(name) {
             field(name, value, into: &bytes)
         }
-        for (name, value) in standardHeaders where headers[name] == nil && !isServerOwned(name) {
-            field(name, value, into: &bytes)
+        for (name, line) in standard.fields where headers[name] == nil {
+            bytes += line
         }
         field("X-Request-Id", requestID, into: &bytes)
         switch framing {
