@@ -176,7 +176,11 @@ final class BufferedWriter: Sendable {
 
     private let fd: Int32
     private let pending = Mutex<[UInt8]>([])
-    private let writing = Mutex(())
+    /// Held while writing; it keeps the buffer being written, swapped with `pending` and emptied after,
+    /// so the two buffers trade places and keep their capacity. (Taking a copy of `pending` and emptying
+    /// it made the emptied one a fresh allocation each time: past glibc's mmap threshold, fresh pages to
+    /// fault in and zero on every write.)
+    private let writing = Mutex<[UInt8]>([])
 
     init(fd: Int32) {
         self.fd = fd
@@ -203,21 +207,18 @@ final class BufferedWriter: Sendable {
             flush()
         } else {
             // Written now unless a write is already under way (which then leaves these for the next one).
-            _ = writing.withLockIfAvailable { _ in writeOut() }
+            _ = writing.withLockIfAvailable { writeOut(&$0) }
         }
     }
 
     func flush() {
-        writing.withLock { _ in writeOut() }
+        writing.withLock { writeOut(&$0) }
     }
 
-    /// Call with `writing` held.
-    private func writeOut() {
-        let bytes = pending.withLock { pending in
-            let taken = pending
-            pending.removeAll(keepingCapacity: true)
-            return taken
-        }
+    /// `bytes` is the buffer `writing` holds, empty on entry and on return.
+    private func writeOut(_ bytes: inout [UInt8]) {
+        pending.withLock { swap(&$0, &bytes) }
+        defer { bytes.removeAll(keepingCapacity: true) }
         bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count, let base = raw.baseAddress {
