@@ -196,6 +196,9 @@ struct TimeoutAndShutdownTests {
         #expect(idleClosed)
         let refused = await offPool { RawConnection(port: running.port) == nil }
         #expect(refused, "no new connections after shutdown")
+        // A log line follows its answer's send, which may end the connection: both answers are logged.
+        let logged = running.log.events("access").map { "\($0["path"] ?? "") \($0["status"] ?? "")" }
+        #expect(logged.contains("/held 200") && logged.contains("/hello 200"), "\(logged)")
     }
 
     @Test func shutdownGivesUpAfterTheDrainTimeout() async throws {

@@ -360,9 +360,10 @@ struct ConnectionMachine: Sendable {
             if !noBody && !exchange.isHead { enqueue(bytes, now, context) }
             exchange.bytes = noBody ? 0 : bytes.count
             self.exchange = exchange
-            log(&actions)
             phase = .flushing
+            // Sent first, logged after: the client has its answer while the line is written.
             actions.append(.send)
+            log(&actions)
         case .stream(let stream):
             let chunked = exchange.version == .http11
             // HTTP/1.0 has no chunks: the end of the stream is the end of the connection.

@@ -339,7 +339,9 @@ final class EventLoop: @unchecked Sendable {
         var actions = spareActions.popLast() ?? []
         connection.machine.handle(event, at: now, in: context, into: &actions)
         for action in actions {
-            guard !connection.socketClosed else { break }
+            // An answer's log line comes after its send, which may have closed the socket: it is written all
+            // the same (every answer is logged); nothing else is done on a closed socket.
+            if case .log = action {} else if connection.socketClosed { continue }
             perform(action, connection)
         }
         actions.removeAll(keepingCapacity: true)
