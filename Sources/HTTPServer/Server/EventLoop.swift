@@ -114,7 +114,7 @@ final class EventLoop: @unchecked Sendable {
     private var answers: [Answer] = []
     private var answering: [Answer] = []
 
-    struct Answer {
+    private struct Answer {
         let connection: Connection
         let serial: UInt64
         let response: Response
