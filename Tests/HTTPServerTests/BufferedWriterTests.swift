@@ -10,7 +10,7 @@ struct BufferedWriterTests {
     /// Two threads hand over batches well past the size at which a hand-over writes (64 KiB) while the
     /// writer's own thread writes every 50 ms: the buffers trade places on each write, and every line
     /// must still arrive once, whole, in the order each thread wrote it.
-    @Test func everyLineArrivesOnceWholeAndInOrder() async throws {
+    @Test func everyLineArrivesOnceWholeAndInOrder() throws {
         var ends: [Int32] = [0, 0]
         try #require(pipe(&ends) == 0)
         let (readEnd, writeEnd) = (ends[0], ends[1])
